@@ -1,0 +1,1 @@
+//! Content sniffing and one entry point that opens any supported model artifact.

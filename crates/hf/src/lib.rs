@@ -1,0 +1,1 @@
+//! Readers for Hugging Face snapshot directories: configs, model card, license files, shards.

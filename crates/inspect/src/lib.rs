@@ -1,0 +1,1 @@
+//! Turns parsed model artifacts into facts: architecture, parameters, quantization, memory.

@@ -1,0 +1,1 @@
+//! Readers for NumPy .npy arrays and .npz archives.

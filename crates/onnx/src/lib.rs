@@ -1,0 +1,1 @@
+//! A reader for ONNX model protobufs: opsets, producer, graph signature, initializers.

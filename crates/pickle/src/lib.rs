@@ -1,0 +1,1 @@
+//! A Python pickle disassembler and symbolic evaluator that never executes anything.

@@ -1,0 +1,1 @@
+//! Readers for PyTorch checkpoints: zip, legacy pickle streams and legacy tar.

@@ -1,0 +1,1 @@
+//! A reader for safetensors files and sharded safetensors checkpoints.
