@@ -1,1 +1,61 @@
-fn main() {}
+//! `modelgate`: take open-weight models into production safely.
+//!
+//! The binary parses arguments into a checked configuration, calls the
+//! library crates, renders their results and maps outcomes to the exit codes
+//! documented in `--help`.
+
+mod cli;
+mod inspect_cmd;
+mod render;
+mod system;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Exit codes, documented in `--help`.
+pub(crate) mod exit {
+    /// Success.
+    pub(crate) const OK: u8 = 0;
+    /// The command ran and the answer is "no" (an input failed to parse; later: findings, rejection).
+    pub(crate) const FAILED: u8 = 1;
+    /// Usage error or a path that cannot be read.
+    pub(crate) const USAGE: u8 = 2;
+}
+
+fn main() -> ExitCode {
+    let args = match cli::Args::try_parse() {
+        Ok(args) => args,
+        Err(error) => {
+            // clap prints help/version on stdout with exit 0, usage errors on stderr with 2.
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { exit::USAGE } else { exit::OK });
+        }
+    };
+    match run(&args) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            if is_broken_pipe(&error) {
+                return ExitCode::from(exit::OK);
+            }
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "error: {error:#}");
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}
+
+fn run(args: &cli::Args) -> anyhow::Result<u8> {
+    match &args.command {
+        cli::Command::Inspect(inspect) => inspect_cmd::run(args, inspect),
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Benchmarks that compare modelgate with the reference tools in one run.
+# They print ratios; they never gate CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fx=$(./scripts/fixtures.sh)
+py=$(./scripts/venv.sh)
+cargo build --release --locked --bin modelgate
+"$py" bench/inspect_vs_gguf_dump.py ./target/release/modelgate "$(dirname "$py")/gguf-dump" \
+  "$fx/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
