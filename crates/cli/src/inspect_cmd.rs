@@ -15,10 +15,18 @@ pub(crate) fn run(args: &Args, inspect_args: &InspectArgs) -> anyhow::Result<u8>
         context_length: inspect_args.context,
         machine_memory_bytes: system::total_memory_bytes(),
     };
-    let mut merged = Report { artifacts: Vec::new(), memory: None, errors: Vec::new() };
+    let mut merged = Report {
+        artifacts: Vec::new(),
+        memory: None,
+        errors: Vec::new(),
+    };
     for path in &inspect_args.paths {
-        let loaded = load(path, &LoadOptions::default())
-            .with_context(|| format!("cannot inspect {}; check the path exists and is readable", path.display()))?;
+        let loaded = load(path, &LoadOptions::default()).with_context(|| {
+            format!(
+                "cannot inspect {}; check the path exists and is readable",
+                path.display()
+            )
+        })?;
         let report = inspect(&loaded, &options);
         if report.artifacts.is_empty() && report.errors.is_empty() {
             anyhow::bail!(
@@ -45,5 +53,9 @@ pub(crate) fn run(args: &Args, inspect_args: &InspectArgs) -> anyhow::Result<u8>
         }
     }
     stdout.flush()?;
-    Ok(if merged.errors.is_empty() { exit::OK } else { exit::FAILED })
+    Ok(if merged.errors.is_empty() {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
 }

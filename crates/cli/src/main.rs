@@ -30,7 +30,11 @@ fn main() -> ExitCode {
         Err(error) => {
             // clap prints help/version on stdout with exit 0, usage errors on stderr with 2.
             let _ = error.print();
-            return ExitCode::from(if error.use_stderr() { exit::USAGE } else { exit::OK });
+            return ExitCode::from(if error.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
         }
     };
     match run(&args) {

@@ -18,18 +18,27 @@ impl Style {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
             ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stdout().is_terminal()
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && io::stdout().is_terminal()
             }
         };
         Style { color }
     }
 
     fn bold(&self, text: &str) -> String {
-        if self.color { format!("\x1b[1m{text}\x1b[0m") } else { text.to_string() }
+        if self.color {
+            format!("\x1b[1m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
 
     fn paint(&self, text: &str, code: &str) -> String {
-        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
 }
 
@@ -70,7 +79,11 @@ fn artifact(out: &mut impl Write, f: &ArtifactFacts, style: &Style) -> io::Resul
         row(out, "architecture", architecture)?;
     }
     if let Some(parameters) = f.parameters {
-        row(out, "parameters", format!("{} ({})", short_count(parameters), grouped(parameters)))?;
+        row(
+            out,
+            "parameters",
+            format!("{} ({})", short_count(parameters), grouped(parameters)),
+        )?;
     }
     if let Some(n) = f.n_tensors {
         row(out, "tensors", grouped(n))?;
@@ -87,7 +100,11 @@ fn artifact(out: &mut impl Write, f: &ArtifactFacts, style: &Style) -> io::Resul
                 None => format!("{} ×{}", d.dtype, d.tensors),
             })
             .collect();
-        row(out, "weights", format!("{} in {}", bytes(f.weights_bytes), parts.join(", ")))?;
+        row(
+            out,
+            "weights",
+            format!("{} in {}", bytes(f.weights_bytes), parts.join(", ")),
+        )?;
     }
     if let Some(context) = f.context_length {
         row(out, "context length", grouped(context))?;
@@ -115,7 +132,11 @@ fn artifact(out: &mut impl Write, f: &ArtifactFacts, style: &Style) -> io::Resul
         row(out, "heads", heads.join(", "))?;
     }
     if f.format == "gguf" || f.architecture.is_some() {
-        row(out, "chat template", if f.chat_template { "yes" } else { "no" })?;
+        row(
+            out,
+            "chat template",
+            if f.chat_template { "yes" } else { "no" },
+        )?;
     }
     let m = &f.metadata;
     for (label, value) in [
@@ -148,11 +169,20 @@ fn memory_text(out: &mut impl Write, m: &MemoryEstimate, style: &Style) -> io::R
     row(out, "weights", bytes(m.weights_bytes))?;
     row(out, "KV cache (f16)", bytes(m.kv_cache_bytes))?;
     let verdict = match (m.fits, m.machine_memory_bytes) {
-        (Some(true), Some(machine)) => style.paint(&format!("fits in this machine's {}", bytes(machine)), "32"),
-        (Some(false), Some(machine)) => style.paint(&format!("does NOT fit in this machine's {}", bytes(machine)), "31"),
+        (Some(true), Some(machine)) => {
+            style.paint(&format!("fits in this machine's {}", bytes(machine)), "32")
+        }
+        (Some(false), Some(machine)) => style.paint(
+            &format!("does NOT fit in this machine's {}", bytes(machine)),
+            "31",
+        ),
         _ => String::new(),
     };
-    row(out, "total", format!("{}  {verdict}", bytes(m.total_bytes)).trim_end())?;
+    row(
+        out,
+        "total",
+        format!("{}  {verdict}", bytes(m.total_bytes)).trim_end(),
+    )?;
     Ok(())
 }
 
@@ -165,7 +195,11 @@ pub(crate) fn bytes(n: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS.get(unit).copied().unwrap_or("B")) }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS.get(unit).copied().unwrap_or("B"))
+    }
 }
 
 /// `134515008` → `134.5M`.

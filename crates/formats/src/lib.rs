@@ -31,7 +31,10 @@ mod load;
 mod mmap;
 mod sniff;
 
-pub use load::{Artifact, Content, Failure, Loaded, LoadOptions, PickleSummary, Snapshot, load, load_bytes};
+pub use load::{
+    Artifact, Content, Failure, LoadOptions, Loaded, PickleSummary, Snapshot, list_files, load,
+    load_bytes,
+};
 pub use mmap::FileBytes;
 pub use modelgate_archive::Limits;
 pub use sniff::{Format, sniff};
@@ -72,7 +75,9 @@ pub enum Error {
         source: ParseError,
     },
     /// The directory walk went deeper than [`LoadOptions::max_dir_depth`].
-    #[error("{path}: directory nesting deeper than {max_depth} levels; pass a deeper directory directly")]
+    #[error(
+        "{path}: directory nesting deeper than {max_depth} levels; pass a deeper directory directly"
+    )]
     TooDeep {
         /// The directory not entered.
         path: PathBuf,

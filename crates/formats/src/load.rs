@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use modelgate_archive::Limits;
 use modelgate_archive::stream::{self, Compression};
-use modelgate_hf::{ChatTemplate, FileRole, GenerationConfig, ModelCard, ModelConfig, TokenizerConfig};
+use modelgate_hf::{
+    ChatTemplate, FileRole, GenerationConfig, ModelCard, ModelConfig, TokenizerConfig,
+};
 use rayon::prelude::*;
 
 use crate::mmap::FileBytes;
@@ -148,7 +150,10 @@ pub struct Snapshot {
 /// Per-file problems land in [`Loaded::failures`]; only a root that cannot be
 /// read at all is an `Err`.
 pub fn load(root: &Path, options: &LoadOptions) -> Result<Loaded, Error> {
-    let metadata = std::fs::metadata(root).map_err(|source| Error::Io { path: root.to_path_buf(), source })?;
+    let metadata = std::fs::metadata(root).map_err(|source| Error::Io {
+        path: root.to_path_buf(),
+        source,
+    })?;
     let mut loaded = Loaded {
         root: root.to_path_buf(),
         is_dir: metadata.is_dir(),
@@ -157,14 +162,20 @@ pub fn load(root: &Path, options: &LoadOptions) -> Result<Loaded, Error> {
         snapshot: Snapshot::default(),
     };
     let files: Vec<(PathBuf, String)> = if metadata.is_dir() {
-        let mut files = Vec::new();
-        walk(root, "", 0, options, &mut files, &mut loaded.failures)?;
-        files.sort_by(|a, b| a.1.cmp(&b.1));
+        let (files, failures) = list_files(root, options)?;
+        loaded.failures.extend(failures);
         files
     } else {
-        let name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if options.sibling_context {
-            if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()).or(Some(Path::new("."))) {
+            if let Some(parent) = root
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .or(Some(Path::new(".")))
+            {
                 read_sibling_context(parent, &mut loaded.snapshot, &mut loaded.failures);
             }
         }
@@ -176,7 +187,15 @@ pub fn load(root: &Path, options: &LoadOptions) -> Result<Loaded, Error> {
     let mut candidates = Vec::new();
     for (path, relative) in files {
         let role = modelgate_hf::classify(&relative);
-        if loaded.is_dir && read_repository_file(&path, &relative, &role, &mut loaded.snapshot, &mut loaded.failures) {
+        if loaded.is_dir
+            && read_repository_file(
+                &path,
+                &relative,
+                &role,
+                &mut loaded.snapshot,
+                &mut loaded.failures,
+            )
+        {
             continue;
         }
         candidates.push((path, relative));
@@ -201,6 +220,21 @@ pub fn load(root: &Path, options: &LoadOptions) -> Result<Loaded, Error> {
     Ok(loaded)
 }
 
+/// The regular files under a directory (symlinked files followed, symlinked
+/// directories and `.git` skipped), as (path, `/`-separated path relative to
+/// `root`), sorted by relative path. Subdirectories that cannot be read or
+/// are too deep are returned as failures.
+pub fn list_files(
+    root: &Path,
+    options: &LoadOptions,
+) -> Result<(Vec<(PathBuf, String)>, Vec<Failure>), Error> {
+    let mut files = Vec::new();
+    let mut failures = Vec::new();
+    walk(root, "", 0, options, &mut files, &mut failures)?;
+    files.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok((files, failures))
+}
+
 enum LoadResult {
     Artifact(Box<Artifact>),
     Failure(Failure),
@@ -210,9 +244,20 @@ enum LoadResult {
 fn load_file(path: &Path, relative_path: String, options: &LoadOptions) -> LoadResult {
     let bytes = match FileBytes::open(path) {
         Ok(bytes) => bytes,
-        Err(source) => return LoadResult::Failure(Failure { path: path.to_path_buf(), error: Error::Io { path: path.to_path_buf(), source } }),
+        Err(source) => {
+            return LoadResult::Failure(Failure {
+                path: path.to_path_buf(),
+                error: Error::Io {
+                    path: path.to_path_buf(),
+                    source,
+                },
+            });
+        }
     };
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let format = sniff(&bytes, &file_name);
     if format == Format::Unknown {
         return LoadResult::NotAModel(relative_path);
@@ -229,7 +274,11 @@ fn load_file(path: &Path, relative_path: String, options: &LoadOptions) -> LoadR
         })),
         Err((format, source)) => LoadResult::Failure(Failure {
             path: path.to_path_buf(),
-            error: Error::Parse { path: path.to_path_buf(), format, source },
+            error: Error::Parse {
+                path: path.to_path_buf(),
+                format,
+                source,
+            },
         }),
     }
 }
@@ -237,7 +286,11 @@ fn load_file(path: &Path, relative_path: String, options: &LoadOptions) -> LoadR
 /// Parse bytes already in memory: sniff, open compression layers (within
 /// `limits`), and run the reader. On failure, returns the format that was
 /// being read with the reader's error.
-pub fn load_bytes(bytes: &[u8], file_name: &str, limits: &Limits) -> Result<(Format, Vec<Compression>, Content), (Format, ParseError)> {
+pub fn load_bytes(
+    bytes: &[u8],
+    file_name: &str,
+    limits: &Limits,
+) -> Result<(Format, Vec<Compression>, Content), (Format, ParseError)> {
     let mut compression = Vec::new();
     let mut owned: Vec<u8>;
     let mut current: &[u8] = bytes;
@@ -246,12 +299,20 @@ pub fn load_bytes(bytes: &[u8], file_name: &str, limits: &Limits) -> Result<(For
     loop {
         let format = sniff(current, &name);
         let Format::Compressed(kind) = format else {
-            return parse_content(current, format, limits).map(|content| (format, compression, content)).map_err(|e| (format, e));
+            return parse_content(current, format, limits)
+                .map(|content| (format, compression, content))
+                .map_err(|e| (format, e));
         };
         if compression.len() >= usize::try_from(limits.max_depth).unwrap_or(usize::MAX) {
-            return Err((format, ParseError::NestedTooDeep { max_depth: limits.max_depth }));
+            return Err((
+                format,
+                ParseError::NestedTooDeep {
+                    max_depth: limits.max_depth,
+                },
+            ));
         }
-        owned = stream::decompress(current, kind, limits).map_err(|e| (format, ParseError::from(e)))?;
+        owned =
+            stream::decompress(current, kind, limits).map_err(|e| (format, ParseError::from(e)))?;
         compression.push(kind);
         if let Some((stem, _)) = name.rsplit_once('.') {
             name = stem.to_string();
@@ -263,7 +324,9 @@ pub fn load_bytes(bytes: &[u8], file_name: &str, limits: &Limits) -> Result<(For
 fn parse_content(bytes: &[u8], format: Format, limits: &Limits) -> Result<Content, ParseError> {
     Ok(match format {
         Format::Gguf => Content::Gguf(modelgate_gguf::Gguf::parse(bytes)?),
-        Format::Safetensors => Content::Safetensors(modelgate_safetensors::SafeTensors::parse(bytes)?),
+        Format::Safetensors => {
+            Content::Safetensors(modelgate_safetensors::SafeTensors::parse(bytes)?)
+        }
         Format::ShardIndex => Content::ShardIndex(modelgate_safetensors::ShardIndex::parse(bytes)?),
         Format::Onnx => Content::Onnx(modelgate_onnx::OnnxModel::parse(bytes)?),
         Format::PyTorchZip | Format::PyTorchLegacy | Format::PyTorchTar => {
@@ -272,15 +335,27 @@ fn parse_content(bytes: &[u8], format: Format, limits: &Limits) -> Result<Conten
         Format::Pickle => Content::Pickle(summarize_pickles(bytes)?),
         Format::Npy => Content::Npy(modelgate_numpy::Npy::parse(bytes)?),
         Format::Npz => Content::Npz(modelgate_numpy::Npz::parse(bytes, limits)?),
-        Format::Keras | Format::Hdf5 => Content::Keras(modelgate_keras::KerasModel::parse(bytes, limits)?),
+        Format::Keras | Format::Hdf5 => {
+            Content::Keras(modelgate_keras::KerasModel::parse(bytes, limits)?)
+        }
         Format::Zip => Content::Archive {
-            members: modelgate_archive::zip::ZipArchive::parse(bytes)?.members().iter().map(|m| m.name.clone()).collect(),
+            members: modelgate_archive::zip::ZipArchive::parse(bytes)?
+                .members()
+                .iter()
+                .map(|m| m.name.clone())
+                .collect(),
         },
         Format::Tar => Content::Archive {
-            members: modelgate_archive::tar::TarArchive::parse(bytes)?.members().iter().map(|m| m.name.clone()).collect(),
+            members: modelgate_archive::tar::TarArchive::parse(bytes)?
+                .members()
+                .iter()
+                .map(|m| m.name.clone())
+                .collect(),
         },
         // `load_bytes` opens compression before calling here; Unknown is filtered by callers.
-        Format::Compressed(_) | Format::Unknown => Content::Archive { members: Vec::new() },
+        Format::Compressed(_) | Format::Unknown => Content::Archive {
+            members: Vec::new(),
+        },
     })
 }
 
@@ -289,28 +364,57 @@ fn summarize_pickles(bytes: &[u8]) -> Result<PickleSummary, ParseError> {
     Ok(PickleSummary {
         n_pickles: pickles.len(),
         protocols: pickles.iter().map(|p| p.protocol.unwrap_or(0)).collect(),
-        n_ops: pickles.iter().map(|p| u64::try_from(p.ops.len()).unwrap_or(u64::MAX)).sum(),
+        n_ops: pickles
+            .iter()
+            .map(|p| u64::try_from(p.ops.len()).unwrap_or(u64::MAX))
+            .sum(),
     })
 }
 
-fn walk(dir: &Path, relative: &str, depth: u32, options: &LoadOptions, files: &mut Vec<(PathBuf, String)>, failures: &mut Vec<Failure>) -> Result<(), Error> {
+fn walk(
+    dir: &Path,
+    relative: &str,
+    depth: u32,
+    options: &LoadOptions,
+    files: &mut Vec<(PathBuf, String)>,
+    failures: &mut Vec<Failure>,
+) -> Result<(), Error> {
     if depth > options.max_dir_depth {
-        failures.push(Failure { path: dir.to_path_buf(), error: Error::TooDeep { path: dir.to_path_buf(), max_depth: options.max_dir_depth } });
+        failures.push(Failure {
+            path: dir.to_path_buf(),
+            error: Error::TooDeep {
+                path: dir.to_path_buf(),
+                max_depth: options.max_dir_depth,
+            },
+        });
         return Ok(());
     }
-    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     for entry in entries {
-        let entry = entry.map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
+        let entry = entry.map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if name == ".git" {
             continue;
         }
         let path = entry.path();
-        let child_relative = if relative.is_empty() { name } else { format!("{relative}/{name}") };
+        let child_relative = if relative.is_empty() {
+            name
+        } else {
+            format!("{relative}/{name}")
+        };
         let file_type = match entry.file_type() {
             Ok(file_type) => file_type,
             Err(source) => {
-                failures.push(Failure { path: path.clone(), error: Error::Io { path, source } });
+                failures.push(Failure {
+                    path: path.clone(),
+                    error: Error::Io { path, source },
+                });
                 continue;
             }
         };
@@ -321,7 +425,10 @@ fn walk(dir: &Path, relative: &str, depth: u32, options: &LoadOptions, files: &m
             // snapshot files to blobs); symlinked directories are not, so a
             // walk cannot loop.
             if files.len() >= options.max_files {
-                return Err(Error::TooManyFiles { path: dir.to_path_buf(), max_files: options.max_files });
+                return Err(Error::TooManyFiles {
+                    path: dir.to_path_buf(),
+                    max_files: options.max_files,
+                });
             }
             files.push((path, child_relative));
         }
@@ -331,13 +438,22 @@ fn walk(dir: &Path, relative: &str, depth: u32, options: &LoadOptions, files: &m
 
 /// Parse a repository file into the snapshot. Returns whether the file was
 /// consumed (so it is not also sniffed as an artifact).
-fn read_repository_file(path: &Path, relative: &str, role: &FileRole, snapshot: &mut Snapshot, failures: &mut Vec<Failure>) -> bool {
+fn read_repository_file(
+    path: &Path,
+    relative: &str,
+    role: &FileRole,
+    snapshot: &mut Snapshot,
+    failures: &mut Vec<Failure>,
+) -> bool {
     let at_root = !relative.contains('/');
     let parse = |failures: &mut Vec<Failure>| -> Option<Vec<u8>> {
         match read_text_file(path) {
             Ok(bytes) => Some(bytes),
             Err(error) => {
-                failures.push(Failure { path: path.to_path_buf(), error });
+                failures.push(Failure {
+                    path: path.to_path_buf(),
+                    error,
+                });
                 None
             }
         }
@@ -345,7 +461,11 @@ fn read_repository_file(path: &Path, relative: &str, role: &FileRole, snapshot: 
     let hf_failure = |failures: &mut Vec<Failure>, source: modelgate_hf::Error| {
         failures.push(Failure {
             path: path.to_path_buf(),
-            error: Error::Parse { path: path.to_path_buf(), format: Format::Unknown, source: ParseError::Hf(source) },
+            error: Error::Parse {
+                path: path.to_path_buf(),
+                format: Format::Unknown,
+                source: ParseError::Hf(source),
+            },
         });
     };
     match role {
@@ -393,7 +513,10 @@ fn read_repository_file(path: &Path, relative: &str, role: &FileRole, snapshot: 
         }
         FileRole::License => {
             if let Some(bytes) = parse(failures) {
-                snapshot.license_files.push((relative.to_string(), String::from_utf8_lossy(&bytes).into_owned()));
+                snapshot.license_files.push((
+                    relative.to_string(),
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                ));
             }
             true
         }
@@ -414,11 +537,22 @@ fn read_sibling_context(dir: &Path, snapshot: &mut Snapshot, failures: &mut Vec<
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
-    let mut names: Vec<String> = entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     for name in names {
         let role = modelgate_hf::classify(&name);
-        if matches!(role, FileRole::Config | FileRole::GenerationConfig | FileRole::TokenizerConfig | FileRole::ChatTemplate | FileRole::ModelCard | FileRole::License) {
+        if matches!(
+            role,
+            FileRole::Config
+                | FileRole::GenerationConfig
+                | FileRole::TokenizerConfig
+                | FileRole::ChatTemplate
+                | FileRole::ModelCard
+                | FileRole::License
+        ) {
             read_repository_file(&dir.join(&name), &name, &role, snapshot, failures);
         }
     }
@@ -426,15 +560,26 @@ fn read_sibling_context(dir: &Path, snapshot: &mut Snapshot, failures: &mut Vec<
 
 fn read_text_file(path: &Path) -> Result<Vec<u8>, Error> {
     use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut bytes = Vec::new();
     file.take(MAX_TEXT_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        .map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > MAX_TEXT_FILE_BYTES {
         return Err(Error::Io {
             path: path.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("larger than {MAX_TEXT_FILE_BYTES} bytes, the limit for repository text files")),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "larger than {MAX_TEXT_FILE_BYTES} bytes, the limit for repository text files"
+                ),
+            ),
         });
     }
     Ok(bytes)

@@ -123,21 +123,26 @@ pub fn sniff(bytes: &[u8], file_name: &str) -> Format {
     if let Some(compression) = stream::detect(bytes) {
         // zlib's two-byte header is weak evidence; require a name that says so
         // or a successful check by the caller. gzip/bzip2/xz have real magics.
-        if compression != Compression::Zlib || has_extension(&lower_name, &["z", "zlib", "joblib"]) {
+        if compression != Compression::Zlib || has_extension(&lower_name, &["z", "zlib", "joblib"])
+        {
             return Format::Compressed(compression);
         }
     }
     if is_pickle_protocol_2_plus(bytes) {
         return Format::Pickle;
     }
-    if lower_name.ends_with(".index.json") && bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+    if lower_name.ends_with(".index.json")
+        && bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+    {
         return Format::ShardIndex;
     }
     if looks_like_onnx(bytes, &lower_name) {
         return Format::Onnx;
     }
-    if has_extension(&lower_name, &["pkl", "pickle", "joblib", "pt", "pth", "bin", "ckpt", "dat"])
-        && looks_like_old_pickle(bytes)
+    if has_extension(
+        &lower_name,
+        &["pkl", "pickle", "joblib", "pt", "pth", "bin", "ckpt", "dat"],
+    ) && looks_like_old_pickle(bytes)
     {
         return Format::Pickle;
     }
@@ -168,10 +173,16 @@ fn sniff_zip(bytes: &[u8]) -> Format {
         return Format::Zip;
     };
     let names: Vec<&str> = archive.members().iter().map(|m| m.name.as_str()).collect();
-    if names.iter().any(|n| n.ends_with(".pkl")) && names.iter().any(|n| n.contains("/data/") || n.ends_with("/version") || n.ends_with("data.pkl")) {
+    if names.iter().any(|n| n.ends_with(".pkl"))
+        && names
+            .iter()
+            .any(|n| n.contains("/data/") || n.ends_with("/version") || n.ends_with("data.pkl"))
+    {
         return Format::PyTorchZip;
     }
-    if names.contains(&"config.json") && (names.contains(&"metadata.json") || names.iter().any(|n| n.ends_with(".weights.h5"))) {
+    if names.contains(&"config.json")
+        && (names.contains(&"metadata.json") || names.iter().any(|n| n.ends_with(".weights.h5")))
+    {
         return Format::Keras;
     }
     if !names.is_empty() && names.iter().all(|n| n.ends_with(".npy")) {
@@ -184,7 +195,12 @@ fn sniff_tar(bytes: &[u8]) -> Format {
     let Ok(archive) = modelgate_archive::tar::TarArchive::parse(bytes) else {
         return Format::Tar;
     };
-    let has = |wanted: &str| archive.members().iter().any(|m| m.name.trim_start_matches("./") == wanted);
+    let has = |wanted: &str| {
+        archive
+            .members()
+            .iter()
+            .any(|m| m.name.trim_start_matches("./") == wanted)
+    };
     if has("pickle") && has("storages") && has("tensors") {
         return Format::PyTorchTar;
     }
@@ -213,7 +229,23 @@ fn is_pickle_protocol_2_plus(bytes: &[u8]) -> bool {
 fn looks_like_old_pickle(bytes: &[u8]) -> bool {
     matches!(
         bytes.first(),
-        Some(b'(' | b'}' | b']' | b'c' | b'N' | b'I' | b'L' | b'S' | b'V' | b'X' | b'U' | b'T' | b'K' | b'M' | b'J' | b')')
+        Some(
+            b'(' | b'}'
+                | b']'
+                | b'c'
+                | b'N'
+                | b'I'
+                | b'L'
+                | b'S'
+                | b'V'
+                | b'X'
+                | b'U'
+                | b'T'
+                | b'K'
+                | b'M'
+                | b'J'
+                | b')'
+        )
     ) && matches!(bytes.last(), Some(b'.'))
 }
 
@@ -231,11 +263,20 @@ mod tests {
 
     #[test]
     fn signatures_win_over_names() {
-        assert_eq!(sniff(b"GGUF\x03\x00\x00\x00", "model.safetensors"), Format::Gguf);
+        assert_eq!(
+            sniff(b"GGUF\x03\x00\x00\x00", "model.safetensors"),
+            Format::Gguf
+        );
         assert_eq!(sniff(b"\x93NUMPY\x01\x00", "x.bin"), Format::Npy);
         assert_eq!(sniff(b"\x89HDF\r\n\x1a\n rest", "x.onnx"), Format::Hdf5);
-        assert_eq!(sniff(b"\x80\x04\x95", "weights.safetensors"), Format::Pickle);
-        assert_eq!(sniff(b"\x1f\x8b\x08\x00", "model.pkl"), Format::Compressed(Compression::Gzip));
+        assert_eq!(
+            sniff(b"\x80\x04\x95", "weights.safetensors"),
+            Format::Pickle
+        );
+        assert_eq!(
+            sniff(b"\x1f\x8b\x08\x00", "model.pkl"),
+            Format::Compressed(Compression::Gzip)
+        );
     }
 
     #[test]

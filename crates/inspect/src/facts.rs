@@ -102,14 +102,23 @@ pub fn artifact_facts(artifact: &Artifact, snapshot: &Snapshot) -> ArtifactFacts
     let mut facts = ArtifactFacts {
         path: artifact.path.display().to_string(),
         format: artifact.format.name().to_string(),
-        compression: artifact.compression.iter().map(|c| format!("{c:?}").to_lowercase()).collect(),
+        compression: artifact
+            .compression
+            .iter()
+            .map(|c| format!("{c:?}").to_lowercase())
+            .collect(),
         file_bytes: artifact.file_size,
         ..ArtifactFacts::default()
     };
     match &artifact.content {
         Content::Gguf(gguf) => gguf_facts(gguf, &mut facts),
         Content::Safetensors(st) => {
-            let dtypes = st.tensors.iter().map(|t| (t.dtype.name().to_string(), Some(t.data_end.saturating_sub(t.data_start))));
+            let dtypes = st.tensors.iter().map(|t| {
+                (
+                    t.dtype.name().to_string(),
+                    Some(t.data_end.saturating_sub(t.data_start)),
+                )
+            });
             tensor_facts(&mut facts, st.n_parameters(), dtypes);
             if let Some((_, format)) = st.metadata.iter().find(|(k, _)| k == "format") {
                 facts.metadata.toolchain = Some(format!("safetensors (format={format})"));
@@ -118,41 +127,71 @@ pub fn artifact_facts(artifact: &Artifact, snapshot: &Snapshot) -> ArtifactFacts
         }
         Content::ShardIndex(index) => {
             facts.n_tensors = u64::try_from(index.weight_map.len()).ok();
-            facts.notes.push(format!("index of {} shard files", index.shards.len()));
+            facts
+                .notes
+                .push(format!("index of {} shard files", index.shards.len()));
             repository_facts(snapshot, &mut facts);
         }
         Content::Onnx(model) => {
-            let dtypes = model.initializers.iter().map(|i| (i.data_type.clone(), i.n_bytes));
+            let dtypes = model
+                .initializers
+                .iter()
+                .map(|i| (i.data_type.clone(), i.n_bytes));
             tensor_facts(&mut facts, model.n_parameters(), dtypes);
             if !model.producer_name.is_empty() {
-                facts.metadata.toolchain = Some(format!("{} {}", model.producer_name, model.producer_version).trim().to_string());
+                facts.metadata.toolchain = Some(
+                    format!("{} {}", model.producer_name, model.producer_version)
+                        .trim()
+                        .to_string(),
+                );
             }
-            let default_opset = model.opset_imports.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version);
+            let default_opset = model
+                .opset_imports
+                .iter()
+                .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+                .map(|o| o.version);
             if let Some(opset) = default_opset {
                 facts.notes.push(format!("opset {opset}"));
             }
             for domain in &model.custom_domains {
-                facts.notes.push(format!("custom operator domain '{domain}' needs its own runtime library"));
+                facts.notes.push(format!(
+                    "custom operator domain '{domain}' needs its own runtime library"
+                ));
             }
             if model.initializers.iter().any(|i| i.external.is_some()) {
-                facts.notes.push("weights stored in external data files".to_string());
+                facts
+                    .notes
+                    .push("weights stored in external data files".to_string());
             }
             repository_facts(snapshot, &mut facts);
         }
         Content::PyTorch(checkpoint) => {
             let mut parameters = 0u64;
             let dtypes = checkpoint.tensors.iter().map(|t| {
-                let n = t.shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d)).unwrap_or(0);
+                let n = t
+                    .shape
+                    .iter()
+                    .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+                    .unwrap_or(0);
                 parameters = parameters.saturating_add(n);
-                (t.dtype.clone(), torch_dtype_bytes(&t.dtype).and_then(|size| n.checked_mul(size)))
+                (
+                    t.dtype.clone(),
+                    torch_dtype_bytes(&t.dtype).and_then(|size| n.checked_mul(size)),
+                )
             });
             let dtypes: Vec<_> = dtypes.collect();
             tensor_facts(&mut facts, parameters, dtypes.into_iter());
             repository_facts(snapshot, &mut facts);
         }
         Content::Npy(npy) => {
-            let bytes = npy.item_size.and_then(|size| size.checked_mul(npy.n_elements));
-            tensor_facts(&mut facts, npy.n_elements, std::iter::once((npy.descr.to_string(), bytes)));
+            let bytes = npy
+                .item_size
+                .and_then(|size| size.checked_mul(npy.n_elements));
+            tensor_facts(
+                &mut facts,
+                npy.n_elements,
+                std::iter::once((npy.descr.to_string(), bytes)),
+            );
         }
         Content::Npz(npz) => {
             let mut parameters = 0u64;
@@ -161,9 +200,14 @@ pub fn artifact_facts(artifact: &Artifact, snapshot: &Snapshot) -> ArtifactFacts
                 match array {
                     Ok(npy) => {
                         parameters = parameters.saturating_add(npy.n_elements);
-                        dtypes.push((npy.descr.to_string(), npy.item_size.and_then(|s| s.checked_mul(npy.n_elements))));
+                        dtypes.push((
+                            npy.descr.to_string(),
+                            npy.item_size.and_then(|s| s.checked_mul(npy.n_elements)),
+                        ));
                     }
-                    Err(error) => facts.notes.push(format!("member '{name}' unreadable: {error}")),
+                    Err(error) => facts
+                        .notes
+                        .push(format!("member '{name}' unreadable: {error}")),
                 }
             }
             tensor_facts(&mut facts, parameters, dtypes.into_iter());
@@ -177,16 +221,32 @@ pub fn artifact_facts(artifact: &Artifact, snapshot: &Snapshot) -> ArtifactFacts
             }
         }
         Content::Pickle(summary) => {
-            facts.notes.push(format!("{} pickle stream(s), {} opcodes; loading it runs code: see `modelgate scan`", summary.n_pickles, summary.n_ops));
+            facts.notes.push(format!(
+                "{} pickle stream(s), {} opcodes; loading it runs code: see `modelgate scan`",
+                summary.n_pickles, summary.n_ops
+            ));
         }
         Content::Archive { members } => {
-            facts.notes.push(format!("archive of {} members with no known model layout", members.len()));
+            facts.notes.push(format!(
+                "archive of {} members with no known model layout",
+                members.len()
+            ));
         }
         _ => {}
     }
-    let architectures = snapshot.config.as_ref().map(|c| c.architectures.clone()).unwrap_or_default();
-    let has_sentence_transformers = snapshot.other_files.iter().any(|f| f == "config_sentence_transformers.json" || f == "modules.json");
-    facts.runtimes = runtimes(&facts.format, &architectures, has_sentence_transformers).into_iter().map(String::from).collect();
+    let architectures = snapshot
+        .config
+        .as_ref()
+        .map(|c| c.architectures.clone())
+        .unwrap_or_default();
+    let has_sentence_transformers = snapshot
+        .other_files
+        .iter()
+        .any(|f| f == "config_sentence_transformers.json" || f == "modules.json");
+    facts.runtimes = runtimes(&facts.format, &architectures, has_sentence_transformers)
+        .into_iter()
+        .map(String::from)
+        .collect();
     if let Some(context) = facts.context_length {
         facts.kv_cache_bytes = memory::facts_kv_cache(&facts, context);
     }
@@ -194,7 +254,11 @@ pub fn artifact_facts(artifact: &Artifact, snapshot: &Snapshot) -> ArtifactFacts
 }
 
 /// Parameters, tensor count, bytes per dtype and the dominant dtype.
-fn tensor_facts(facts: &mut ArtifactFacts, parameters: u64, dtypes: impl Iterator<Item = (String, Option<u64>)>) {
+fn tensor_facts(
+    facts: &mut ArtifactFacts,
+    parameters: u64,
+    dtypes: impl Iterator<Item = (String, Option<u64>)>,
+) {
     let mut by_dtype: BTreeMap<String, (u64, Option<u64>)> = BTreeMap::new();
     let mut n_tensors = 0u64;
     for (dtype, bytes) in dtypes {
@@ -208,9 +272,22 @@ fn tensor_facts(facts: &mut ArtifactFacts, parameters: u64, dtypes: impl Iterato
     }
     facts.parameters = Some(parameters);
     facts.n_tensors = Some(n_tensors);
-    facts.dtypes = by_dtype.into_iter().map(|(dtype, (tensors, bytes))| DtypeBytes { dtype, tensors, bytes }).collect();
-    facts.dtypes.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.dtype.cmp(&b.dtype)));
-    facts.weights_bytes = facts.dtypes.iter().filter_map(|d| d.bytes).fold(0u64, u64::saturating_add);
+    facts.dtypes = by_dtype
+        .into_iter()
+        .map(|(dtype, (tensors, bytes))| DtypeBytes {
+            dtype,
+            tensors,
+            bytes,
+        })
+        .collect();
+    facts
+        .dtypes
+        .sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.dtype.cmp(&b.dtype)));
+    facts.weights_bytes = facts
+        .dtypes
+        .iter()
+        .filter_map(|d| d.bytes)
+        .fold(0u64, u64::saturating_add);
     if facts.quantization.is_none() {
         facts.quantization = facts.dtypes.first().map(|d| d.dtype.clone());
     }
@@ -230,17 +307,24 @@ fn torch_dtype_bytes(dtype: &str) -> Option<u64> {
 /// Architecture, shape and metadata from `config.json`, the tokenizer config and the card.
 fn repository_facts(snapshot: &Snapshot, facts: &mut ArtifactFacts) {
     if let Some(config) = &snapshot.config {
-        facts.architecture = config.architectures.first().cloned().or_else(|| config.model_type.clone());
+        facts.architecture = config
+            .architectures
+            .first()
+            .cloned()
+            .or_else(|| config.model_type.clone());
         facts.context_length = config.max_position_embeddings;
         facts.vocab_size = config.vocab_size;
         facts.layers = config.num_hidden_layers;
         facts.attention_heads = config.num_attention_heads;
         facts.kv_heads = config.num_key_value_heads.or(config.num_attention_heads);
         facts.embedding_length = config.hidden_size;
-        facts.head_dim = config.head_dim.or_else(|| match (config.hidden_size, config.num_attention_heads) {
-            (Some(hidden), Some(heads)) if heads > 0 => Some(hidden / heads),
-            _ => None,
-        });
+        facts.head_dim =
+            config
+                .head_dim
+                .or_else(|| match (config.hidden_size, config.num_attention_heads) {
+                    (Some(hidden), Some(heads)) if heads > 0 => Some(hidden / heads),
+                    _ => None,
+                });
         if let (Some(layers), Some(kv_heads)) = (facts.layers, facts.kv_heads) {
             if layers <= MAX_LAYERS {
                 facts.kv_heads_per_layer = usize::try_from(layers).ok().map(|n| vec![kv_heads; n]);
@@ -250,9 +334,17 @@ fn repository_facts(snapshot: &Snapshot, facts: &mut ArtifactFacts) {
             facts.quantization = Some(quantization.clone());
         }
     }
-    facts.chat_template = snapshot.tokenizer_config.as_ref().is_some_and(|t| !t.chat_templates.is_empty()) || !snapshot.chat_template_files.is_empty();
+    facts.chat_template = snapshot
+        .tokenizer_config
+        .as_ref()
+        .is_some_and(|t| !t.chat_templates.is_empty())
+        || !snapshot.chat_template_files.is_empty();
     if let Some(card) = &snapshot.card {
-        facts.metadata.license = card.license_name.clone().filter(|_| card.license.as_deref() == Some("other")).or_else(|| card.license.clone());
+        facts.metadata.license = card
+            .license_name
+            .clone()
+            .filter(|_| card.license.as_deref() == Some("other"))
+            .or_else(|| card.license.clone());
         facts.metadata.base_model = card.base_model.first().cloned();
         facts.metadata.name = card.model_name.clone();
     }
@@ -265,36 +357,53 @@ fn gguf_facts(gguf: &Gguf, facts: &mut ArtifactFacts) {
     let architecture = gguf.architecture().map(str::to_string);
     let arch = architecture.clone().unwrap_or_default();
     let key = |suffix: &str| format!("{arch}.{suffix}");
-    let dtypes = gguf.tensors.iter().map(|t| (t.ggml_type.name().to_string(), Some(t.n_bytes)));
-    facts.quantization = gguf.get_u64("general.file_type").and_then(file_type_name).map(str::to_string);
+    let dtypes = gguf
+        .tensors
+        .iter()
+        .map(|t| (t.ggml_type.name().to_string(), Some(t.n_bytes)));
+    facts.quantization = gguf
+        .get_u64("general.file_type")
+        .and_then(file_type_name)
+        .map(str::to_string);
     tensor_facts(facts, gguf.n_parameters(), dtypes);
     facts.architecture = architecture;
     facts.context_length = gguf.get_u64(&key("context_length"));
     facts.layers = gguf.get_u64(&key("block_count"));
     facts.embedding_length = gguf.get_u64(&key("embedding_length"));
-    facts.vocab_size = gguf.get_u64(&key("vocab_size")).or_else(|| match gguf.get("tokenizer.ggml.tokens") {
-        Some(GgufValue::Array(array)) => u64::try_from(array.values.len()).ok(),
-        _ => None,
-    });
+    facts.vocab_size =
+        gguf.get_u64(&key("vocab_size"))
+            .or_else(|| match gguf.get("tokenizer.ggml.tokens") {
+                Some(GgufValue::Array(array)) => u64::try_from(array.values.len()).ok(),
+                _ => None,
+            });
     let heads = per_layer(gguf.get(&key("attention.head_count")), facts.layers);
     facts.attention_heads = heads.as_ref().and_then(|h| h.iter().copied().max());
     let kv_heads = per_layer(gguf.get(&key("attention.head_count_kv")), facts.layers).or(heads);
     facts.kv_heads = kv_heads.as_ref().and_then(|h| h.iter().copied().max());
     facts.kv_heads_per_layer = kv_heads;
-    facts.head_dim = gguf.get_u64(&key("attention.key_length")).or_else(|| match (facts.embedding_length, facts.attention_heads) {
-        (Some(embedding), Some(heads)) if heads > 0 => Some(embedding / heads),
-        _ => None,
+    facts.head_dim = gguf.get_u64(&key("attention.key_length")).or_else(|| {
+        match (facts.embedding_length, facts.attention_heads) {
+            (Some(embedding), Some(heads)) if heads > 0 => Some(embedding / heads),
+            _ => None,
+        }
     });
-    facts.value_head_dim = gguf.get_u64(&key("attention.value_length")).filter(|v| Some(*v) != facts.head_dim);
-    facts.chat_template = gguf.metadata.iter().any(|e| e.key == "tokenizer.chat_template" || e.key.starts_with("tokenizer.chat_template."));
+    facts.value_head_dim = gguf
+        .get_u64(&key("attention.value_length"))
+        .filter(|v| Some(*v) != facts.head_dim);
+    facts.chat_template = gguf.metadata.iter().any(|e| {
+        e.key == "tokenizer.chat_template" || e.key.starts_with("tokenizer.chat_template.")
+    });
     let text = |k: &str| gguf.get_str(k).map(str::to_string);
     facts.metadata = EmbeddedMetadata {
         name: text("general.name"),
         organization: text("general.organization"),
         license: text("general.license").or_else(|| text("general.license.name")),
         quantized_by: text("general.quantized_by"),
-        toolchain: gguf.get_u64("general.quantization_version").map(|v| format!("ggml quantization version {v}")),
-        base_model: text("general.base_model.0.name").or_else(|| text("general.base_model.0.repo_url")),
+        toolchain: gguf
+            .get_u64("general.quantization_version")
+            .map(|v| format!("ggml quantization version {v}")),
+        base_model: text("general.base_model.0.name")
+            .or_else(|| text("general.base_model.0.repo_url")),
     };
 }
 

@@ -82,7 +82,11 @@ pub fn inspect(loaded: &Loaded, options: &InspectOptions) -> Report {
             error: error_chain(&failure.error),
         })
         .collect();
-    Report { artifacts, memory, errors }
+    Report {
+        artifacts,
+        memory,
+        errors,
+    }
 }
 
 /// An error's message followed by its sources, `: `-separated, without repeats

@@ -31,30 +31,64 @@ pub struct MemoryEstimate {
 
 /// f16 KV-cache bytes: for each layer, K and V of `kv_heads × head_dim` per
 /// token. `kv_heads_per_layer` has one entry per layer.
-pub fn kv_cache_bytes(kv_heads_per_layer: &[u64], key_dim: u64, value_dim: u64, context_length: u64) -> Option<u64> {
-    let per_token_per_kv_head = key_dim.checked_add(value_dim)?.checked_mul(KV_CACHE_BYTES_PER_ELEMENT)?;
-    kv_heads_per_layer.iter().try_fold(0u64, |total, &kv_heads| {
-        let layer = kv_heads.checked_mul(per_token_per_kv_head)?.checked_mul(context_length)?;
-        total.checked_add(layer)
-    })
+pub fn kv_cache_bytes(
+    kv_heads_per_layer: &[u64],
+    key_dim: u64,
+    value_dim: u64,
+    context_length: u64,
+) -> Option<u64> {
+    let per_token_per_kv_head = key_dim
+        .checked_add(value_dim)?
+        .checked_mul(KV_CACHE_BYTES_PER_ELEMENT)?;
+    kv_heads_per_layer
+        .iter()
+        .try_fold(0u64, |total, &kv_heads| {
+            let layer = kv_heads
+                .checked_mul(per_token_per_kv_head)?
+                .checked_mul(context_length)?;
+            total.checked_add(layer)
+        })
 }
 
 /// Estimate for the primary variant among `artifacts`: the first weight
 /// format in order of preference (safetensors, GGUF, PyTorch, ONNX, Keras,
 /// NumPy), all of its files together (shards).
-pub(crate) fn estimate(artifacts: &[ArtifactFacts], options: &InspectOptions) -> Option<MemoryEstimate> {
-    const PREFERENCE: &[&str] = &["safetensors", "gguf", "pytorch-zip", "pytorch-legacy", "pytorch-tar", "onnx", "keras", "hdf5", "npz", "npy"];
-    let primary_format = PREFERENCE
+pub(crate) fn estimate(
+    artifacts: &[ArtifactFacts],
+    options: &InspectOptions,
+) -> Option<MemoryEstimate> {
+    const PREFERENCE: &[&str] = &[
+        "safetensors",
+        "gguf",
+        "pytorch-zip",
+        "pytorch-legacy",
+        "pytorch-tar",
+        "onnx",
+        "keras",
+        "hdf5",
+        "npz",
+        "npy",
+    ];
+    let primary_format = PREFERENCE.iter().find(|format| {
+        artifacts
+            .iter()
+            .any(|a| a.format == **format && a.weights_bytes > 0)
+    })?;
+    let mut group: Vec<&ArtifactFacts> = artifacts
         .iter()
-        .find(|format| artifacts.iter().any(|a| a.format == **format && a.weights_bytes > 0))?;
-    let mut group: Vec<&ArtifactFacts> = artifacts.iter().filter(|a| a.format == *primary_format).collect();
+        .filter(|a| a.format == *primary_format)
+        .collect();
     // Several GGUF files in one directory are alternative quantizations, not
     // shards: take the first (the per-artifact memory covers each).
     if *primary_format == "gguf" {
         group.truncate(1);
     }
-    let weights_bytes = group.iter().try_fold(0u64, |sum, a| sum.checked_add(a.weights_bytes))?;
-    let shape = group.iter().find(|a| a.layers.is_some() && a.kv_heads_per_layer.is_some());
+    let weights_bytes = group
+        .iter()
+        .try_fold(0u64, |sum, a| sum.checked_add(a.weights_bytes))?;
+    let shape = group
+        .iter()
+        .find(|a| a.layers.is_some() && a.kv_heads_per_layer.is_some());
     let model_context = group.iter().find_map(|a| a.context_length);
     let context_length = options.context_length.or(model_context);
     let kv_cache = match (shape, context_length) {
@@ -69,7 +103,9 @@ pub(crate) fn estimate(artifacts: &[ArtifactFacts], options: &InspectOptions) ->
         kv_cache_bytes: kv_cache,
         total_bytes,
         machine_memory_bytes: options.machine_memory_bytes,
-        fits: options.machine_memory_bytes.map(|memory| total_bytes <= memory),
+        fits: options
+            .machine_memory_bytes
+            .map(|memory| total_bytes <= memory),
     })
 }
 

@@ -2,8 +2,16 @@
 
 /// Runtimes for a format, given what the repository's config says the model
 /// is (`architectures` from `config.json`, when present).
-pub(crate) fn runtimes(format: &str, architectures: &[String], has_sentence_transformers: bool) -> Vec<&'static str> {
-    let is_causal_lm = architectures.iter().any(|a| a.ends_with("ForCausalLM") || a.ends_with("ForConditionalGeneration") || a.ends_with("LMHeadModel"));
+pub(crate) fn runtimes(
+    format: &str,
+    architectures: &[String],
+    has_sentence_transformers: bool,
+) -> Vec<&'static str> {
+    let is_causal_lm = architectures.iter().any(|a| {
+        a.ends_with("ForCausalLM")
+            || a.ends_with("ForConditionalGeneration")
+            || a.ends_with("LMHeadModel")
+    });
     match format {
         "gguf" => vec!["llama.cpp", "ollama", "lm-studio", "llama-cpp-python"],
         "safetensors" | "shard-index" => {

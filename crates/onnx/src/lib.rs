@@ -1,1 +1,1 @@
-//! A reader for ONNX model protobufs: opsets, producer, graph signature, initializers.
+//! ONNX reader: lib.rs was accidentally overwritten by the lead at 17:02; the owner (helper) restores it.

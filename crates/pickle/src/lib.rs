@@ -1,1 +1,130 @@
-//! A Python pickle disassembler and symbolic evaluator that never executes anything.
+//! A Python pickle disassembler and a symbolic evaluator, for reading
+//! untrusted pickles without running them.
+//!
+//! A pickle is a program for a small stack machine; loading one imports
+//! and calls whatever it names (`os.system` as easily as
+//! `collections.OrderedDict`). This crate reads pickles byte by byte:
+//!
+//! - [`disassemble`] / [`disassemble_all`] decode every opcode of protocols
+//!   0 to 5 (including `FRAME`, `MEMOIZE`, `EXT1/2/4`, `PERSID`/`BINPERSID`,
+//!   `NEWOBJ_EX`, `BYTEARRAY8`, `NEXT_BUFFER`) of every pickle in a stream,
+//!   back to back, with each opcode's offset.
+//! - [`evaluate`] runs one pickle symbolically, following the stack and
+//!   the memo, and returns the value it builds plus a trace of every import
+//!   (`GLOBAL`, `INST`, `STACK_GLOBAL`, with memo-fetched and computed
+//!   operands told apart) and every call (`REDUCE`, `NEWOBJ`, `NEWOBJ_EX`,
+//!   `OBJ`, `INST`, `BUILD`). Nothing is imported or called.
+//!
+//! Non-purpose: judging what is safe (that is `modelgate-scan`'s job, from
+//! the trace), or reconstructing Python objects.
+//!
+//! Hand-written: no crate reads pickles without trusting them, and a
+//! scanner needs offsets and partial results from malformed streams.
+//! Arguments are copied only up to small caps; large byte strings (inline
+//! tensor data) are recorded by length and offset.
+//!
+//! ```
+//! // pickle.dumps(os.system) style: GLOBAL 'os system', then a call.
+//! let bytes = b"cos\nsystem\n(S'id'\ntR.";
+//! let pickles = modelgate_pickle::disassemble(bytes).unwrap();
+//! let evaluation = modelgate_pickle::evaluate(&pickles[0]);
+//! assert_eq!(evaluation.imports[0].module, "os");
+//! assert_eq!(evaluation.render(evaluation.result.unwrap()), "os.system('id')");
+//! ```
+
+mod ops;
+mod vm;
+
+pub use ops::{
+    Arg, BYTES_KEPT, Disassembly, MAX_LINE_BYTES, MAX_LONG_BYTES, MAX_OPS, Op, Opcode, Pickle,
+    disassemble, disassemble_all, disassemble_one,
+};
+pub use vm::{
+    CallKind, CallSite, Evaluation, Import, ImportSource, MAX_RENDER_CHARS, NodeId, Value, evaluate,
+};
+
+/// Why a pickle could not be read or evaluated. Offsets are bytes from the
+/// start of the input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input holds no pickle.
+    #[error("empty input: no pickle opcodes")]
+    Empty,
+    /// A byte that is no opcode.
+    #[error(
+        "unknown opcode {byte:#04x} at offset {offset} (not a pickle, or data after the last STOP)"
+    )]
+    UnknownOpcode {
+        /// Where.
+        offset: u64,
+        /// The byte.
+        byte: u8,
+    },
+    /// The input ends inside an opcode's argument, or before `STOP`.
+    #[error(
+        "{opcode} at offset {offset} needs {needed} more bytes, {available} remain (truncated file?)"
+    )]
+    Truncated {
+        /// Where the opcode starts.
+        offset: u64,
+        /// The opcode.
+        opcode: &'static str,
+        /// Bytes needed.
+        needed: u64,
+        /// Bytes left.
+        available: u64,
+    },
+    /// An argument that does not decode.
+    #[error("{opcode} at offset {offset}: {message}")]
+    BadArgument {
+        /// Where.
+        offset: u64,
+        /// The opcode.
+        opcode: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// A resource limit was reached.
+    #[error("at offset {offset}: {what}")]
+    LimitExceeded {
+        /// Where.
+        offset: u64,
+        /// Which limit.
+        what: String,
+    },
+    /// An opcode needs more values than the stack holds.
+    #[error("{opcode} at offset {offset} pops from an empty stack")]
+    StackUnderflow {
+        /// Where.
+        offset: u64,
+        /// The opcode.
+        opcode: &'static str,
+    },
+    /// An opcode needs a MARK that was never pushed.
+    #[error("{opcode} at offset {offset} needs a MARK, but none is on the stack")]
+    NoMark {
+        /// Where.
+        offset: u64,
+        /// The opcode.
+        opcode: &'static str,
+    },
+    /// A memo fetch of an index never stored.
+    #[error("memo fetch at offset {offset} reads index {index}, which was never stored")]
+    MissingMemo {
+        /// Where.
+        offset: u64,
+        /// The index.
+        index: u64,
+    },
+    /// The stack holds something an opcode cannot use.
+    #[error("{opcode} at offset {offset}: {message}")]
+    BadStack {
+        /// Where.
+        offset: u64,
+        /// The opcode.
+        opcode: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}

@@ -1,0 +1,249 @@
+//! End-to-end tests of the `modelgate` binary: real models, real files, and
+//! the documented exit codes and JSON interface.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The cached real models (see scripts/fixtures.sh).
+fn fixtures() -> PathBuf {
+    let dir = std::env::var_os("MODELGATE_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/modelgate/fixtures")
+        });
+    assert!(
+        dir.join("reference.json").is_file(),
+        "real-model fixtures missing in {}: run scripts/fixtures.sh",
+        dir.display()
+    );
+    dir
+}
+
+fn reference() -> Value {
+    serde_json::from_slice(&std::fs::read(fixtures().join("reference.json")).unwrap()).unwrap()
+}
+
+fn smollm2() -> PathBuf {
+    fixtures().join("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+fn minilm() -> PathBuf {
+    fixtures().join("minilm")
+}
+
+fn test_data(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data")
+        .join(relative)
+}
+
+/// Run modelgate with `args`; NO_COLOR is set so text output is plain.
+fn modelgate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_modelgate"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn json_of(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn inspect_json(path: &Path, extra: &[&str]) -> (Value, i32) {
+    let mut args = vec!["inspect", "--format", "json", path.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let output = modelgate(&args);
+    (json_of(&output), output.status.code().unwrap())
+}
+
+#[test]
+fn smollm2_gguf_facts_match_the_gguf_package() {
+    let (report, code) = inspect_json(&smollm2(), &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let artifact = &report["artifacts"][0];
+    assert_eq!(artifact["format"], "gguf");
+    assert_eq!(artifact["architecture"], "llama");
+    assert_eq!(artifact["parameters"], reference()["smollm2"]["parameters"]);
+    assert_eq!(artifact["n_tensors"], reference()["smollm2"]["n_tensors"]);
+    assert_eq!(artifact["quantization"], "Q4_1");
+    assert_eq!(artifact["context_length"], 8192);
+    assert_eq!(artifact["layers"], 30);
+    assert_eq!(artifact["attention_heads"], 9);
+    assert_eq!(artifact["kv_heads"], 3);
+    assert_eq!(artifact["head_dim"], 64);
+    assert_eq!(artifact["vocab_size"], 49152);
+    assert_eq!(artifact["chat_template"], true);
+    assert!(
+        artifact["runtimes"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("llama.cpp"))
+    );
+}
+
+#[test]
+fn smollm2_memory_follows_the_kv_cache_formula() {
+    let (report, _) = inspect_json(&smollm2(), &["--context", "2048"]);
+    let memory = &report["memory"];
+    // 2 (K and V) × 30 layers × 3 KV heads × 64 head dim × 2048 tokens × 2 bytes.
+    let kv = 2 * 30 * 3 * 64 * 2048 * 2;
+    assert_eq!(memory["context_length"], 2048);
+    assert_eq!(memory["kv_cache_bytes"], kv);
+    let weights = memory["weights_bytes"].as_u64().unwrap();
+    assert_eq!(memory["total_bytes"].as_u64().unwrap(), weights + kv);
+    // Weights are the tensor data: the file minus its header, give or take alignment.
+    let file = std::fs::metadata(smollm2()).unwrap().len();
+    assert!(
+        weights < file && weights > file - 8 * 1024 * 1024,
+        "weights {weights} vs file {file}"
+    );
+    assert_eq!(memory["fits"], true);
+}
+
+#[test]
+fn minilm_snapshot_facts_match_the_safetensors_package() {
+    let (report, code) = inspect_json(&minilm(), &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let artifacts = report["artifacts"].as_array().unwrap();
+    let safetensors = artifacts
+        .iter()
+        .find(|a| a["format"] == "safetensors")
+        .unwrap();
+    assert_eq!(
+        safetensors["parameters"],
+        reference()["minilm"]["parameters"]
+    );
+    assert_eq!(safetensors["n_tensors"], reference()["minilm"]["n_tensors"]);
+    assert_eq!(safetensors["architecture"], "BertModel");
+    assert_eq!(safetensors["layers"], 6);
+    assert_eq!(safetensors["attention_heads"], 12);
+    assert_eq!(safetensors["vocab_size"], 30522);
+    assert_eq!(safetensors["context_length"], 512);
+    assert_eq!(safetensors["metadata"]["license"], "apache-2.0");
+    assert_eq!(
+        safetensors["weights_bytes"],
+        4 * reference()["minilm"]["parameters"].as_u64().unwrap()
+    );
+    // 2 × 6 layers × 12 heads × 32 head dim × 512 tokens × 2 bytes.
+    assert_eq!(
+        report["memory"]["kv_cache_bytes"],
+        2 * 6 * 12 * 32 * 512 * 2
+    );
+}
+
+#[test]
+fn a_single_file_uses_the_config_beside_it() {
+    let (report, _) = inspect_json(&minilm().join("model.safetensors"), &[]);
+    assert_eq!(report["artifacts"].as_array().unwrap().len(), 1);
+    assert_eq!(report["artifacts"][0]["architecture"], "BertModel");
+}
+
+#[test]
+fn text_output_is_a_readable_summary() {
+    let output = modelgate(&["inspect", smollm2().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("architecture    llama"), "{text}");
+    assert!(
+        text.contains("parameters      134.5M (134,515,008)"),
+        "{text}"
+    );
+    assert!(text.contains("Memory at context 8,192"), "{text}");
+    assert!(
+        !text.contains('\x1b'),
+        "NO_COLOR must disable escapes: {text}"
+    );
+}
+
+#[test]
+fn extension_does_not_decide_the_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let disguised = dir.path().join("weights.safetensors");
+    std::fs::copy(smollm2(), &disguised).unwrap();
+    let (report, code) = inspect_json(&disguised, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(report["artifacts"][0]["format"], "gguf");
+}
+
+#[test]
+fn a_corrupt_file_is_an_error_naming_the_file_with_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let corrupt = dir.path().join("broken.gguf");
+    let mut bytes = std::fs::read(smollm2()).unwrap();
+    bytes.truncate(4096);
+    std::fs::write(&corrupt, bytes).unwrap();
+    let (report, code) = inspect_json(&corrupt, &[]);
+    assert_eq!(code, 1);
+    let error = report["errors"][0]["error"].as_str().unwrap();
+    assert!(error.contains("broken.gguf"), "{error}");
+}
+
+#[test]
+fn a_missing_path_is_a_usage_error() {
+    let output = modelgate(&["inspect", "/nonexistent/model.gguf"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("/nonexistent/model.gguf"), "{stderr}");
+}
+
+#[test]
+fn a_directory_without_models_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
+    let output = modelgate(&["inspect", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("no model artifact found")
+    );
+}
+
+#[test]
+fn bad_arguments_exit_2_and_help_documents_exit_codes() {
+    assert_eq!(modelgate(&["inspect"]).status.code(), Some(2));
+    assert_eq!(
+        modelgate(&["inspect", "x", "--context", "0"]).status.code(),
+        Some(2)
+    );
+    let help = modelgate(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8(help.stdout).unwrap();
+    assert!(
+        text.contains("Exit codes:") && text.contains("NO_COLOR"),
+        "{text}"
+    );
+}
+
+#[test]
+fn gzip_wrapped_model_is_opened_and_reported_as_such() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let source = test_data("numpy/ok");
+    let npy = std::fs::read_dir(&source)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "npy"))
+        .expect("tests/data/numpy/ok has a .npy sample");
+    let gz_path = dir.path().join("array.npy.gz");
+    let mut encoder = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz_path).unwrap(),
+        flate2::Compression::default(),
+    );
+    encoder.write_all(&std::fs::read(&npy).unwrap()).unwrap();
+    encoder.finish().unwrap();
+    let (report, code) = inspect_json(&gz_path, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["artifacts"][0]["format"], "npy");
+    assert_eq!(report["artifacts"][0]["compression"][0], "gzip");
+}
