@@ -45,10 +45,12 @@ def main():
         "scalar": np.array(3.0, dtype=np.float64),
         "bool": np.array([True, False]),
     }
-    save_file(tensors, ok("numpy.safetensors"), metadata={"format": "np", "note": "test"})
+    # One metadata key: the writer orders several keys differently from run to run.
+    save_file(tensors, ok("numpy.safetensors"), metadata={"format": "np"})
     # BF16 and F8 via the raw layout (numpy has no such dtypes).
     open(ok("bf16_f8.safetensors"), "wb").write(raw(
-        {"a": {"dtype": "BF16", "shape": [2, 3], "data_offsets": [0, 12]},
+        {"__metadata__": {"format": "raw", "note": "test"},
+         "a": {"dtype": "BF16", "shape": [2, 3], "data_offsets": [0, 12]},
          "b": {"dtype": "F8_E4M3", "shape": [4], "data_offsets": [12, 16]}}, bytes(16)))
     # More sub-byte and 8-bit floats, and a 0-element tensor between two others.
     open(ok("subbyte.safetensors"), "wb").write(raw(
@@ -89,6 +91,8 @@ def main():
     bad("partial_byte.safetensors", raw({"a": {"dtype": "F4", "shape": [3], "data_offsets": [0, 2]}}, bytes(2)))
     bad("bad_metadata.safetensors", raw({"__metadata__": {"n": 1},
                                          "a": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]}}, b"\0"))
+    h = b'{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}\0\0\0{"hidden":"x"}'
+    bad("header_padding.safetensors", struct.pack("<Q", len(h)) + h + b"\0")
     h = b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
     bad("duplicate.safetensors", struct.pack("<Q", len(h)) + h + bytes(4))
 

@@ -3,7 +3,7 @@
 use crate::{Error, Limits, read_bounded, to_u64};
 
 /// A compression format recognised by its magic bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Compression {
     /// gzip (`1f 8b`).
     Gzip,

@@ -32,8 +32,8 @@ mod mmap;
 mod sniff;
 
 pub use load::{
-    Artifact, Content, Failure, LoadOptions, Loaded, PickleSummary, Snapshot, list_files, load,
-    load_bytes,
+    Artifact, Content, Failure, FileList, LoadOptions, Loaded, PickleSummary, Snapshot, list_files,
+    load, load_bytes,
 };
 pub use mmap::FileBytes;
 pub use modelgate_archive::Limits;

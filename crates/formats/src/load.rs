@@ -87,6 +87,7 @@ pub struct Artifact {
 /// A reader's output.
 #[derive(Debug)]
 #[non_exhaustive]
+#[allow(clippy::large_enum_variant)] // one per file; boxing buys nothing
 pub enum Content {
     /// A GGUF file.
     Gguf(modelgate_gguf::Gguf),
@@ -171,13 +172,11 @@ pub fn load(root: &Path, options: &LoadOptions) -> Result<Loaded, Error> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         if options.sibling_context {
-            if let Some(parent) = root
+            let parent = root
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
-                .or(Some(Path::new(".")))
-            {
-                read_sibling_context(parent, &mut loaded.snapshot, &mut loaded.failures);
-            }
+                .unwrap_or(Path::new("."));
+            read_sibling_context(parent, &mut loaded.snapshot, &mut loaded.failures);
         }
         vec![(root.to_path_buf(), name)]
     };
@@ -220,14 +219,15 @@ pub fn load(root: &Path, options: &LoadOptions) -> Result<Loaded, Error> {
     Ok(loaded)
 }
 
+/// Files found under a directory (path, relative path) and the
+/// subdirectories that could not be read.
+pub type FileList = (Vec<(PathBuf, String)>, Vec<Failure>);
+
 /// The regular files under a directory (symlinked files followed, symlinked
 /// directories and `.git` skipped), as (path, `/`-separated path relative to
 /// `root`), sorted by relative path. Subdirectories that cannot be read or
 /// are too deep are returned as failures.
-pub fn list_files(
-    root: &Path,
-    options: &LoadOptions,
-) -> Result<(Vec<(PathBuf, String)>, Vec<Failure>), Error> {
+pub fn list_files(root: &Path, options: &LoadOptions) -> Result<FileList, Error> {
     let mut files = Vec::new();
     let mut failures = Vec::new();
     walk(root, "", 0, options, &mut files, &mut failures)?;

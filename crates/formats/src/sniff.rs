@@ -66,6 +66,7 @@ impl Format {
             Format::Compressed(Compression::Bzip2) => "bzip2",
             Format::Compressed(Compression::Xz) => "xz",
             Format::Compressed(Compression::Zlib) => "zlib",
+            Format::Compressed(Compression::Lzma) => "lzma",
             Format::Unknown => "unknown",
         }
     }
@@ -146,6 +147,11 @@ pub fn sniff(bytes: &[u8], file_name: &str) -> Format {
     {
         return Format::Pickle;
     }
+    // A zip with bytes before it (self-extracting stubs, polyglots) still
+    // opens in zip readers: its end record is near the end of the file.
+    if modelgate_archive::zip::looks_like_zip(bytes) {
+        return sniff_zip(bytes);
+    }
     Format::Unknown
 }
 
@@ -215,8 +221,7 @@ fn looks_like_safetensors(bytes: &[u8]) -> bool {
     len_le.copy_from_slice(len_bytes);
     let header_len = u64::from_le_bytes(len_le);
     let file_len = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-    header_len >= 2
-        && header_len <= SAFETENSORS_MAX_HEADER
+    (2..=SAFETENSORS_MAX_HEADER).contains(&header_len)
         && header_len <= file_len - 8
         && bytes.get(8) == Some(&b'{')
 }

@@ -325,13 +325,13 @@ fn repository_facts(snapshot: &Snapshot, facts: &mut ArtifactFacts) {
                     (Some(hidden), Some(heads)) if heads > 0 => Some(hidden / heads),
                     _ => None,
                 });
-        if let (Some(layers), Some(kv_heads)) = (facts.layers, facts.kv_heads) {
-            if layers <= MAX_LAYERS {
-                facts.kv_heads_per_layer = usize::try_from(layers).ok().map(|n| vec![kv_heads; n]);
-            }
+        if let (Some(layers), Some(kv_heads)) = (facts.layers, facts.kv_heads)
+            && layers <= MAX_LAYERS
+        {
+            facts.kv_heads_per_layer = usize::try_from(layers).ok().map(|n| vec![kv_heads; n]);
         }
         if let Some(quantization) = &config.quantization {
-            facts.quantization = Some(quantization.clone());
+            facts.quantization = Some(quantization.to_string());
         }
     }
     facts.chat_template = snapshot

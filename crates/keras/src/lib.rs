@@ -187,7 +187,8 @@ fn global_heap_strings(bytes: &[u8]) -> Vec<&str> {
         while at + 16 <= end {
             let index = bytes
                 .get(at..at + 2)
-                .and_then(|b| b.try_into().ok()).map(u16::from_le_bytes)
+                .and_then(|b| b.try_into().ok())
+                .map(u16::from_le_bytes)
                 .unwrap_or(0);
             let len = bytes
                 .get(at + 8..at + 16)

@@ -287,6 +287,11 @@ pub enum AnomalyKind {
     },
     /// `__metadata__` is not a map of strings.
     BadMetadata,
+    /// The header holds bytes other than whitespace after its JSON object.
+    HeaderPadding {
+        /// Bytes after the JSON object.
+        bytes: u64,
+    },
     /// A sub-byte dtype (`F4`, `F6_*`) whose elements do not fill whole bytes.
     PartialByte {
         /// Bits the shape and dtype need.
@@ -340,6 +345,10 @@ impl fmt::Display for Anomaly {
                 )
             }
             AnomalyKind::BadEntry { message } => f.write_str(message),
+            AnomalyKind::HeaderPadding { bytes } => write!(
+                f,
+                "{bytes} bytes after the header's JSON object are not whitespace"
+            ),
         }
     }
 }
@@ -518,13 +527,34 @@ impl SafeTensors {
                 message: "must start with '{'".to_string(),
             });
         }
-        let entries: Entries =
-            serde_json::from_slice(header).map_err(|e| Error::InvalidHeader {
-                message: format!("line {} column {}: {e}", e.line(), e.column()),
-            })?;
+        let invalid_json = |e: serde_json::Error| Error::InvalidHeader {
+            message: format!("line {} column {}: {e}", e.line(), e.column()),
+        };
+        // Read one JSON object, then look at what follows it in the header.
+        let mut stream = serde_json::Deserializer::from_slice(header).into_iter::<Entries>();
+        let entries = match stream.next() {
+            Some(result) => result.map_err(invalid_json)?,
+            None => {
+                return Err(Error::InvalidHeader {
+                    message: "empty".to_string(),
+                });
+            }
+        };
+        let after_json = header.get(stream.byte_offset()..).unwrap_or_default();
+        let mut anomalies = Vec::new();
+        if !after_json
+            .iter()
+            .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        {
+            anomalies.push(Anomaly {
+                tensor: None,
+                kind: AnomalyKind::HeaderPadding {
+                    bytes: to_u64(after_json.len()),
+                },
+            });
+        }
         let data_len = file_size - data_offset;
 
-        let mut anomalies = Vec::new();
         let mut metadata = Vec::new();
         let mut tensors: Vec<TensorInfo> = Vec::with_capacity(entries.0.len());
         let mut seen = std::collections::HashSet::new();

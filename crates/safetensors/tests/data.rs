@@ -166,6 +166,9 @@ fn lying_headers_are_anomalies() {
             "partial_byte.safetensors" => kinds
                 .iter()
                 .any(|k| matches!(k, AnomalyKind::PartialByte { bits: 12 })),
+            "header_padding.safetensors" => kinds
+                .iter()
+                .any(|k| matches!(k, AnomalyKind::HeaderPadding { bytes: 17 })),
             "bad_metadata.safetensors" => {
                 kinds.iter().any(|k| matches!(k, AnomalyKind::BadMetadata))
             }

@@ -33,7 +33,7 @@ impl Severity {
 
 /// Where in an artifact a finding was made. Every field is optional; the
 /// more that are set, the easier the evidence is to find.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Location {
     /// Archive member (`archive/data.pkl`), or nested path (`model.tar.gz!inner/data.pkl`).
     #[serde(skip_serializing_if = "Option::is_none")]

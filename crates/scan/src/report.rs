@@ -111,6 +111,7 @@ rules! {
     "pickle.unknown-import", Medium, "a pickle imports a callable in neither the safe nor the dangerous list";
     "pickle.extension-registry", High, "a pickle uses EXT1/EXT2/EXT4, importing through the copyreg extension registry";
     "pickle.unparseable", High, "a pickle stream cannot be fully disassembled or evaluated";
+    "shards.path-escape", Critical, "a sharded checkpoint's index names a shard outside the model directory";
     "archive.traversal", Critical, "an archive member name is absolute or leaves the extraction directory";
     "archive.header-mismatch", High, "a zip local header disagrees with the central directory, so readers see different files";
     "archive.duplicate-member", High, "two archive members have the same name, so readers may pick different ones";
