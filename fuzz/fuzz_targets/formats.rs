@@ -11,6 +11,7 @@ fuzz_target!(|data: &[u8]| {
         max_ratio: 100,
         max_members: 1000,
         max_depth: 3,
+        ..Limits::default()
     };
     for name in ["model.bin", "model.onnx", "model.pkl", "model.joblib", "x.index.json"] {
         let _ = sniff(data, name);

@@ -7,6 +7,7 @@
 mod cli;
 mod inspect_cmd;
 mod render;
+mod scan_cmd;
 mod system;
 
 use std::io::Write;
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
 fn run(args: &cli::Args) -> anyhow::Result<u8> {
     match &args.command {
         cli::Command::Inspect(inspect) => inspect_cmd::run(args, inspect),
+        cli::Command::Scan(scan) => scan_cmd::run(args, scan),
     }
 }
 

@@ -251,3 +251,77 @@ fn gzip_wrapped_model_is_opened_and_reported_as_such() {
     assert_eq!(report["artifacts"][0]["format"], "npy");
     assert_eq!(report["artifacts"][0]["compression"][0], "gzip");
 }
+
+#[test]
+fn scan_fails_on_malicious_pickles_with_rule_and_evidence() {
+    let path = test_data("pickle/malicious/global_reduce.pkl");
+    let output = modelgate(&["scan", path.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let report = json_of(&output);
+    let finding = &report["files"][0]["findings"][0];
+    assert_eq!(finding["rule"], "pickle.dangerous-import");
+    assert_eq!(finding["severity"], "critical");
+    assert_eq!(finding["evidence"], "os.system('echo pwned')");
+    assert_eq!(finding["location"]["offset"], 0);
+    assert_eq!(report["summary"]["critical"], 1);
+    let text = modelgate(&["scan", path.to_str().unwrap(), "--color", "never"]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("CRITICAL")
+            && text.contains("evidence: os.system('echo pwned')")
+            && text.contains("FAIL"),
+        "{text}"
+    );
+}
+
+#[test]
+fn scan_threshold_and_clean_models() {
+    let unknown = test_data("scan/malicious/unknown_import.pkl");
+    assert_eq!(
+        modelgate(&["scan", unknown.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        modelgate(&["scan", unknown.to_str().unwrap(), "--fail-on", "medium"])
+            .status
+            .code(),
+        Some(1)
+    );
+    let output = modelgate(&[
+        "scan",
+        smollm2().to_str().unwrap(),
+        minilm().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert_eq!(modelgate(&["scan", "/no/such/path"]).status.code(), Some(2));
+}
+
+#[test]
+fn scan_writes_sarif() {
+    let path = test_data("keras/malicious/lambda.keras");
+    let output = modelgate(&["scan", path.to_str().unwrap(), "--format", "sarif"]);
+    assert_eq!(output.status.code(), Some(1));
+    let sarif = json_of(&output);
+    assert_eq!(sarif["version"], "2.1.0");
+    assert_eq!(
+        sarif["runs"][0]["results"][0]["ruleId"],
+        "keras.lambda-layer"
+    );
+    assert_eq!(sarif["runs"][0]["results"][0]["level"], "error");
+    // SARIF is for scan only.
+    assert_eq!(
+        modelgate(&["inspect", path.to_str().unwrap(), "--format", "sarif"])
+            .status
+            .code(),
+        Some(2)
+    );
+}

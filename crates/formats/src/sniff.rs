@@ -257,9 +257,8 @@ fn looks_like_old_pickle(bytes: &[u8]) -> bool {
 /// ONNX has no magic: a ModelProto starts with field 1 (ir_version, varint)
 /// in every writer we know of. Confirm by parsing only when that holds.
 fn looks_like_onnx(bytes: &[u8], lower_name: &str) -> bool {
-    let starts_like_model_proto = bytes.first() == Some(&0x08);
-    (starts_like_model_proto || lower_name.ends_with(".onnx"))
-        && modelgate_onnx::OnnxModel::parse(bytes).is_ok()
+    modelgate_onnx::looks_like_onnx(bytes)
+        || (lower_name.ends_with(".onnx") && modelgate_onnx::OnnxModel::parse(bytes).is_ok())
 }
 
 #[cfg(test)]

