@@ -34,8 +34,12 @@ class Keyword:
 def sample():
     shared = ["shared"]
     big = 2 ** 70
+    # Self-references go through the memo (PUT/GET and their binary forms).
+    recursive = ["loop"]
+    recursive.append(recursive)
     return {
-        "none": None, "bools": [True, False], "ints": [0, 1, 255, 65535, -1, 2 ** 31, -(2 ** 40), big, -big],
+        "none": None, "bools": [True, False], "recursive": recursive,
+        "ints": [0, 1, 255, 65535, -1, 2 ** 31, -(2 ** 40), big, -big, 2 ** 300, -(2 ** 300) + 7, 2 ** 600],
         "floats": [1.5, -0.0], "text": "héllo", "long_text": "x" * 300, "bytes": b"\x00\x01" * 10,
         "long_bytes": b"z" * 300, "tuple": (1, 2, 3), "tuple1": (1,), "tuple2": (1, 2), "empty": (),
         "set": {1, 2}, "frozen": frozenset({3}), "shared": [shared, shared], "bytearray": bytearray(b"ab"),
@@ -49,7 +53,10 @@ def listing(data):
         if isinstance(arg, (bytes, bytearray)):
             arg = {"bytes": len(arg)}
         elif isinstance(arg, int) and not isinstance(arg, bool) and abs(arg) >= 2 ** 63:
-            arg = {"bigint": str(arg)}
+            # Binary integers longer than MAX_LONG_BYTES (64) are recorded by size.
+            size = len(pickle.encode_long(arg))
+            binary = opcode.name in ("LONG1", "LONG4")
+            arg = {"bigint": f"<{size}-byte integer>" if binary and size > 64 else str(arg)}
         elif isinstance(arg, float) or arg is None or isinstance(arg, (str, bool, int)):
             pass
         else:
@@ -90,7 +97,9 @@ def main():
     data = (b"(S'py2 \\x41'\nT\x03\x00\x00\x00abcU\x02hi\x8b\x02\x00\x00\x00\xff\x7f"
             b"\x8d\x02\x00\x00\x00\x00\x00\x00\x00ok\x8e\x01\x00\x00\x00\x00\x00\x00\x00z"
             b"20(N1P1\nK\x05QI01\nI00\nL12L\nV\\u00e9\n"
-            b"(icollections\nOrderedDict\n(ccollections\nOrderedDict\nol.")
+            b"(icollections\nOrderedDict\n(ccollections\nOrderedDict\nol"
+            # Python 2 string escapes, as codecs.escape_decode reads them.
+            b"S'a\\x41\\n\\a\\'q\\\\z\\q\\101'\n0.")
     out("ok", "handmade.pkl", data)
     json.dump(listing(data), open(os.path.join(ROOT, "ok", "handmade.ops.json"), "w"))
     # More than 256 memo entries: LONG_BINPUT and LONG_BINGET; persistent ids.

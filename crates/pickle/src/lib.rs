@@ -18,10 +18,26 @@
 //! Non-purpose: judging what is safe (that is `modelgate-scan`'s job, from
 //! the trace), or reconstructing Python objects.
 //!
-//! Hand-written: no crate reads pickles without trusting them, and a
-//! scanner needs offsets and partial results from malformed streams.
-//! Arguments are copied only up to small caps; large byte strings (inline
-//! tensor data) are recorded by length and offset.
+//! Hand-written: no crate reads untrusted pickles (`serde-pickle` builds
+//! values and cannot emulate `REDUCE`/`BUILD`), and a scanner needs offsets
+//! and partial results from malformed streams. Arguments are copied only
+//! up to small caps; large byte strings (inline tensor data) are recorded
+//! by length and offset.
+//!
+//! Decisions for untrusted input:
+//! - A stream is read pickle after pickle until its end; bytes after the
+//!   last `STOP` that do not start another pickle are an error
+//!   ([`Error::UnknownOpcode`] at their offset), since a loader reading the
+//!   stream further would run them. [`disassemble_all`] keeps every pickle
+//!   read before the problem.
+//! - [`evaluate`] never fails outright: stack underflow, a missing memo
+//!   entry or a limit stops it and is recorded in [`Evaluation::error`]
+//!   beside everything found so far (scanners treat it as fail-closed).
+//! - Caps: [`MAX_OPS`], [`MAX_PICKLES`], [`MAX_LINE_BYTES`],
+//!   [`MAX_LONG_BYTES`], [`BYTES_KEPT`], [`MAX_NODES`]. Values live in an
+//!   arena and refer to each other by [`NodeId`], so self-referencing and
+//!   deeply nested structures cost no recursion; rendering is bounded by
+//!   depth and length ([`MAX_RENDER_CHARS`]).
 //!
 //! ```
 //! // pickle.dumps(os.system) style: GLOBAL 'os system', then a call.
@@ -36,11 +52,12 @@ mod ops;
 mod vm;
 
 pub use ops::{
-    Arg, BYTES_KEPT, Disassembly, MAX_LINE_BYTES, MAX_LONG_BYTES, MAX_OPS, Op, Opcode, Pickle,
-    disassemble, disassemble_all, disassemble_one,
+    Arg, BYTES_KEPT, Disassembly, MAX_LINE_BYTES, MAX_LONG_BYTES, MAX_OPS, MAX_PICKLES, Op, Opcode,
+    Pickle, disassemble, disassemble_all, disassemble_one,
 };
 pub use vm::{
-    CallKind, CallSite, Evaluation, Import, ImportSource, MAX_RENDER_CHARS, NodeId, Value, evaluate,
+    CallKind, CallSite, Evaluation, Import, ImportSource, MAX_NODES, MAX_RENDER_CHARS, NodeId,
+    Value, evaluate,
 };
 
 /// Why a pickle could not be read or evaluated. Offsets are bytes from the

@@ -153,10 +153,14 @@ pub const MAX_LINE_BYTES: usize = 1 << 20;
 /// Bytes of a binary string kept in [`Arg::Bytes`] (the full length is
 /// recorded; payloads such as inline tensor data are not copied).
 pub const BYTES_KEPT: usize = 256;
-/// Most opcodes in one stream.
-pub const MAX_OPS: usize = 20_000_000;
-/// Longest `LONG1`/`LONG4` integer decoded, in bytes.
-pub const MAX_LONG_BYTES: usize = 4096;
+/// Most opcodes in one stream (all its pickles together).
+pub const MAX_OPS: usize = 10_000_000;
+/// Most pickles read back to back from one stream.
+pub const MAX_PICKLES: usize = 100_000;
+/// Longest `LONG1`/`LONG4` integer converted to decimal, in bytes; longer
+/// ones are recorded by size (`<5000-byte integer>`), since conversion is
+/// quadratic in the length.
+pub const MAX_LONG_BYTES: usize = 64;
 
 /// An opcode's decoded argument.
 #[derive(Debug, Clone, PartialEq)]
@@ -274,16 +278,23 @@ impl<'a> Reader<'a> {
         let window = rest
             .get(..MAX_LINE_BYTES.min(rest.len()))
             .unwrap_or_default();
-        let len = window
-            .iter()
-            .position(|b| *b == b'\n')
-            .ok_or(Error::BadArgument {
+        let Some(len) = window.iter().position(|b| *b == b'\n') else {
+            if rest.len() < MAX_LINE_BYTES {
+                return Err(Error::Truncated {
+                    offset: to_u64(at),
+                    opcode: opcode.name(),
+                    needed: to_u64(rest.len()) + 1,
+                    available: to_u64(rest.len()),
+                });
+            }
+            return Err(Error::BadArgument {
                 offset: to_u64(at),
                 opcode: opcode.name(),
                 message: format!(
                     "expected a newline-terminated argument within {MAX_LINE_BYTES} bytes"
                 ),
-            })?;
+            });
+        };
         let line = rest.get(..len).unwrap_or_default();
         self.pos += len + 1;
         Ok(line)
@@ -321,23 +332,57 @@ fn decode_long(bytes: &[u8]) -> Arg {
     if bytes.is_empty() {
         return Arg::Int(0);
     }
+    let negative = bytes.last().is_some_and(|b| b & 0x80 != 0);
     if bytes.len() <= 8 {
-        let negative = bytes.last().is_some_and(|b| b & 0x80 != 0);
         let mut buf = if negative { [0xffu8; 8] } else { [0u8; 8] };
         buf.get_mut(..bytes.len())
             .unwrap_or_default()
             .copy_from_slice(bytes);
         return Arg::Int(i64::from_le_bytes(buf));
     }
-    if bytes.len() <= 16 {
-        let negative = bytes.last().is_some_and(|b| b & 0x80 != 0);
-        let mut buf = if negative { [0xffu8; 16] } else { [0u8; 16] };
-        buf.get_mut(..bytes.len())
-            .unwrap_or_default()
-            .copy_from_slice(bytes);
-        return Arg::BigInt(i128::from_le_bytes(buf).to_string());
+    if bytes.len() > MAX_LONG_BYTES {
+        return Arg::BigInt(format!("<{}-byte integer>", bytes.len()));
     }
-    Arg::BigInt(format!("<{}-byte integer>", bytes.len()))
+    // Magnitude, most significant byte first.
+    let mut magnitude: Vec<u8> = bytes.iter().rev().copied().collect();
+    if negative {
+        for b in magnitude.iter_mut() {
+            *b = !*b;
+        }
+        for b in magnitude.iter_mut().rev() {
+            let (sum, carry) = b.overflowing_add(1);
+            *b = sum;
+            if !carry {
+                break;
+            }
+        }
+    }
+    // Repeated division by 10^9, collecting base-10^9 digits.
+    let mut chunks = Vec::new();
+    while magnitude.iter().any(|b| *b != 0) {
+        let mut remainder = 0u64;
+        for b in magnitude.iter_mut() {
+            let current = (remainder << 8) | u64::from(*b);
+            *b = u8::try_from(current / 1_000_000_000).unwrap_or(u8::MAX);
+            remainder = current % 1_000_000_000;
+        }
+        chunks.push(remainder);
+    }
+    let mut text = String::from(if negative { "-" } else { "" });
+    for (i, chunk) in chunks.iter().rev().enumerate() {
+        if i == 0 {
+            text.push_str(&chunk.to_string());
+        } else {
+            text.push_str(&format!("{chunk:09}"));
+        }
+    }
+    if chunks.is_empty() {
+        text.push('0');
+    }
+    match text.parse::<i64>() {
+        Ok(value) => Arg::Int(value),
+        Err(_) => Arg::BigInt(text),
+    }
 }
 
 fn parse_int_text(text: &str) -> Option<Arg> {
@@ -359,7 +404,8 @@ fn parse_int_text(text: &str) -> Option<Arg> {
         })
 }
 
-/// Decode Python 2's `repr` of a string (protocol 0 `STRING`).
+/// Decode Python 2's `repr` of a string (protocol 0 `STRING`) as
+/// `codecs.escape_decode` does; bytes map to characters as Latin-1.
 fn unquote(line: &[u8]) -> Option<String> {
     let (&quote, rest) = line.split_first()?;
     if quote != b'\'' && quote != b'"' {
@@ -374,18 +420,22 @@ fn unquote(line: &[u8]) -> Option<String> {
             continue;
         }
         match iter.next()? {
+            b'\n' => {}
             b'n' => out.push(b'\n'),
             b't' => out.push(b'\t'),
             b'r' => out.push(b'\r'),
+            b'a' => out.push(0x07),
+            b'b' => out.push(0x08),
+            b'f' => out.push(0x0c),
+            b'v' => out.push(0x0b),
             b'x' => {
                 let hex = [iter.next()?, iter.next()?];
                 out.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
             }
             d @ b'0'..=b'7' => {
                 let mut value = u32::from(d - b'0');
-                let mut lookahead = iter.clone();
                 for _ in 0..2 {
-                    match lookahead.next() {
+                    match iter.clone().next() {
                         Some(n @ b'0'..=b'7') => {
                             value = value * 8 + u32::from(n - b'0');
                             iter.next();
@@ -395,7 +445,11 @@ fn unquote(line: &[u8]) -> Option<String> {
                 }
                 out.push(u8::try_from(value & 0xff).ok()?);
             }
-            other => out.push(other),
+            other @ (b'\\' | b'\'' | b'"') => out.push(other),
+            other => {
+                out.push(b'\\');
+                out.push(other);
+            }
         }
     }
     Some(out.iter().map(|b| char::from(*b)).collect())
@@ -521,12 +575,7 @@ fn read_op(r: &mut Reader<'_>) -> Result<Op, Error> {
                 u64::try_from(n).map_err(|_| bad(at, opcode, format!("negative length {n}")))?
             };
             let n = r.length(n, opcode, at)?;
-            let payload = r.take(n, opcode, at)?;
-            if payload.len() > MAX_LONG_BYTES {
-                Arg::BigInt(format!("<{}-byte integer>", payload.len()))
-            } else {
-                decode_long(payload)
-            }
+            decode_long(r.take(n, opcode, at)?)
         }
         ArgKind::Bytes1
         | ArgKind::Bytes4
@@ -655,6 +704,15 @@ pub fn disassemble_all(bytes: &[u8]) -> Disassembly {
     let mut pos = 0usize;
     let mut total_ops = 0usize;
     while pos < bytes.len() {
+        if pickles.len() >= MAX_PICKLES {
+            return Disassembly {
+                pickles,
+                error: Some(Error::LimitExceeded {
+                    offset: to_u64(pos),
+                    what: format!("more than {MAX_PICKLES} pickles in one stream"),
+                }),
+            };
+        }
         match disassemble_one(bytes, pos) {
             Ok(pickle) => {
                 pos = usize::try_from(pickle.end).unwrap_or(usize::MAX);

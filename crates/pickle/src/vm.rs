@@ -151,6 +151,10 @@ pub struct Evaluation {
     pub error: Option<Error>,
 }
 
+/// Most values one evaluation builds; past it evaluation stops with
+/// [`Error::LimitExceeded`]. Values live in one arena and refer to each
+/// other by [`NodeId`], so nothing recurses over the pickle's nesting.
+pub const MAX_NODES: usize = 1 << 24;
 /// Longest rendering of a value, in characters.
 pub const MAX_RENDER_CHARS: usize = 400;
 /// Deepest nesting rendered.
@@ -182,6 +186,15 @@ impl Evaluation {
             out.push('…');
         }
         out
+    }
+
+    /// A value formatted like Python, for `{}` in format strings: the same
+    /// text as [`Evaluation::render`].
+    pub fn display(&self, id: NodeId) -> impl std::fmt::Display + '_ {
+        Rendered {
+            evaluation: self,
+            id,
+        }
     }
 
     /// The call a call site makes, rendered: `os.system('id')`.
@@ -343,6 +356,18 @@ impl Evaluation {
     }
 }
 
+/// [`Evaluation::display`]'s value.
+struct Rendered<'a> {
+    evaluation: &'a Evaluation,
+    id: NodeId,
+}
+
+impl std::fmt::Display for Rendered<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.evaluation.render(self.id))
+    }
+}
+
 struct Machine {
     nodes: Vec<Value>,
     stack: Vec<NodeId>,
@@ -460,6 +485,13 @@ pub fn evaluate(pickle: &Pickle) -> Evaluation {
     let mut result = None;
     let mut error = None;
     for op in &pickle.ops {
+        if m.nodes.len() > MAX_NODES {
+            error = Some(Error::LimitExceeded {
+                offset: op.pos,
+                what: format!("more than {MAX_NODES} values built"),
+            });
+            break;
+        }
         match step(&mut m, op.pos, op.opcode, &op.arg) {
             Ok(Some(value)) => {
                 result = Some(value);

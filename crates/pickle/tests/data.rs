@@ -170,12 +170,176 @@ fn malformed_pickles_name_the_offset() {
 
 #[test]
 fn every_truncation_is_an_error() {
-    let bytes = read("ok", "protocol4.pkl");
-    for len in 0..bytes.len() {
-        assert!(disassemble(&bytes[..len]).is_err(), "prefix {len}");
-        for pickle in disassemble_all(&bytes[..len]).pickles {
-            let _ = evaluate(&pickle);
+    for entry in std::fs::read_dir(dir("ok")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "pkl") {
+            continue;
         }
+        let bytes = std::fs::read(&path).unwrap();
+        let single = disassemble(&bytes).unwrap().len() == 1;
+        for len in 0..bytes.len() {
+            let prefix = &bytes[..len];
+            // A prefix ending at a STOP is a complete stream of fewer pickles.
+            if single {
+                assert!(disassemble(prefix).is_err(), "{path:?} prefix {len}");
+            }
+            for pickle in disassemble_all(prefix).pickles {
+                let evaluation = evaluate(&pickle);
+                if let Some(result) = evaluation.result {
+                    let _ = evaluation.render(result);
+                }
+            }
+        }
+    }
+}
+
+/// Disassemble and evaluate hand-assembled bytes; the evaluation error.
+fn evaluation_error(bytes: &[u8]) -> Option<Error> {
+    evaluate(&disassemble(bytes).unwrap()[0]).error
+}
+
+#[test]
+fn malformed_arguments_are_typed_errors() {
+    let check = |bytes: &[u8], expected: Error| {
+        assert_eq!(disassemble(bytes).unwrap_err(), expected, "{bytes:?}");
+    };
+    // A text argument cut off before its newline.
+    check(
+        b"cos\nsys",
+        Error::Truncated {
+            offset: 0,
+            opcode: "GLOBAL",
+            needed: 4,
+            available: 3,
+        },
+    );
+    check(
+        b"Iabc\n.",
+        Error::BadArgument {
+            offset: 0,
+            opcode: "INT",
+            message: "'abc' is not an integer".into(),
+        },
+    );
+    check(
+        b"T\xff\xff\xff\xffab.",
+        Error::BadArgument {
+            offset: 0,
+            opcode: "BINSTRING",
+            message: "negative length -1".into(),
+        },
+    );
+    check(
+        b"S'unquoted\n.",
+        Error::BadArgument {
+            offset: 0,
+            opcode: "STRING",
+            message: "expected a quoted string".into(),
+        },
+    );
+    check(
+        b"\x95\x00\x00\x00\x00\x00\x00\x01\x00N.",
+        Error::Truncated {
+            offset: 0,
+            opcode: "FRAME",
+            needed: 1 << 48,
+            available: 2,
+        },
+    );
+    check(b"", Error::Empty);
+    // Data after the last STOP that is not another pickle.
+    check(
+        b"N.\xffgarbage",
+        Error::UnknownOpcode {
+            offset: 2,
+            byte: 0xff,
+        },
+    );
+    assert_eq!(
+        evaluation_error(b"\x80\x02t."),
+        Some(Error::NoMark {
+            offset: 2,
+            opcode: "TUPLE"
+        })
+    );
+    assert_eq!(
+        evaluation_error(b"(K\x01K\x02K\x03d."),
+        Some(Error::BadStack {
+            offset: 7,
+            opcode: "DICT",
+            message: "3 items after MARK, expected key/value pairs".into()
+        })
+    );
+    // A pickle cut before its STOP still evaluates as far as it goes.
+    assert_eq!(
+        evaluate(&disassemble_all(b"N").pickles[0]).error,
+        Some(Error::Truncated {
+            offset: 1,
+            opcode: "STOP",
+            needed: 1,
+            available: 0
+        })
+    );
+}
+
+#[test]
+fn limits_are_errors_not_exhaustion() {
+    // More pickles than MAX_PICKLES in one stream.
+    let many = b"N.".repeat(modelgate_pickle::MAX_PICKLES + 1);
+    assert!(matches!(
+        disassemble(&many),
+        Err(Error::LimitExceeded { offset, .. }) if offset == 2 * modelgate_pickle::MAX_PICKLES as u64
+    ));
+    // A million nested lists: built without recursion, rendered within a bound.
+    let depth = 1_000_000;
+    let mut deep = b"]".repeat(depth);
+    deep.extend(b"a".repeat(depth - 1));
+    deep.push(b'.');
+    let evaluation = evaluate(&disassemble(&deep).unwrap()[0]);
+    assert_eq!(evaluation.error, None);
+    let rendered = evaluation.render(evaluation.result.unwrap());
+    assert!(
+        rendered.starts_with("[[[[") && rendered.len() < 2000,
+        "{rendered}"
+    );
+}
+
+#[test]
+fn big_integers_are_decimal() {
+    let pickles = disassemble(&read("ok", "protocol2.pkl")).unwrap();
+    let bigs: Vec<&Arg> = pickles[0]
+        .ops
+        .iter()
+        .filter(|op| matches!(op.arg, Arg::BigInt(_)))
+        .map(|op| &op.arg)
+        .collect();
+    assert_eq!(bigs[0], &Arg::BigInt("1180591620717411303424".into()));
+    assert_eq!(bigs[1], &Arg::BigInt("-1180591620717411303424".into()));
+    assert!(
+        matches!(bigs[2], Arg::BigInt(s) if s.starts_with("20370359763344860862684456884093781610514683936659362506361404493543812997633"))
+    );
+    assert_eq!(bigs[4], &Arg::BigInt("<76-byte integer>".into()));
+    assert_eq!(bigs.len(), 5);
+}
+
+#[test]
+fn recursive_structures_resolve_through_the_memo() {
+    for protocol in 0..=5 {
+        let name = format!("protocol{protocol}.pkl");
+        let evaluation = evaluate(&disassemble(&read("ok", &name)).unwrap()[0]);
+        let Value::Dict(pairs) = evaluation.value(evaluation.result.unwrap()) else {
+            panic!("{name}: not a dict")
+        };
+        let (_, recursive) = pairs
+            .iter()
+            .find(|(k, _)| evaluation.value(*k) == &Value::Str("recursive".into()))
+            .unwrap();
+        let Value::List(items) = evaluation.value(*recursive) else {
+            panic!("{name}: not a list")
+        };
+        assert_eq!(items[1], *recursive, "{name}: the list contains itself");
+        let shown = evaluation.display(*recursive).to_string();
+        assert!(shown.starts_with("['loop', ['loop', ["), "{name}: {shown}");
     }
 }
 
