@@ -8,3 +8,6 @@ py=$(./scripts/venv.sh)
 cargo build --release --locked --bin modelgate
 "$py" bench/inspect_vs_gguf_dump.py ./target/release/modelgate "$(dirname "$py")/gguf-dump" \
   "$fx/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+# Scan: a 2 GiB PyTorch checkpoint and a directory of small artifacts.
+"$(dirname "$py")/pip" install --quiet picklescan==1.0.5
+"$py" bench/scan_vs_picklescan.py ./target/release/modelgate "$(dirname "$py")/picklescan" "${BENCH_CHECKPOINT_BYTES:-2147483648}" 300

@@ -85,6 +85,9 @@ pub enum Value {
         items: Vec<(NodeId, NodeId)>,
         /// Values later added with `APPEND(S)`.
         appended: Vec<NodeId>,
+        /// The state a later `BUILD` gave the object (its `__dict__`,
+        /// usually), if any.
+        state: Option<NodeId>,
     },
     /// The result of `persistent_load(pid)`.
     PersistentId(NodeId),
@@ -444,6 +447,7 @@ impl Machine {
             kwargs,
             items: Vec::new(),
             appended: Vec::new(),
+            state: None,
         });
         self.calls.push(CallSite {
             pos,
@@ -638,6 +642,9 @@ fn step(m: &mut Machine, pos: u64, opcode: Opcode, arg: &Arg) -> Result<Option<N
         O::Build => {
             let state = m.pop(pos, opcode)?;
             let target = m.top(pos, opcode)?;
+            if let Some(Value::Call { state: slot, .. }) = m.value_mut(target) {
+                *slot = Some(state);
+            }
             m.calls.push(CallSite {
                 pos,
                 opcode,

@@ -13,7 +13,33 @@
 //! name (dotted dict path), dtype, shape and storage, read by evaluating the
 //! pickle symbolically (`modelgate-pickle`), never by running it.
 //!
+//! Layouts, as `torch/serialization.py` writes and reads them:
+//! - zip (1.6+): `<folder>/data.pkl` (protocol 2) whose tensors are
+//!   `torch._utils._rebuild_tensor_v2(persistent_load(('storage',
+//!   torch.FloatStorage, key, location, numel)), offset, size, stride, …)`,
+//!   storages in `<folder>/data/<key>`, plus `byteorder` and `version`.
+//!   TorchScript archives (`torch.jit.save`) add `code/` and
+//!   `constants.pkl`.
+//! - legacy stream (`_use_new_zipfile_serialization=False`): five pickles
+//!   back to back (magic number, protocol version, sys_info, the object
+//!   with 6-tuple storage ids, the sorted storage keys), then raw storages.
+//! - legacy tar (before 0.4): members `sys_info`, `pickle` (tensors as
+//!   persistent ids), `tensors` (per tensor a pickle then shape, stride and
+//!   offset as raw integers) and `storages` (per storage a pickle then raw
+//!   data). Every pickle interleaved with the raw records is read, since
+//!   `torch.load` unpickles each of them.
+//!
+//! Tensors inside whole pickled modules (`torch.save(model)`) are found
+//! through the state `BUILD` gives each object; the `_parameters`,
+//! `_buffers` and `_modules` levels are left out of the names, so names
+//! read as in `model.state_dict()`.
+//!
 //! Non-purpose: reading tensor data, or judging the pickles' imports.
+//!
+//! Caps: [`MAX_TENSORS`], [`MAX_WALK_VISITS`] (shared sub-objects are
+//! walked again under each name, so a pickle of nested shared lists would
+//! otherwise cost exponential time), [`MAX_TAR_RECORDS`], [`MAX_NDIM`];
+//! archive reads obey the caller's [`Limits`].
 //!
 //! ```no_run
 //! let bytes = std::fs::read("pytorch_model.bin").unwrap();
@@ -32,8 +58,17 @@ use modelgate_pickle::{CallKind, Evaluation, NodeId, Pickle, Value};
 pub const LEGACY_MAGIC: &str = "119547037146038801333356";
 /// Most tensors collected from one checkpoint.
 pub const MAX_TENSORS: usize = 1_000_000;
+/// Most values visited when collecting tensors from one pickle; past it
+/// the walk stops and the tensors found so far are returned.
+pub const MAX_WALK_VISITS: usize = 4_000_000;
+/// Most storage or tensor records in a legacy tar's `storages`/`tensors`.
+pub const MAX_TAR_RECORDS: u64 = 1_000_000;
+/// Most dimensions of a tensor in a legacy tar's `tensors` member.
+pub const MAX_NDIM: u64 = 64;
 /// Deepest nesting of containers walked when collecting tensors.
 const MAX_WALK_DEPTH: usize = 64;
+/// Attribute levels of `torch.nn.Module` left out of tensor names.
+const MODULE_LEVELS: &[&str] = &["_parameters", "_buffers", "_modules"];
 
 /// Why a checkpoint could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,6 +85,17 @@ pub enum Error {
         /// The pickle error.
         source: modelgate_pickle::Error,
     },
+    /// A raw record between the pickles of a legacy tar member does not
+    /// decode (a count, a dimension or a storage that runs past the end).
+    #[error("legacy tar member '{member}' at offset {offset}: {message}")]
+    BadRecord {
+        /// `storages` or `tensors`.
+        member: String,
+        /// Offset in the member.
+        offset: u64,
+        /// What was expected.
+        message: String,
+    },
     /// No `data.pkl` in a zip, or no pickle where one was expected.
     #[error("not a PyTorch checkpoint: {reason}")]
     NotACheckpoint {
@@ -63,6 +109,12 @@ pub enum Error {
 pub enum CheckpointKind {
     /// The zip format of PyTorch 1.6 and later.
     Zip {
+        /// The top-level folder holding `data.pkl`.
+        prefix: String,
+    },
+    /// A TorchScript archive (`torch.jit.save`): the zip layout plus
+    /// `code/` sources and `constants.pkl`.
+    TorchScript {
         /// The top-level folder holding `data.pkl`.
         prefix: String,
     },
