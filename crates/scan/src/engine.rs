@@ -482,7 +482,23 @@ pub(crate) fn scan_bytes(
             );
         }
         Format::Hdf5 => scan_keras(bytes, &location, limits, findings),
-        Format::PyTorchTar | Format::Tar => scan_tar(bytes, depth, member, limits, findings),
+        Format::PyTorchTar => {
+            // `storages` and `tensors` interleave pickles with raw data: the
+            // checkpoint reader knows the layout and returns every pickle.
+            match modelgate_formats::pytorch::parse(bytes, limits) {
+                Ok(checkpoint) => {
+                    for pickles in &checkpoint.pickles {
+                        let inner_member = join_member(member, &pickles.name);
+                        for pickle in &pickles.pickles {
+                            crate::pickle::judge(pickle, &inner_member, findings);
+                        }
+                    }
+                }
+                Err(error) => unparseable(findings, "legacy PyTorch tar checkpoint", &error),
+            }
+            scan_tar(bytes, depth, member, TORCH_TAR_MEMBERS, limits, findings);
+        }
+        Format::Tar => scan_tar(bytes, depth, member, &[], limits, findings),
         Format::Npy => match modelgate_formats::numpy::Npy::parse(bytes) {
             Ok(npy) if npy.is_object => {
                 findings.push(finding("numpy.object-array", Severity::High, "the array has object dtype: loading it with allow_pickle=True unpickles its data".to_string(), location.clone(), Some(format!("dtype {}", npy.descr))));
@@ -495,39 +511,26 @@ pub(crate) fn scan_bytes(
             Ok(_) => {}
             Err(error) => unparseable(findings, "NumPy array", &error),
         },
-        Format::Compressed(kind) => {
-            if depth >= limits.max_depth {
-                findings.push(finding(
-                    "format.limit-exceeded",
-                    Severity::High,
-                    format!(
-                        "containers nested more than {} deep; the inner content was not scanned",
-                        limits.max_depth
-                    ),
-                    location.clone(),
-                    None,
-                ));
-            } else {
-                match archive::stream::decompress(bytes, kind, limits) {
-                    Ok(inner) => {
-                        let inner_name = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
-                        let inner_member = join_member(member, &format!("<{}>", kind.name()));
-                        let inner_format = scan_bytes(
-                            &inner,
-                            inner_name,
-                            true,
-                            depth + 1,
-                            &inner_member,
-                            limits,
-                            findings,
-                        );
-                        return format!("{}+{inner_format}", compression_name(kind));
-                    }
-                    Err(error @ archive::Error::LimitExceeded { .. }) => {
-                        findings.push(finding("format.limit-exceeded", Severity::High, format!("decompression stopped at a limit, so the content was not verified: {error}"), location.clone(), None));
-                    }
-                    Err(error) => unparseable(findings, &format!("{} stream", kind.name()), &error),
+        Format::Compressed(kind) if !too_deep(depth, member, limits, findings) => {
+            match archive::stream::decompress(bytes, kind, limits) {
+                Ok(inner) => {
+                    let inner_name = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+                    let inner_member = join_member(member, &format!("<{}>", kind.name()));
+                    let inner_format = scan_bytes(
+                        &inner,
+                        inner_name,
+                        true,
+                        depth + 1,
+                        &inner_member,
+                        limits,
+                        findings,
+                    );
+                    return format!("{}+{inner_format}", compression_name(kind));
                 }
+                Err(error @ archive::Error::LimitExceeded { .. }) => {
+                    findings.push(finding("format.limit-exceeded", Severity::High, format!("decompression stopped at a limit, so the content was not verified: {error}"), location.clone(), None));
+                }
+                Err(error) => unparseable(findings, &format!("{} stream", kind.name()), &error),
             }
         }
         Format::Unknown => {
@@ -646,17 +649,7 @@ fn scan_zip(
         ));
         return;
     }
-    if depth >= limits.max_depth {
-        findings.push(finding(
-            "format.limit-exceeded",
-            Severity::High,
-            format!(
-                "archives nested more than {} deep; the inner content was not scanned",
-                limits.max_depth
-            ),
-            at_member(member),
-            None,
-        ));
+    if too_deep(depth, member, limits, findings) {
         return;
     }
     let mut total: u64 = 0;
@@ -734,6 +727,24 @@ fn scan_zip(
     }
 }
 
+/// Report, and return true, when containers are nested past the limit.
+fn too_deep(depth: u32, member: &str, limits: &Limits, findings: &mut Vec<Finding>) -> bool {
+    if depth < limits.max_depth {
+        return false;
+    }
+    findings.push(finding(
+        "format.limit-exceeded",
+        Severity::High,
+        format!(
+            "containers nested more than {} deep; the inner content was not scanned",
+            limits.max_depth
+        ),
+        at_member(member),
+        None,
+    ));
+    true
+}
+
 fn is_text_member(name: &str) -> bool {
     matches!(
         extension(name).as_str(),
@@ -748,7 +759,17 @@ fn is_torch_storage(name: &str) -> bool {
     parts.next() == Some("data") && !key.is_empty() && !key.contains('.')
 }
 
-fn scan_tar(bytes: &[u8], depth: u32, member: &str, limits: &Limits, findings: &mut Vec<Finding>) {
+/// Members of a legacy torch tar checkpoint read by the checkpoint reader.
+const TORCH_TAR_MEMBERS: &[&str] = &["sys_info", "pickle", "tensors", "storages"];
+
+fn scan_tar(
+    bytes: &[u8],
+    depth: u32,
+    member: &str,
+    read_elsewhere: &[&str],
+    limits: &Limits,
+    findings: &mut Vec<Finding>,
+) {
     let tar = match TarArchive::parse(bytes) {
         Ok(tar) => tar,
         Err(error) => {
@@ -762,17 +783,7 @@ fn scan_tar(bytes: &[u8], depth: u32, member: &str, limits: &Limits, findings: &
             return;
         }
     };
-    if depth >= limits.max_depth {
-        findings.push(finding(
-            "format.limit-exceeded",
-            Severity::High,
-            format!(
-                "archives nested more than {} deep; the inner content was not scanned",
-                limits.max_depth
-            ),
-            at_member(member),
-            None,
-        ));
+    if too_deep(depth, member, limits, findings) {
         return;
     }
     let mut seen = std::collections::HashSet::new();
@@ -805,6 +816,7 @@ fn scan_tar(bytes: &[u8], depth: u32, member: &str, limits: &Limits, findings: &
             TarKind::Symlink { target } | TarKind::Hardlink { target } => {
                 findings.push(finding("archive.link", Severity::High, "tar member is a link: extracting it can expose or overwrite files outside the model".to_string(), location, Some(format!("{} -> {target}", entry.name))));
             }
+            TarKind::File if read_elsewhere.contains(&entry.name.trim_start_matches("./")) => {}
             TarKind::File => {
                 if let Ok(data) = tar.read(bytes, entry) {
                     let name = entry.name.rsplit('/').next().unwrap_or(&entry.name);
