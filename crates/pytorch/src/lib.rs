@@ -36,9 +36,12 @@
 //!
 //! Non-purpose: reading tensor data, or judging the pickles' imports.
 //!
-//! Caps: [`MAX_TENSORS`], [`MAX_WALK_VISITS`] (shared sub-objects are
-//! walked again under each name, so a pickle of nested shared lists would
-//! otherwise cost exponential time), [`MAX_TAR_RECORDS`], [`MAX_NDIM`];
+//! Caps: [`MAX_TENSORS`], [`MAX_NAME_BYTES`], [`MAX_WALK_VISITS`],
+//! [`MAX_TAR_RECORDS`], [`MAX_NDIM`]. A shared sub-object is walked again
+//! under each of its names (tied weights keep both names), so a pickle of
+//! nested shared lists could cost exponential time: values found to hold
+//! no tensor are not walked twice, cycles are cut, and the visit cap bounds
+//! the rest. A legacy checkpoint cut before its fifth pickle is an error;
 //! archive reads obey the caller's [`Limits`].
 //!
 //! ```no_run
@@ -58,9 +61,13 @@ use modelgate_pickle::{CallKind, Evaluation, NodeId, Pickle, Value};
 pub const LEGACY_MAGIC: &str = "119547037146038801333356";
 /// Most tensors collected from one checkpoint.
 pub const MAX_TENSORS: usize = 1_000_000;
+/// Most bytes of tensor names collected from one pickle (shared
+/// sub-objects yield one tensor per path, so names can grow faster than
+/// the file); past it the walk stops.
+pub const MAX_NAME_BYTES: usize = 64 << 20;
 /// Most values visited when collecting tensors from one pickle; past it
 /// the walk stops and the tensors found so far are returned.
-pub const MAX_WALK_VISITS: usize = 4_000_000;
+pub const MAX_WALK_VISITS: usize = 2_000_000;
 /// Most storage or tensor records in a legacy tar's `storages`/`tensors`.
 pub const MAX_TAR_RECORDS: u64 = 1_000_000;
 /// Most dimensions of a tensor in a legacy tar's `tensors` member.
@@ -187,31 +194,83 @@ pub struct Checkpoint {
 fn storage_dtype(class: &str) -> String {
     let name = class.rsplit('.').next().unwrap_or(class);
     match name {
-        "FloatStorage" | "float32" | "float" => "F32",
-        "HalfStorage" | "float16" | "half" => "F16",
-        "BFloat16Storage" | "bfloat16" => "BF16",
-        "DoubleStorage" | "float64" | "double" => "F64",
-        "LongStorage" | "int64" | "long" => "I64",
-        "IntStorage" | "int32" | "int" => "I32",
-        "ShortStorage" | "int16" | "short" => "I16",
-        "CharStorage" | "int8" => "I8",
-        "ByteStorage" | "uint8" => "U8",
-        "BoolStorage" | "bool" => "BOOL",
+        "FloatStorage" | "FloatTensor" | "float32" | "float" => "F32",
+        "HalfStorage" | "HalfTensor" | "float16" | "half" => "F16",
+        "BFloat16Storage" | "BFloat16Tensor" | "bfloat16" => "BF16",
+        "DoubleStorage" | "DoubleTensor" | "float64" | "double" => "F64",
+        "LongStorage" | "LongTensor" | "int64" | "long" => "I64",
+        "IntStorage" | "IntTensor" | "int32" | "int" => "I32",
+        "ShortStorage" | "ShortTensor" | "int16" | "short" => "I16",
+        "CharStorage" | "CharTensor" | "int8" => "I8",
+        "ByteStorage" | "ByteTensor" | "UntypedStorage" | "uint8" => "U8",
+        "BoolStorage" | "BoolTensor" | "bool" => "BOOL",
         "ComplexFloatStorage" | "complex64" => "C64",
-        "float8_e4m3fn" => "F8_E4M3",
-        "float8_e5m2" => "F8_E5M2",
+        "ComplexDoubleStorage" | "complex128" => "C128",
+        "Float8_e4m3fnStorage" | "float8_e4m3fn" => "F8_E4M3",
+        "Float8_e5m2Storage" | "float8_e5m2" => "F8_E5M2",
         other => other,
     }
     .to_string()
 }
 
-/// Collect tensors from an evaluated pickle.
-fn collect_tensors(evaluation: &Evaluation) -> Vec<TensorRef> {
-    let mut tensors = Vec::new();
-    if let Some(root) = evaluation.result {
-        walk(evaluation, root, String::new(), 0, &mut tensors);
+/// Bytes per element of a storage class (`torch.FloatStorage`), as
+/// `torch._utils._element_size` gives them.
+fn storage_element_size(class: &str) -> Option<u64> {
+    Some(match storage_dtype(class).as_str() {
+        "F64" | "I64" | "C64" => 8,
+        "C128" => 16,
+        "F32" | "I32" => 4,
+        "F16" | "BF16" | "I16" => 2,
+        "I8" | "U8" | "BOOL" | "F8_E4M3" | "F8_E5M2" => 1,
+        _ => return None,
+    })
+}
+
+/// A tensor record of a legacy tar's `tensors` member.
+#[derive(Debug, Clone)]
+struct TarTensor {
+    storage_key: String,
+    shape: Vec<u64>,
+    storage_offset: u64,
+}
+
+/// What a legacy tar's `tensors` and `storages` members describe.
+#[derive(Debug, Default)]
+struct TarRecords {
+    /// Tensor key → record.
+    tensors: std::collections::HashMap<String, TarTensor>,
+    /// Storage key → dtype.
+    storage_dtypes: std::collections::HashMap<String, String>,
+}
+
+/// Collects tensors from one evaluated pickle.
+struct Walker<'a> {
+    evaluation: &'a Evaluation,
+    /// Legacy tar records: persistent ids name tensors in them.
+    tar: Option<&'a TarRecords>,
+    visits: usize,
+    /// Times a cap cut the walk short (a subtree walked then may hold
+    /// more than was found).
+    n_cut: usize,
+    /// Values known to hold no tensor: shared sub-objects are walked once
+    /// per name only while they may yield tensors.
+    barren: std::collections::HashSet<NodeId>,
+    /// Values on the way from the root to the current one.
+    on_path: std::collections::HashSet<NodeId>,
+    /// The dotted name of the current value.
+    path: String,
+    name_bytes: usize,
+    out: Vec<TensorRef>,
+}
+
+/// A key of a dict or an `OrderedDict` as text, when it is a string or an
+/// integer.
+fn key_text(evaluation: &Evaluation, id: NodeId) -> Option<String> {
+    match evaluation.value(id) {
+        Value::Str(s) => Some(s.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        _ => None,
     }
-    tensors
 }
 
 fn ints(evaluation: &Evaluation, id: NodeId) -> Vec<u64> {
@@ -225,10 +284,12 @@ fn ints(evaluation: &Evaluation, id: NodeId) -> Vec<u64> {
             .collect(),
         // torch.Size(...) is a call on a tuple.
         Value::Call { args, .. } => match evaluation.value(*args) {
-            Value::Tuple(items) => items
-                .first()
-                .map(|first| ints(evaluation, *first))
-                .unwrap_or_default(),
+            Value::Tuple(items) => match items.first() {
+                Some(first) if matches!(evaluation.value(*first), Value::Tuple(_)) => {
+                    ints(evaluation, *first)
+                }
+                _ => Vec::new(),
+            },
             _ => Vec::new(),
         },
         _ => Vec::new(),
@@ -240,7 +301,11 @@ fn tensor_from_call(
     callable: NodeId,
     args: NodeId,
     name: &str,
+    depth: usize,
 ) -> Option<TensorRef> {
+    if depth > 4 {
+        return None;
+    }
     let (module, function) = evaluation.global(callable)?;
     if !module.starts_with("torch") {
         return None;
@@ -253,7 +318,11 @@ fn tensor_from_call(
             let Value::Call { callable, args, .. } = evaluation.value(*items.first()?) else {
                 return None;
             };
-            tensor_from_call(evaluation, *callable, *args, name)
+            tensor_from_call(evaluation, *callable, *args, name, depth + 1)
+        }
+        // _rebuild_from_type_v2(func, type, args, state): tensor subclasses.
+        "_rebuild_from_type_v2" => {
+            tensor_from_call(evaluation, *items.first()?, *items.get(2)?, name, depth + 1)
         }
         "_rebuild_tensor" | "_rebuild_tensor_v2" | "_rebuild_tensor_v3" => {
             let Value::PersistentId(pid) = evaluation.value(*items.first()?) else {
@@ -262,16 +331,13 @@ fn tensor_from_call(
             let Value::Tuple(pid) = evaluation.value(*pid) else {
                 return None;
             };
-            // ('storage', storage_type, key, location, numel[, view_metadata])
+            // zip: ('storage', storage_type, key, location, numel)
+            // legacy: ('storage', storage_type, root_key, location, numel, view_metadata)
             let class = pid
                 .get(1)
                 .and_then(|c| evaluation.global(*c))
                 .map(|(m, n)| format!("{m}.{n}"))?;
-            let key = match evaluation.value(*pid.get(2)?) {
-                Value::Str(s) => s.clone(),
-                Value::Int(i) => i.to_string(),
-                _ => return None,
-            };
+            let key = key_text(evaluation, *pid.get(2)?)?;
             let storage_offset = match evaluation.value(*items.get(1)?) {
                 Value::Int(v) => u64::try_from(*v).unwrap_or(0),
                 _ => 0,
@@ -298,62 +364,166 @@ fn tensor_from_call(
     }
 }
 
-fn walk(evaluation: &Evaluation, id: NodeId, path: String, depth: usize, out: &mut Vec<TensorRef>) {
-    if depth > MAX_WALK_DEPTH || out.len() >= MAX_TENSORS {
-        return;
+impl Walker<'_> {
+    /// Walk `id` under the name `self.path` plus `key` (none for
+    /// unnamed levels), restoring `self.path` afterwards.
+    fn walk_child(&mut self, id: NodeId, key: Option<&str>, depth: usize) {
+        // Scalars hold no tensor: skip them before building a name.
+        if matches!(
+            self.evaluation.value(id),
+            Value::None
+                | Value::Bool(_)
+                | Value::Int(_)
+                | Value::BigInt(_)
+                | Value::Float(_)
+                | Value::Str(_)
+                | Value::Bytes { .. }
+                | Value::Global { .. }
+        ) {
+            return;
+        }
+        let len = self.path.len();
+        if let Some(key) = key
+            && !MODULE_LEVELS.contains(&key)
+        {
+            if !self.path.is_empty() {
+                self.path.push('.');
+            }
+            self.path.push_str(key);
+        }
+        self.walk(id, depth);
+        self.path.truncate(len);
     }
-    let join = |key: &str| {
-        if path.is_empty() {
-            key.to_string()
-        } else {
-            format!("{path}.{key}")
+
+    fn walk(&mut self, id: NodeId, depth: usize) {
+        self.visits += 1;
+        if depth > MAX_WALK_DEPTH
+            || self.visits > MAX_WALK_VISITS
+            || self.out.len() >= MAX_TENSORS
+            || self.name_bytes > MAX_NAME_BYTES
+        {
+            self.n_cut += 1;
+            return;
         }
-    };
-    match evaluation.value(id) {
-        Value::Dict(pairs) => {
-            for (key, value) in pairs {
-                let key = match evaluation.value(*key) {
-                    Value::Str(s) => s.clone(),
-                    Value::Int(i) => i.to_string(),
-                    _ => continue,
+        // A value inside itself adds only longer names for the same
+        // tensors; values known to hold none are not walked again.
+        if self.barren.contains(&id) || !self.on_path.insert(id) {
+            return;
+        }
+        let (n_found, n_cut) = (self.out.len(), self.n_cut);
+        self.walk_value(id, depth);
+        self.on_path.remove(&id);
+        if self.out.len() == n_found && self.n_cut == n_cut {
+            self.barren.insert(id);
+        }
+    }
+
+    fn push(&mut self, tensor: TensorRef) {
+        self.name_bytes += tensor.name.len();
+        self.out.push(tensor);
+    }
+
+    fn walk_value(&mut self, id: NodeId, depth: usize) {
+        let evaluation = self.evaluation;
+        match evaluation.value(id) {
+            Value::Dict(pairs) => self.walk_pairs(pairs, depth),
+            Value::List(items) | Value::Tuple(items) => self.walk_indexed(items, depth),
+            Value::Call {
+                kind,
+                callable,
+                args,
+                items: set_items,
+                appended,
+                state,
+                ..
+            } => {
+                if *kind == CallKind::Reduce
+                    && let Some(tensor) =
+                        tensor_from_call(evaluation, *callable, *args, &self.path, 0)
+                {
+                    self.push(tensor);
+                    return;
+                }
+                // OrderedDict() filled in with SETITEMS.
+                self.walk_pairs(set_items, depth);
+                self.walk_indexed(appended, depth);
+                // An object's attributes (`BUILD`), possibly as
+                // (state, slotstate).
+                if let Some(state) = state {
+                    self.walk_unnamed(*state, depth);
+                }
+                // OrderedDict([...]) and similar wrappers: look inside.
+                self.walk_unnamed(*args, depth);
+            }
+            Value::PersistentId(pid) => {
+                let Some(tar) = self.tar else {
+                    return;
                 };
-                walk(evaluation, *value, join(&key), depth + 1, out);
-            }
-        }
-        Value::List(items) | Value::Tuple(items) => {
-            for (index, item) in items.iter().enumerate() {
-                walk(evaluation, *item, join(&index.to_string()), depth + 1, out);
-            }
-        }
-        Value::Call {
-            kind: CallKind::Reduce,
-            callable,
-            args,
-            items: set_items,
-            ..
-        } => {
-            if let Some(tensor) = tensor_from_call(evaluation, *callable, *args, &path) {
-                out.push(tensor);
-                return;
-            }
-            // OrderedDict() filled in with SETITEMS.
-            for (key, value) in set_items {
-                let key = match evaluation.value(*key) {
-                    Value::Str(s) => s.clone(),
-                    Value::Int(i) => i.to_string(),
-                    _ => continue,
-                };
-                walk(evaluation, *value, join(&key), depth + 1, out);
-            }
-            if let Value::Tuple(items) = evaluation.value(*args) {
-                // OrderedDict(...) and similar wrappers: look inside.
-                for item in items {
-                    walk(evaluation, *item, path.clone(), depth + 1, out);
+                if let Some(key) = key_text(evaluation, *pid)
+                    && let Some(record) = tar.tensors.get(&key)
+                {
+                    let tensor = TensorRef {
+                        name: self.path.clone(),
+                        dtype: tar
+                            .storage_dtypes
+                            .get(&record.storage_key)
+                            .cloned()
+                            .unwrap_or_default(),
+                        shape: record.shape.clone(),
+                        storage_key: record.storage_key.clone(),
+                        storage_offset: record.storage_offset,
+                    };
+                    self.push(tensor);
                 }
             }
+            _ => {}
         }
-        _ => {}
     }
+
+    fn walk_indexed(&mut self, items: &[NodeId], depth: usize) {
+        for (index, item) in items.iter().enumerate() {
+            self.walk_child(*item, Some(&index.to_string()), depth + 1);
+        }
+    }
+
+    fn walk_pairs(&mut self, pairs: &[(NodeId, NodeId)], depth: usize) {
+        for (key, value) in pairs {
+            if let Some(key) = key_text(self.evaluation, *key) {
+                self.walk_child(*value, Some(&key), depth + 1);
+            }
+        }
+    }
+
+    /// Walk a tuple's items (or any value) without adding index names.
+    fn walk_unnamed(&mut self, id: NodeId, depth: usize) {
+        match self.evaluation.value(id) {
+            Value::Tuple(items) => {
+                for item in items {
+                    self.walk_child(*item, None, depth + 1);
+                }
+            }
+            _ => self.walk_child(id, None, depth + 1),
+        }
+    }
+}
+
+/// Collect tensors from an evaluated pickle.
+fn collect_tensors(evaluation: &Evaluation, tar: Option<&TarRecords>) -> Vec<TensorRef> {
+    let mut walker = Walker {
+        evaluation,
+        tar,
+        visits: 0,
+        n_cut: 0,
+        barren: std::collections::HashSet::new(),
+        on_path: std::collections::HashSet::new(),
+        path: String::new(),
+        name_bytes: 0,
+        out: Vec::new(),
+    };
+    if let Some(root) = evaluation.result {
+        walker.walk(root, 0);
+    }
+    walker.out
 }
 
 fn disassemble_member(name: &str, bytes: &[u8]) -> Result<PickleMember, Error> {
@@ -367,7 +537,8 @@ fn disassemble_member(name: &str, bytes: &[u8]) -> Result<PickleMember, Error> {
     })
 }
 
-/// Whether a zip holds a PyTorch checkpoint (`<folder>/data.pkl`).
+/// The `<folder>/data.pkl` member of a zip PyTorch checkpoint (the folder
+/// name is free; `data.pkl` at the top level is accepted too).
 pub fn zip_data_pickle(zip: &ZipArchive) -> Option<&str> {
     zip.members().iter().map(|m| m.name.as_str()).find(|name| {
         name.strip_suffix("data.pkl").is_some_and(|prefix| {
@@ -387,46 +558,69 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Checkpoint, Error> {
     parse_legacy(bytes)
 }
 
+fn too_many_members(count: usize, limits: &Limits) -> Error {
+    modelgate_archive::Error::TooManyMembers {
+        count: u64::try_from(count).unwrap_or(u64::MAX),
+        max: u64::try_from(limits.max_members).unwrap_or(u64::MAX),
+    }
+    .into()
+}
+
 fn parse_zip(bytes: &[u8], limits: &Limits) -> Result<Checkpoint, Error> {
     let zip = ZipArchive::parse(bytes)?;
     if zip.members().len() > limits.max_members {
-        return Err(modelgate_archive::Error::TooManyMembers {
-            count: zip.members().len() as u64,
-            max: limits.max_members as u64,
-        }
-        .into());
+        return Err(too_many_members(zip.members().len(), limits));
     }
     let data_name = zip_data_pickle(&zip)
         .ok_or_else(|| Error::NotACheckpoint {
             reason: "no <folder>/data.pkl member in the zip".to_string(),
         })?
         .to_string();
-    let prefix = data_name
-        .strip_suffix("data.pkl")
-        .unwrap_or_default()
-        .trim_end_matches('/')
-        .to_string();
+    let folder = data_name.strip_suffix("data.pkl").unwrap_or_default();
+    let prefix = folder.trim_end_matches('/').to_string();
     let mut pickles = Vec::new();
     let mut tensors = Vec::new();
+    let mut total = 0u64;
     for member in zip.members() {
         if !member.name.ends_with(".pkl") {
             continue;
+        }
+        total = total.saturating_add(member.uncompressed_size);
+        if total > limits.max_total_bytes {
+            return Err(modelgate_archive::Error::LimitExceeded {
+                what: member.name.clone(),
+                message: format!(
+                    "pickle members decompress to more than {} bytes in total",
+                    limits.max_total_bytes
+                ),
+                limit: limits.max_total_bytes,
+            }
+            .into());
         }
         let data = zip.read(bytes, member, limits)?;
         let parsed = disassemble_member(&member.name, &data)?;
         if member.name == data_name
             && let Some(first) = parsed.pickles.first()
         {
-            tensors = collect_tensors(&modelgate_pickle::evaluate(first));
+            tensors = collect_tensors(&modelgate_pickle::evaluate(first), None);
         }
         pickles.push(parsed);
     }
     let byteorder = zip
-        .find(&format!("{prefix}/byteorder"))
+        .find(&format!("{folder}byteorder"))
         .and_then(|m| zip.read(bytes, m, limits).ok())
         .map(|b| String::from_utf8_lossy(&b).trim().to_string());
+    let torchscript = zip.members().iter().any(|m| {
+        m.name
+            .strip_prefix(folder)
+            .is_some_and(|rest| rest.starts_with("code/") || rest == "constants.pkl")
+    });
     Ok(Checkpoint {
-        kind: CheckpointKind::Zip { prefix },
+        kind: if torchscript {
+            CheckpointKind::TorchScript { prefix }
+        } else {
+            CheckpointKind::Zip { prefix }
+        },
         pickles,
         tensors,
         byteorder,
@@ -435,11 +629,20 @@ fn parse_zip(bytes: &[u8], limits: &Limits) -> Result<Checkpoint, Error> {
 
 fn parse_legacy(bytes: &[u8]) -> Result<Checkpoint, Error> {
     // magic, protocol version, sys_info, the object, storage keys.
+    const NAMES: [&str; 5] = [
+        "magic number",
+        "protocol version",
+        "sys_info",
+        "object",
+        "storage keys",
+    ];
     let mut pickles = Vec::new();
     let mut pos = 0usize;
-    for index in 0..5 {
+    for (index, what) in NAMES.iter().enumerate() {
         if pos >= bytes.len() {
-            break;
+            return Err(Error::NotACheckpoint {
+                reason: format!("legacy checkpoint ends at offset {pos}, before its {what} pickle"),
+            });
         }
         let pickle =
             modelgate_pickle::disassemble_one(bytes, pos).map_err(|failure| Error::Pickle {
@@ -464,7 +667,7 @@ fn parse_legacy(bytes: &[u8]) -> Result<Checkpoint, Error> {
     let tensors = pickles
         .get(3)
         .and_then(|m| m.pickles.first())
-        .map(|p| collect_tensors(&modelgate_pickle::evaluate(p)))
+        .map(|p| collect_tensors(&modelgate_pickle::evaluate(p), None))
         .unwrap_or_default();
     Ok(Checkpoint {
         kind: CheckpointKind::Legacy,
@@ -474,49 +677,203 @@ fn parse_legacy(bytes: &[u8]) -> Result<Checkpoint, Error> {
     })
 }
 
+/// Reads a legacy tar member: pickles interleaved with raw little-endian
+/// records.
+struct RecordReader<'a> {
+    member: &'static str,
+    bytes: &'a [u8],
+    pos: usize,
+    pickles: Vec<Pickle>,
+}
+
+impl RecordReader<'_> {
+    fn error(&self, message: String) -> Error {
+        Error::BadRecord {
+            member: self.member.to_string(),
+            offset: u64::try_from(self.pos).unwrap_or(u64::MAX),
+            message,
+        }
+    }
+
+    /// The next pickle, evaluated; it is kept for scanning.
+    fn pickle(&mut self) -> Result<Evaluation, Error> {
+        if self.pos >= self.bytes.len() {
+            return Err(self.error("expected a pickle, found the end of the member".into()));
+        }
+        let pickle =
+            modelgate_pickle::disassemble_one(self.bytes, self.pos).map_err(|failure| {
+                Error::Pickle {
+                    member: format!("{}@{}", self.member, self.pos),
+                    source: failure.1,
+                }
+            })?;
+        self.pos = usize::try_from(pickle.end).unwrap_or(usize::MAX);
+        let evaluation = modelgate_pickle::evaluate(&pickle);
+        self.pickles.push(pickle);
+        Ok(evaluation)
+    }
+
+    fn skip(&mut self, n: u64, what: &str) -> Result<&[u8], Error> {
+        let available = self.bytes.len().saturating_sub(self.pos);
+        let n = usize::try_from(n)
+            .ok()
+            .filter(|n| *n <= available)
+            .ok_or_else(|| self.error(format!("{what} needs {n} bytes, {available} remain")))?;
+        let start = self.pos;
+        self.pos += n;
+        Ok(self.bytes.get(start..self.pos).unwrap_or_default())
+    }
+
+    fn i64(&mut self, what: &str) -> Result<i64, Error> {
+        let mut buf = [0u8; 8];
+        buf.copy_from_slice(self.skip(8, what)?);
+        Ok(i64::from_le_bytes(buf))
+    }
+
+    fn u64(&mut self, what: &str) -> Result<u64, Error> {
+        let value = self.i64(what)?;
+        u64::try_from(value).map_err(|_| self.error(format!("negative {what} {value}")))
+    }
+
+    /// A record count, as a pickled integer.
+    fn count(&mut self, what: &str) -> Result<u64, Error> {
+        let evaluation = self.pickle()?;
+        match evaluation.result.map(|r| evaluation.value(r)) {
+            Some(Value::Int(n)) => u64::try_from(*n)
+                .ok()
+                .filter(|n| *n <= MAX_TAR_RECORDS)
+                .ok_or_else(|| {
+                    self.error(format!("{what} count {n} is outside 0..={MAX_TAR_RECORDS}"))
+                }),
+            _ => Err(self.error(format!(
+                "expected the number of {what} as a pickled integer"
+            ))),
+        }
+    }
+}
+
+/// The items of a pickled tuple (`(key, location, storage_type)`).
+fn tuple_items(evaluation: &Evaluation) -> Vec<NodeId> {
+    match evaluation.result.map(|r| evaluation.value(r)) {
+        Some(Value::Tuple(items)) => items.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// `storages`: count; per storage a pickle `(key, location, storage_type)`
+/// then an i64 element count and the data; then the storage views pickle.
+fn read_storages(bytes: &[u8], records: &mut TarRecords) -> Result<Vec<Pickle>, Error> {
+    let mut r = RecordReader {
+        member: "storages",
+        bytes,
+        pos: 0,
+        pickles: Vec::new(),
+    };
+    for _ in 0..r.count("storages")? {
+        let evaluation = r.pickle()?;
+        let items = tuple_items(&evaluation);
+        let (Some(key), Some(class)) = (
+            items.first().and_then(|k| key_text(&evaluation, *k)),
+            items
+                .get(2)
+                .and_then(|c| evaluation.global(*c))
+                .map(|(m, n)| format!("{m}.{n}")),
+        ) else {
+            return Err(r.error("expected a (key, location, storage_type) pickle".into()));
+        };
+        let element_size = storage_element_size(&class)
+            .ok_or_else(|| r.error(format!("unknown storage type {class}")))?;
+        let numel = r.u64("storage size")?;
+        let n_bytes = numel
+            .checked_mul(element_size)
+            .ok_or_else(|| r.error(format!("storage of {numel} elements overflows")))?;
+        r.skip(n_bytes, "storage data")?;
+        records.storage_dtypes.insert(key, storage_dtype(&class));
+    }
+    r.pickle()?;
+    Ok(r.pickles)
+}
+
+/// `tensors`: count; per tensor a pickle `(key, storage_id, tensor_type)`
+/// then ndim (i32 and 4 padding bytes), sizes, strides (i64 each) and the
+/// storage offset (i64).
+fn read_tensors(bytes: &[u8], records: &mut TarRecords) -> Result<Vec<Pickle>, Error> {
+    let mut r = RecordReader {
+        member: "tensors",
+        bytes,
+        pos: 0,
+        pickles: Vec::new(),
+    };
+    for _ in 0..r.count("tensors")? {
+        let evaluation = r.pickle()?;
+        let items = tuple_items(&evaluation);
+        let (Some(key), Some(storage_key)) = (
+            items.first().and_then(|k| key_text(&evaluation, *k)),
+            items.get(1).and_then(|k| key_text(&evaluation, *k)),
+        ) else {
+            return Err(r.error("expected a (key, storage_id, tensor_type) pickle".into()));
+        };
+        let ndim = r.u64("ndim")? & 0xffff_ffff;
+        if ndim > MAX_NDIM {
+            return Err(r.error(format!("{ndim} dimensions, at most {MAX_NDIM} accepted")));
+        }
+        let mut shape = Vec::with_capacity(usize::try_from(ndim).unwrap_or(0));
+        for _ in 0..ndim {
+            shape.push(r.u64("size")?);
+        }
+        r.skip(ndim * 8, "strides")?;
+        let storage_offset = r.u64("storage offset")?;
+        records.tensors.insert(
+            key,
+            TarTensor {
+                storage_key,
+                shape,
+                storage_offset,
+            },
+        );
+    }
+    Ok(r.pickles)
+}
+
 fn parse_tar(bytes: &[u8], limits: &Limits) -> Result<Checkpoint, Error> {
     let tar = TarArchive::parse(bytes)?;
     if tar.members().len() > limits.max_members {
-        return Err(modelgate_archive::Error::TooManyMembers {
-            count: tar.members().len() as u64,
-            max: limits.max_members as u64,
-        }
-        .into());
+        return Err(too_many_members(tar.members().len(), limits));
     }
-    let mut pickles = Vec::new();
-    let mut tensors = Vec::new();
-    for name in ["sys_info", "pickle", "tensors"] {
-        let Some(member) = tar.find(name) else {
-            continue;
-        };
-        let data = tar.read(bytes, member)?;
-        // `tensors` and `storages` hold pickles followed by raw data: read
-        // pickles while they parse.
-        let disassembly = modelgate_pickle::disassemble_all(data);
-        if name == "pickle" {
-            if let Some(error) = disassembly.error {
-                return Err(Error::Pickle {
-                    member: name.to_string(),
-                    source: error,
-                });
-            }
-            if let Some(first) = disassembly.pickles.first() {
-                tensors = collect_tensors(&modelgate_pickle::evaluate(first));
-            }
-        }
-        pickles.push(PickleMember {
-            name: name.to_string(),
-            pickles: disassembly.pickles,
-        });
-    }
-    if pickles.iter().all(|m| m.name != "pickle") {
-        return Err(Error::NotACheckpoint {
-            reason: "tar has no 'pickle' member".to_string(),
-        });
-    }
+    let member = |name: &str| -> Result<&[u8], Error> {
+        let found = tar.find(name).ok_or_else(|| Error::NotACheckpoint {
+            reason: format!("legacy tar has no '{name}' member"),
+        })?;
+        Ok(tar.read(bytes, found)?)
+    };
+    let mut records = TarRecords::default();
+    let sys_info = disassemble_member("sys_info", member("sys_info")?)?;
+    let main = member("pickle")?;
+    // The main pickle is followed by nothing torch reads.
+    let main = modelgate_pickle::disassemble_one(main, 0).map_err(|failure| Error::Pickle {
+        member: "pickle".to_string(),
+        source: failure.1,
+    })?;
+    let storages = read_storages(member("storages")?, &mut records)?;
+    let tensor_pickles = read_tensors(member("tensors")?, &mut records)?;
+    let tensors = collect_tensors(&modelgate_pickle::evaluate(&main), Some(&records));
     Ok(Checkpoint {
         kind: CheckpointKind::Tar,
-        pickles,
+        pickles: vec![
+            sys_info,
+            PickleMember {
+                name: "pickle".to_string(),
+                pickles: vec![main],
+            },
+            PickleMember {
+                name: "tensors".to_string(),
+                pickles: tensor_pickles,
+            },
+            PickleMember {
+                name: "storages".to_string(),
+                pickles: storages,
+            },
+        ],
         tensors,
         byteorder: None,
     })

@@ -1,11 +1,13 @@
-//! Checkpoints in torch.save's three layouts (`tests/data/pytorch`, from
-//! `scripts/testdata/make_pytorch.py`).
+//! Checkpoints in torch.save's layouts (`tests/data/pytorch`, from
+//! `scripts/testdata/make_pytorch.py`, which reproduces
+//! `torch/serialization.py` without torch).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use modelgate_archive::Limits;
-use modelgate_pytorch::{CheckpointKind, Error, parse};
+use modelgate_pytorch::{Checkpoint, CheckpointKind, Error, parse};
 use serde_json::Value as Json;
 
 fn read(relative: &str) -> Vec<u8> {
@@ -17,8 +19,10 @@ fn read(relative: &str) -> Vec<u8> {
     .unwrap()
 }
 
-fn expected() -> Vec<(String, String, Vec<u64>, String, u64)> {
-    let json: Json = serde_json::from_slice(&read("ok/tensors.expected.json")).unwrap();
+type Tensor = (String, String, Vec<u64>, String, u64);
+
+fn expected(name: &str) -> Vec<Tensor> {
+    let json: Json = serde_json::from_slice(&read(name)).unwrap();
     json.as_array()
         .unwrap()
         .iter()
@@ -39,50 +43,122 @@ fn expected() -> Vec<(String, String, Vec<u64>, String, u64)> {
         .collect()
 }
 
-#[test]
-fn every_layout_yields_the_state_dict() {
-    for (name, kind) in [
-        (
-            "ok/archive.pt",
-            CheckpointKind::Zip {
-                prefix: "archive".into(),
-            },
-        ),
-        (
-            "ok/renamed_folder.bin",
-            CheckpointKind::Zip {
-                prefix: "my_model-v2".into(),
-            },
-        ),
-        ("ok/legacy.pt", CheckpointKind::Legacy),
-        ("ok/legacy.tar", CheckpointKind::Tar),
-    ] {
-        let checkpoint =
-            parse(&read(name), &Limits::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(checkpoint.kind, kind, "{name}");
-        let tensors: Vec<_> = checkpoint
-            .tensors
-            .iter()
-            .map(|t| {
-                (
-                    t.name.clone(),
-                    t.dtype.clone(),
-                    t.shape.clone(),
-                    t.storage_key.clone(),
-                    t.storage_offset,
-                )
-            })
-            .collect();
-        assert_eq!(tensors, expected(), "{name}");
-        assert!(!checkpoint.pickles.is_empty());
+fn tensors(checkpoint: &Checkpoint) -> Vec<Tensor> {
+    checkpoint
+        .tensors
+        .iter()
+        .map(|t| {
+            (
+                t.name.clone(),
+                t.dtype.clone(),
+                t.shape.clone(),
+                t.storage_key.clone(),
+                t.storage_offset,
+            )
+        })
+        .collect()
+}
+
+/// Parse one sample; check its layout, tensors and pickle members.
+fn check(name: &str, kind: CheckpointKind, expected_json: &str, members: &[&str]) -> Checkpoint {
+    let checkpoint =
+        parse(&read(name), &Limits::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(checkpoint.kind, kind, "{name}");
+    let mut want = expected(expected_json);
+    let mut got = tensors(&checkpoint);
+    if kind == CheckpointKind::Legacy {
+        // Legacy storage keys are str(storage._cdata).
+        for tensor in want.iter_mut() {
+            let key: u64 = tensor.3.parse().unwrap();
+            tensor.3 = (94_000_000_000_000 + 4096 * key).to_string();
+        }
     }
-    let zip = parse(&read("ok/archive.pt"), &Limits::default()).unwrap();
-    assert_eq!(zip.byteorder.as_deref(), Some("little"));
-    assert_eq!(zip.pickles.len(), 1);
-    assert_eq!(zip.tensors[0].n_elements(), 12);
-    assert_eq!(zip.tensors[0].element_size(), Some(4));
-    let legacy = parse(&read("ok/legacy.pt"), &Limits::default()).unwrap();
-    assert_eq!(legacy.pickles.len(), 5);
+    if kind == CheckpointKind::Tar {
+        // Tar storage keys are the storages' _cdata.
+        for tensor in want.iter_mut() {
+            let key: u64 = tensor.3.parse().unwrap();
+            tensor.3 = (150_000_000 + 64 * key).to_string();
+        }
+        got.sort();
+        want.sort();
+    }
+    assert_eq!(got, want, "{name}");
+    let names: Vec<&str> = checkpoint.pickles.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, members, "{name}");
+    checkpoint
+}
+
+#[test]
+fn every_layout_yields_the_tensors() {
+    let zip = |prefix: &str| CheckpointKind::Zip {
+        prefix: prefix.into(),
+    };
+    let state_dict = "ok/tensors.expected.json";
+    let archive = check(
+        "ok/archive.pt",
+        zip("archive"),
+        state_dict,
+        &["archive/data.pkl"],
+    );
+    assert_eq!(archive.byteorder.as_deref(), Some("little"));
+    assert_eq!(archive.tensors[0].n_elements(), 12);
+    assert_eq!(archive.tensors[0].element_size(), Some(4));
+    check(
+        "ok/renamed_folder.bin",
+        zip("my_model-v2"),
+        state_dict,
+        &["my_model-v2/data.pkl"],
+    );
+    check(
+        "ok/nested.pt",
+        zip("nested"),
+        "ok/nested.expected.json",
+        &["nested/data.pkl"],
+    );
+    check(
+        "ok/model.pt",
+        zip("model"),
+        "ok/model.expected.json",
+        &["model/data.pkl"],
+    );
+    let script = check(
+        "ok/torchscript.pt",
+        CheckpointKind::TorchScript {
+            prefix: "net".into(),
+        },
+        "ok/model.expected.json",
+        &["net/data.pkl", "net/constants.pkl"],
+    );
+    assert_eq!(script.byteorder.as_deref(), Some("little"));
+    let stream = ["stream@0", "stream@15", "stream@21", "stream@137"];
+    let legacy = check(
+        "ok/legacy.pt",
+        CheckpointKind::Legacy,
+        state_dict,
+        &[stream[0], stream[1], stream[2], stream[3], "stream@689"],
+    );
+    assert_eq!(legacy.byteorder, None);
+    // Legacy 6-tuple storage ids keyed by str(storage._cdata).
+    assert_eq!(
+        legacy.tensors[0].storage_key,
+        (94_000_000_000_000u64).to_string()
+    );
+    check(
+        "ok/model_legacy.pt",
+        CheckpointKind::Legacy,
+        "ok/model.expected.json",
+        &[stream[0], stream[1], stream[2], stream[3], "stream@823"],
+    );
+    let tar = check(
+        "ok/legacy.tar",
+        CheckpointKind::Tar,
+        state_dict,
+        &["sys_info", "pickle", "tensors", "storages"],
+    );
+    // Every pickle torch.load would unpickle: count + one per tensor;
+    // count + one per storage + the views.
+    assert_eq!(tar.pickles[2].pickles.len(), 1 + 4);
+    assert_eq!(tar.pickles[3].pickles.len(), 1 + 3 + 1);
 }
 
 #[test]
@@ -95,14 +171,81 @@ fn non_checkpoints_are_errors() {
         parse(&read("err/bad_magic.pt"), &Limits::default()),
         Err(Error::NotACheckpoint { .. })
     ));
+    // A legacy stream cut after its magic number.
+    let legacy = read("ok/legacy.pt");
+    assert_eq!(
+        parse(&legacy[..15], &Limits::default()),
+        Err(Error::NotACheckpoint {
+            reason: "legacy checkpoint ends at offset 15, before its protocol version pickle"
+                .into()
+        })
+    );
+    // A tar storage whose size runs past the member.
+    let tar = read("ok/legacy.tar");
+    let storages = tar
+        .windows(16)
+        .position(|w| w == [12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+        .unwrap();
+    let mut broken = tar.clone();
+    broken[storages] = 0xff;
+    assert!(
+        matches!(
+            parse(&broken, &Limits::default()),
+            Err(Error::BadRecord { ref member, ref message, .. })
+                if member == "storages" && message.starts_with("storage data needs 1020 bytes")
+        ),
+        "{:?}",
+        parse(&broken, &Limits::default())
+    );
 }
 
 #[test]
-fn truncations_never_panic() {
-    for name in ["ok/archive.pt", "ok/legacy.pt", "ok/legacy.tar"] {
+fn malicious_checkpoints_are_bounded_and_complete() {
+    // 2^60 paths through shared lists: each barren list is walked once.
+    let started = Instant::now();
+    let bomb = parse(&read("malicious/shared_bomb.pt"), &Limits::default()).unwrap();
+    assert!(bomb.tensors.is_empty());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Found by the fuzzer: lists appended into themselves (cycles) under
+    // the shared-list bomb.
+    let started = Instant::now();
+    let _ = parse(&read("malicious/fuzz_cyclic_lists.pt"), &Limits::default());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // A payload in the storages member (unpickled by torch.load before the
+    // main pickle) is among the pickles handed to scanners.
+    let tar = parse(
+        &read("malicious/tar_storages_payload.tar"),
+        &Limits::default(),
+    )
+    .unwrap();
+    let storages = &tar.pickles[3];
+    assert_eq!(storages.name, "storages");
+    let last = storages.pickles.last().unwrap();
+    let evaluation = modelgate_pickle::evaluate(last);
+    assert_eq!(evaluation.imports[0].module, "os");
+    assert_eq!(evaluation.imports[0].name, "system");
+}
+
+#[test]
+fn truncations_are_errors() {
+    for name in [
+        "ok/archive.pt",
+        "ok/legacy.pt",
+        "ok/legacy.tar",
+        "ok/model_legacy.pt",
+    ] {
         let bytes = read(name);
+        let complete = parse(&bytes, &Limits::default()).unwrap();
+        // Legacy streams: every prefix before the end of the fifth pickle.
+        let needed = match complete.kind {
+            CheckpointKind::Legacy => complete.pickles[4].pickles[0].end,
+            _ => 0,
+        };
         for len in 0..bytes.len() {
-            let _ = parse(&bytes[..len], &Limits::default());
+            let result = parse(&bytes[..len], &Limits::default());
+            if (len as u64) < needed {
+                assert!(result.is_err(), "{name} prefix {len}");
+            }
         }
     }
 }
