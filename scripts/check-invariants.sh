@@ -23,7 +23,7 @@ if grep -ln -E '^anyhow' crates/*/Cargo.toml | grep -v '^crates/cli/'; then
   echo "invariant: anyhow outside the binary" >&2; fail=1
 fi
 # Model weights are never committed.
-if git ls-files | grep -E '\.(gguf|safetensors|onnx|bin|pt|pth|npz|h5|keras)$' | xargs -r -I{} sh -c 'test $(stat -c %s "{}") -gt 1048576 && echo "{}"' | grep .; then
+if git ls-files | grep -E '\.(gguf|safetensors|onnx|bin|pt|pth|npz|h5|keras)$' | xargs -r -I{} sh -c 'test -f "{}" && test $(stat -c %s "{}") -gt 1048576 && echo "{}"' | grep .; then
   echo "invariant: a committed model file is larger than 1 MiB" >&2; fail=1
 fi
 exit $fail

@@ -29,7 +29,9 @@ pub mod zip;
 pub struct Limits {
     /// Largest decompressed member or stream, in bytes.
     pub max_member_bytes: u64,
-    /// Most bytes decompressed from one container in total.
+    /// Most bytes decompressed from one container in total. Readers of
+    /// single members cannot see the total; callers that read many members
+    /// (checkpoints, scans) sum and compare.
     pub max_total_bytes: u64,
     /// Highest decompressed/compressed ratio accepted once the output
     /// passes [`Limits::ratio_floor_bytes`].
@@ -44,12 +46,14 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// 1 GiB per member, 8 GiB in total, ratio 200 above 1 MiB, 100 000
-    /// members, 4 levels of nesting.
+    /// 4 GiB per member, 16 GiB in total, ratio 200 above 1 MiB, 100 000
+    /// members, 4 levels of nesting: room for the largest single tensors and
+    /// checkpoint shards that ship compressed, while a bomb (ratios of 1000
+    /// and more) stops within a few megabytes of output.
     fn default() -> Limits {
         Limits {
-            max_member_bytes: 1 << 30,
-            max_total_bytes: 8 << 30,
+            max_member_bytes: 4 << 30,
+            max_total_bytes: 16 << 30,
             max_ratio: 200,
             ratio_floor_bytes: 1 << 20,
             max_members: 100_000,
@@ -196,6 +200,7 @@ pub fn is_unsafe_member_name(name: &str) -> bool {
     name.starts_with('/')
         || name.starts_with('\\')
         || name.contains('\\')
-        || name.as_bytes().get(1) == Some(&b':')
+        || (name.as_bytes().get(1) == Some(&b':')
+            && name.as_bytes().first().is_some_and(u8::is_ascii_alphabetic))
         || name.split(['/', '\\']).any(|part| part == "..")
 }

@@ -67,14 +67,9 @@ pub fn detect(bytes: &[u8]) -> Option<Compression> {
             ..,
         ] => Some(Compression::Bzip2),
         [0xfd, b'7', b'z', b'X', b'Z', 0, ..] => Some(Compression::Xz),
-        [cmf, flg, ..]
-            if cmf & 0x0f == 8
-                && cmf >> 4 <= 7
-                && flg & 0x20 == 0
-                && (u16::from(*cmf) * 256 + u16::from(*flg)) % 31 == 0 =>
-        {
-            Some(Compression::Zlib)
-        }
+        // zlib with the 32 KiB window every writer uses, no preset
+        // dictionary, and a valid FCHECK: 78 01, 78 5e, 78 9c, 78 da.
+        [0x78, 0x01 | 0x5e | 0x9c | 0xda, ..] => Some(Compression::Zlib),
         [0x5d, d0, d1, d2, d3, size @ ..] if size.len() >= 8 => {
             // LZMA alone: properties 0x5d (lc=3, lp=0, pb=2), a dictionary
             // size that is 2^n or 2^n + 2^(n-1), then a 64-bit size that is
@@ -222,12 +217,13 @@ fn gunzip(bytes: &[u8], what: &str, limits: &Limits) -> Result<Vec<u8>, Error> {
     };
     let mut out = Vec::new();
     let mut pos = 0usize;
-    while pos < bytes.len() {
+    let mut n_members = 0usize;
+    while pos < bytes.len() || n_members == 0 {
         let header = bytes
             .get(pos..pos + 10)
             .ok_or_else(|| bad(format!("truncated gzip header at offset {pos}")))?;
         if header.get(..3) != Some([0x1f, 0x8b, 8].as_slice()) {
-            if out.is_empty() {
+            if n_members == 0 {
                 return Err(bad(format!("bad gzip magic at offset {pos}")));
             }
             break; // bytes after a complete member, as gzip(1) tolerates
@@ -280,6 +276,7 @@ fn gunzip(bytes: &[u8], what: &str, limits: &Limits) -> Result<Vec<u8>, Error> {
             ));
         }
         out.extend_from_slice(&member);
+        n_members += 1;
         pos = at + consumed + 8;
     }
     Ok(out)

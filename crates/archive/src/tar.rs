@@ -83,36 +83,46 @@ fn number(field: &[u8], offset: u64, what: &str) -> Result<u64, Error> {
     })
 }
 
-/// Whether a 512-byte block is a valid tar header (checksum matches).
+/// Whether a 512-byte block is a valid tar header: its checksum matches the
+/// unsigned byte sum, or the signed one some old writers used (as `tarfile`
+/// accepts both).
 pub fn is_tar_header(block: &[u8]) -> bool {
-    if block.len() < BLOCK || block.iter().take(BLOCK).all(|b| *b == 0) {
+    let Some(block) = block.get(..BLOCK) else {
+        return false;
+    };
+    if block.iter().all(|b| *b == 0) {
         return false;
     }
     let Ok(stored) = number(block.get(148..156).unwrap_or_default(), 0, "checksum") else {
         return false;
     };
-    let sum: u64 = block
-        .iter()
-        .take(BLOCK)
-        .enumerate()
-        .map(|(i, b)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                u64::from(*b)
-            }
-        })
-        .sum();
-    sum == stored
+    let (mut unsigned, mut signed) = (0u64, 0i64);
+    for (i, byte) in block.iter().enumerate() {
+        let byte = if (148..156).contains(&i) { b' ' } else { *byte };
+        unsigned += u64::from(byte);
+        signed += i64::from(byte.cast_signed());
+    }
+    stored == unsigned || i64::try_from(stored).is_ok_and(|stored| stored == signed)
 }
 
+/// The value of `key` in a pax extended header: records of the form
+/// `"<length> <key>=<value>\n"`, where the length counts the whole record
+/// (so values may hold newlines). The last record for a key wins.
 fn pax_value(records: &[u8], key: &str) -> Option<String> {
-    let text = String::from_utf8_lossy(records);
-    text.lines().find_map(|line| {
-        let (_, record) = line.split_once(' ')?;
-        let (k, v) = record.split_once('=')?;
-        (k == key).then(|| v.to_string())
-    })
+    let mut rest = records;
+    let mut found = None;
+    while !rest.is_empty() {
+        let space = rest.iter().position(|b| *b == b' ')?;
+        let length: usize = std::str::from_utf8(rest.get(..space)?).ok()?.parse().ok()?;
+        let record = rest.get(space + 1..length)?;
+        let record = record.strip_suffix(b"\n").unwrap_or(record);
+        let equals = record.iter().position(|b| *b == b'=')?;
+        if record.get(..equals) == Some(key.as_bytes()) {
+            found = Some(String::from_utf8_lossy(record.get(equals + 1..)?).into_owned());
+        }
+        rest = rest.get(length..)?;
+    }
+    found
 }
 
 impl TarArchive {
@@ -142,9 +152,36 @@ impl TarArchive {
                     max: to_u64(MAX_MEMBERS),
                 });
             }
-            let size = number(header.get(124..136).unwrap_or_default(), offset, "size")?;
+            let flag = header.get(156).copied().unwrap_or(0);
+            let header_size = number(header.get(124..136).unwrap_or_default(), offset, "size")?;
+            // A pax `size` record replaces the header's (files over 8 GiB).
+            let pax_size = match flag {
+                b'x' | b'g' | b'L' | b'K' => None,
+                _ => pax
+                    .as_deref()
+                    .and_then(|records| pax_value(records, "size"))
+                    .map(|text| {
+                        text.parse::<u64>().map_err(|_| Error::Corrupt {
+                            what: "pax size".to_string(),
+                            offset,
+                            message: format!("'{text}' is not a decimal number"),
+                        })
+                    })
+                    .transpose()?,
+            };
+            // Links, devices, directories and FIFOs have no data, whatever
+            // their size field says: `tarfile` (and so `torch.load`) reads
+            // the next header right after theirs.
+            let has_data = !matches!(flag, b'1'..=b'6');
+            let size = if has_data {
+                pax_size.unwrap_or(header_size)
+            } else {
+                0
+            };
             let data_offset = offset + to_u64(BLOCK);
-            let padded = size.div_ceil(to_u64(BLOCK)).saturating_mul(to_u64(BLOCK));
+            let padded = size
+                .checked_next_multiple_of(to_u64(BLOCK))
+                .unwrap_or(u64::MAX);
             let data_end = data_offset
                 .checked_add(size)
                 .filter(|end| *end <= file_size)
@@ -159,7 +196,6 @@ impl TarArchive {
                         ..usize::try_from(data_end).unwrap_or(usize::MAX),
                 )
                 .unwrap_or_default();
-            let flag = header.get(156).copied().unwrap_or(0);
             let next = data_offset.saturating_add(padded);
             let bounded = |what: &str| -> Result<(), Error> {
                 if size > MAX_LONG_NAME {
@@ -195,16 +231,12 @@ impl TarArchive {
                         base
                     };
                     let mut link = text(header.get(157..257).unwrap_or_default());
-                    let mut real_size = size;
                     if let Some(records) = pax.take() {
                         if let Some(path) = pax_value(&records, "path") {
                             name = path;
                         }
                         if let Some(path) = pax_value(&records, "linkpath") {
                             link = path;
-                        }
-                        if let Some(s) = pax_value(&records, "size").and_then(|s| s.parse().ok()) {
-                            real_size = s;
                         }
                     }
                     if let Some(long) = long_name.take() {
@@ -220,13 +252,6 @@ impl TarArchive {
                         b'1' => TarKind::Hardlink { target: link },
                         other => TarKind::Other(other),
                     };
-                    if real_size != size {
-                        return Err(Error::Corrupt {
-                            what: "pax size".to_string(),
-                            offset,
-                            message: format!("{real_size} differs from the header's {size}"),
-                        });
-                    }
                     members.push(TarMember {
                         name,
                         size,

@@ -13,6 +13,8 @@ const CENTRAL_SIGNATURE: u32 = 0x0201_4b50;
 const LOCAL_SIGNATURE: u32 = 0x0403_4b50;
 /// Fixed part of the end-of-central-directory record.
 const EOCD_LEN: usize = 22;
+/// Fixed part of the zip64 end-of-central-directory record.
+const ZIP64_EOCD_LEN: u64 = 56;
 /// Longest EOCD comment, so the farthest the record can be from the end.
 const MAX_COMMENT: usize = 65535;
 /// Fixed part of a central directory entry.
@@ -241,12 +243,20 @@ impl ZipArchive {
                     message: "missing, but the end record's fields say zip64".to_string(),
                 });
             }
-            let record_offset = u64_at(locator, 8);
+            // The record normally sits right before the locator; Python's
+            // zipfile looks only there, which also copes with prepended
+            // data. Fall back to the locator's offset.
+            let positional = to_u64(eocd).checked_sub(20 + ZIP64_EOCD_LEN);
+            let record_offset = positional
+                .filter(|at| {
+                    usize::try_from(*at).is_ok_and(|at| u32_at(bytes, at) == ZIP64_EOCD_SIGNATURE)
+                })
+                .unwrap_or_else(|| u64_at(locator, 8));
             let record64 = Cursor {
                 bytes,
                 what: "zip64 end record",
             }
-            .slice(record_offset, 56)?;
+            .slice(record_offset, ZIP64_EOCD_LEN)?;
             if u32_at(record64, 0) != ZIP64_EOCD_SIGNATURE {
                 return Err(Error::Corrupt {
                     what: "zip64 end record".to_string(),
@@ -274,20 +284,17 @@ impl ZipArchive {
                 offset: 0,
             });
         }
-        let max = (cd_size / CENTRAL_LEN).min(to_u64(MAX_MEMBERS));
-        if declared > max {
-            return Err(Error::TooManyMembers {
-                count: declared,
-                max,
-            });
-        }
+        // The declared count only sizes the allocation (capped by what the
+        // directory can hold); entries are read until the directory ends, as
+        // zipfile does, and a disagreement is an anomaly.
+        let capacity = declared.min(cd_size / CENTRAL_LEN).min(to_u64(MAX_MEMBERS));
         let directory = Cursor {
             bytes,
             what: "central directory",
         }
         .slice(actual_cd_offset, cd_size)?;
 
-        let mut members = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
+        let mut members = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
         let mut pos = 0usize;
         while pos + 4 <= directory.len() && u32_at(directory, pos) == CENTRAL_SIGNATURE {
             if members.len() >= MAX_MEMBERS {

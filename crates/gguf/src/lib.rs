@@ -15,7 +15,21 @@
 //! oddity, and a scanner needs offsets for its findings.
 //!
 //! Main types: [`Gguf`], [`MetadataEntry`] and [`Value`], [`TensorInfo`],
-//! [`GgmlType`] (every current ggml type's block and byte size), [`Error`].
+//! [`GgmlType`] (every current ggml type's block and byte size), [`Error`]
+//! (one variant per failure, each with the byte offset it points at).
+//!
+//! What is checked: magic and version (2 or 3; version 1 and big-endian
+//! files get an error that says so); every count against the bytes left and
+//! a named cap ([`MAX_METADATA_ENTRIES`], [`MAX_TENSORS`],
+//! [`MAX_STRING_BYTES`], [`MAX_ARRAY_ELEMENTS`], [`MAX_ARRAY_DEPTH`],
+//! [`MAX_DIMS`]) before anything is allocated; UTF-8 of keys, strings and
+//! names; `general.alignment` (a power-of-two `u32`, default 32); each
+//! tensor's type, shape (no overflow, whole blocks), alignment and data
+//! range within the file.
+//!
+//! What is left to scanners (findings, not errors): overlapping tensor data
+//! ([`Gguf::overlapping_tensors`]) and duplicated keys or tensor names
+//! ([`Gguf::duplicate_keys`], [`Gguf::duplicate_tensor_names`]).
 //!
 //! ```
 //! # fn main() -> Result<(), modelgate_gguf::Error> {
@@ -40,11 +54,18 @@ pub const MAX_STRING_BYTES: u64 = 64 * 1024 * 1024;
 /// Deepest nesting of arrays inside arrays.
 pub const MAX_ARRAY_DEPTH: u32 = 8;
 /// Most array elements, summed over every array in the file. Each element
-/// becomes a [`Value`]; this bounds memory at a few hundred MiB whatever the
-/// file declares (real vocabularies hold well under a million entries).
-pub const MAX_ARRAY_ELEMENTS: u64 = 16 * 1024 * 1024;
+/// becomes a 32-byte [`Value`]; this bounds that memory at 256 MiB whatever
+/// the file declares (a 262k-token vocabulary with scores, types and merges
+/// is about 1.3 million elements).
+pub const MAX_ARRAY_ELEMENTS: u64 = 8 * 1024 * 1024;
+/// Most metadata entries (real files have tens; the cap is far above need).
+pub const MAX_METADATA_ENTRIES: u64 = 1024 * 1024;
+/// Most tensors (the largest mixture-of-experts files have a few thousand).
+pub const MAX_TENSORS: u64 = 1024 * 1024;
 /// Most dimensions of one tensor (`GGML_MAX_DIMS`).
 pub const MAX_DIMS: u32 = 4;
+/// Largest dimension and element count: ggml stores them as `int64_t`.
+const MAX_ELEMENTS: u64 = i64::MAX as u64;
 
 /// Why a GGUF file could not be read. Offsets are bytes from the start of
 /// the file.
@@ -74,9 +95,10 @@ pub enum Error {
         /// Bytes left in the file.
         available: u64,
     },
-    /// A count that the rest of the file cannot possibly hold.
+    /// A count that the rest of the file cannot possibly hold, or that is
+    /// over its cap.
     #[error(
-        "{field} at offset {offset} is {count}, but the {remaining} bytes left can hold at most {max}"
+        "{field} at offset {offset} is {count}, at most {max} are possible ({remaining} bytes left)"
     )]
     CountTooLarge {
         /// Where the count is.
@@ -85,10 +107,23 @@ pub enum Error {
         field: String,
         /// The declared count.
         count: u64,
-        /// Most that could fit.
+        /// Most that could fit (the bytes left or the cap).
         max: u64,
         /// Bytes left after the count.
         remaining: u64,
+    },
+    /// A string whose declared length exceeds [`MAX_STRING_BYTES`] or the
+    /// bytes left in the file.
+    #[error("{field} at offset {offset} declares {length} bytes, at most {max} are possible")]
+    StringTooLong {
+        /// Where the string's length field is.
+        offset: u64,
+        /// Which string.
+        field: String,
+        /// The declared length.
+        length: u64,
+        /// The most it could be here (the cap or the bytes left).
+        max: u64,
     },
     /// A string that is not valid UTF-8.
     #[error("{field} at offset {offset} is not valid UTF-8")]
@@ -144,6 +179,21 @@ pub enum Error {
         /// The id.
         type_id: u32,
     },
+    /// A ggml type id that ggml used once and has removed (`Q4_2`,
+    /// `Q4_0_4_4`…): the file needs reconverting.
+    #[error(
+        "tensor '{name}' at offset {offset}: ggml type {type_id} ({type_name}) was removed from ggml, reconvert the model"
+    )]
+    RemovedTensorType {
+        /// Where the type id is.
+        offset: u64,
+        /// The tensor.
+        name: String,
+        /// The id.
+        type_id: u32,
+        /// The removed type's name.
+        type_name: &'static str,
+    },
     /// A tensor shape that is invalid: too many dimensions, a zero or
     /// overflowing size, or a first dimension that is not a whole number
     /// of blocks.
@@ -158,9 +208,11 @@ pub enum Error {
     },
     /// A tensor whose data offset is not aligned.
     #[error(
-        "tensor '{name}': data offset {tensor_offset} is not a multiple of the alignment {alignment}"
+        "tensor '{name}' at offset {offset}: data offset {tensor_offset} is not a multiple of the alignment {alignment}"
     )]
     MisalignedTensor {
+        /// Where the tensor info starts.
+        offset: u64,
         /// The tensor.
         name: String,
         /// Its offset relative to the data section.
@@ -170,18 +222,44 @@ pub enum Error {
     },
     /// A tensor's data reaches past the end of the file.
     #[error(
-        "tensor '{name}': data {start}..{end} lies outside the {file_size}-byte file (truncated download?)"
+        "tensor '{name}' at offset {offset}: data range {start}..{end} exceeds file size {file_size} (truncated download?)"
     )]
     TensorOutOfBounds {
+        /// Where the tensor info starts.
+        offset: u64,
         /// The tensor.
         name: String,
-        /// Absolute start of its data.
+        /// Absolute start of its data (saturated at `u64::MAX`).
         start: u64,
-        /// Absolute end of its data.
+        /// Absolute end of its data (saturated at `u64::MAX`).
         end: u64,
         /// File size.
         file_size: u64,
     },
+}
+
+impl Error {
+    /// The byte offset the error points at (the start of the field or
+    /// record that is wrong).
+    pub fn offset(&self) -> u64 {
+        match self {
+            Error::BadMagic => 0,
+            Error::UnsupportedVersion { .. } => 4,
+            Error::Truncated { offset, .. }
+            | Error::CountTooLarge { offset, .. }
+            | Error::StringTooLong { offset, .. }
+            | Error::InvalidUtf8 { offset, .. }
+            | Error::UnknownValueType { offset, .. }
+            | Error::ArrayTooDeep { offset, .. }
+            | Error::TooManyArrayElements { offset, .. }
+            | Error::BadAlignment { offset, .. }
+            | Error::UnknownTensorType { offset, .. }
+            | Error::RemovedTensorType { offset, .. }
+            | Error::BadShape { offset, .. }
+            | Error::MisalignedTensor { offset, .. }
+            | Error::TensorOutOfBounds { offset, .. } => *offset,
+        }
+    }
 }
 
 /// A metadata value.
@@ -342,31 +420,45 @@ impl<'a> Reader<'a> {
         to_u64(self.bytes.len().saturating_sub(self.pos))
     }
 
+    #[inline]
     fn take(&mut self, n: u64, field: &dyn Fn() -> String) -> Result<&'a [u8], Error> {
-        let truncated = || Error::Truncated {
+        let range = usize::try_from(n)
+            .ok()
+            .and_then(|n| self.pos.checked_add(n))
+            .and_then(|end| Some((self.bytes.get(self.pos..end)?, end)));
+        match range {
+            Some((slice, end)) => {
+                self.pos = end;
+                Ok(slice)
+            }
+            None => Err(self.truncated(n, field)),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn truncated(&self, needed: u64, field: &dyn Fn() -> String) -> Error {
+        Error::Truncated {
             offset: self.offset(),
             field: field(),
-            needed: n,
+            needed,
             available: self.remaining(),
-        };
-        let n_usize = usize::try_from(n).map_err(|_| truncated())?;
-        let end = self.pos.checked_add(n_usize).ok_or_else(truncated)?;
-        let slice = self.bytes.get(self.pos..end).ok_or_else(truncated)?;
-        self.pos = end;
-        Ok(slice)
+        }
     }
 
+    #[inline]
     fn array<const N: usize>(&mut self, field: &dyn Fn() -> String) -> Result<[u8; N], Error> {
-        let slice = self.take(to_u64(N), field)?;
-        let mut out = [0u8; N];
-        out.copy_from_slice(slice);
-        Ok(out)
+        // `take` returned exactly N bytes, so the conversion cannot fail.
+        self.take(to_u64(N), field)
+            .map(|slice| <[u8; N]>::try_from(slice).unwrap_or([0; N]))
     }
 
+    #[inline]
     fn u32(&mut self, field: &dyn Fn() -> String) -> Result<u32, Error> {
         self.array(field).map(u32::from_le_bytes)
     }
 
+    #[inline]
     fn u64(&mut self, field: &dyn Fn() -> String) -> Result<u64, Error> {
         self.array(field).map(u64::from_le_bytes)
     }
@@ -374,13 +466,13 @@ impl<'a> Reader<'a> {
     fn string(&mut self, field: &dyn Fn() -> String) -> Result<String, Error> {
         let len_offset = self.offset();
         let len = self.u64(&|| format!("length of {}", field()))?;
-        if len > MAX_STRING_BYTES || len > self.remaining() {
-            return Err(Error::CountTooLarge {
+        let max = self.remaining().min(MAX_STRING_BYTES);
+        if len > max {
+            return Err(Error::StringTooLong {
                 offset: len_offset,
-                field: format!("length of {}", field()),
-                count: len,
-                max: self.remaining().min(MAX_STRING_BYTES),
-                remaining: self.remaining(),
+                field: field(),
+                length: len,
+                max,
             });
         }
         let start = self.offset();
@@ -393,15 +485,17 @@ impl<'a> Reader<'a> {
             })
     }
 
-    /// Check that `count` items of at least `min_size` bytes fit in what is left.
+    /// Check that `count` items of at least `min_size` bytes fit in what is
+    /// left, and that `count` is at most `cap`.
     fn check_count(
         &self,
         count: u64,
         min_size: u64,
+        cap: u64,
         offset: u64,
         field: &dyn Fn() -> String,
     ) -> Result<(), Error> {
-        let max = self.remaining() / min_size.max(1);
+        let max = (self.remaining() / min_size.max(1)).min(cap);
         if count > max {
             return Err(Error::CountTooLarge {
                 offset,
@@ -417,18 +511,7 @@ impl<'a> Reader<'a> {
     fn value(&mut self, value_type: ValueType, key: &str, depth: u32) -> Result<Value, Error> {
         let field = || format!("value of '{key}'");
         Ok(match value_type {
-            ValueType::U8 => Value::U8(u8::from_le_bytes(self.array(&field)?)),
-            ValueType::I8 => Value::I8(i8::from_le_bytes(self.array(&field)?)),
-            ValueType::U16 => Value::U16(u16::from_le_bytes(self.array(&field)?)),
-            ValueType::I16 => Value::I16(i16::from_le_bytes(self.array(&field)?)),
-            ValueType::U32 => Value::U32(u32::from_le_bytes(self.array(&field)?)),
-            ValueType::I32 => Value::I32(i32::from_le_bytes(self.array(&field)?)),
-            ValueType::F32 => Value::F32(f32::from_le_bytes(self.array(&field)?)),
-            ValueType::Bool => Value::Bool(self.array::<1>(&field)? != [0]),
             ValueType::String => Value::String(self.string(&field)?),
-            ValueType::U64 => Value::U64(u64::from_le_bytes(self.array(&field)?)),
-            ValueType::I64 => Value::I64(i64::from_le_bytes(self.array(&field)?)),
-            ValueType::F64 => Value::F64(f64::from_le_bytes(self.array(&field)?)),
             ValueType::Array => {
                 let start = self.offset();
                 if depth >= MAX_ARRAY_DEPTH {
@@ -446,7 +529,7 @@ impl<'a> Reader<'a> {
                     })?;
                 let len_offset = self.offset();
                 let len = self.u64(&|| format!("array length of '{key}'"))?;
-                self.check_count(len, element_type.min_size(), len_offset, &|| {
+                self.check_count(len, element_type.min_size(), u64::MAX, len_offset, &|| {
                     format!("array length of '{key}'")
                 })?;
                 self.array_elements = self.array_elements.saturating_add(len);
@@ -457,16 +540,67 @@ impl<'a> Reader<'a> {
                     });
                 }
                 // `len` is bounded by the bytes left and by MAX_ARRAY_ELEMENTS.
-                let mut values = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-                for _ in 0..len {
-                    values.push(self.value(element_type, key, depth + 1)?);
-                }
+                let values = match element_type.fixed_size() {
+                    // Fixed-size elements: one bounds check for the whole
+                    // array (check_count made `len * size` fit the bytes left).
+                    Some(size) => {
+                        let bytes = self
+                            .take(len.saturating_mul(size), &|| format!("elements of '{key}'"))?;
+                        let size = usize::try_from(size).unwrap_or(1);
+                        bytes
+                            .chunks_exact(size)
+                            .map(|chunk| scalar(element_type, chunk))
+                            .collect()
+                    }
+                    None => {
+                        let mut values = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+                        if element_type == ValueType::String {
+                            // The vocabulary: the one hot loop of the parser.
+                            let field = || format!("element of '{key}'");
+                            for _ in 0..len {
+                                values.push(Value::String(self.string(&field)?));
+                            }
+                        } else {
+                            for _ in 0..len {
+                                values.push(self.value(element_type, key, depth + 1)?);
+                            }
+                        }
+                        values
+                    }
+                };
                 Value::Array(Array {
                     element_type,
                     values,
                 })
             }
+            fixed => {
+                let size = fixed.fixed_size().unwrap_or(1);
+                scalar(fixed, self.take(size, &field)?)
+            }
         })
+    }
+}
+
+/// Decode a fixed-size value from exactly its bytes (`bytes` comes from a
+/// `take` or `chunks_exact` of [`ValueType::fixed_size`] bytes).
+fn scalar(value_type: ValueType, bytes: &[u8]) -> Value {
+    fn le<const N: usize>(bytes: &[u8]) -> [u8; N] {
+        <[u8; N]>::try_from(bytes).unwrap_or([0; N])
+    }
+    match value_type {
+        ValueType::U8 => Value::U8(u8::from_le_bytes(le(bytes))),
+        ValueType::I8 => Value::I8(i8::from_le_bytes(le(bytes))),
+        ValueType::U16 => Value::U16(u16::from_le_bytes(le(bytes))),
+        ValueType::I16 => Value::I16(i16::from_le_bytes(le(bytes))),
+        ValueType::U32 => Value::U32(u32::from_le_bytes(le(bytes))),
+        ValueType::I32 => Value::I32(i32::from_le_bytes(le(bytes))),
+        ValueType::F32 => Value::F32(f32::from_le_bytes(le(bytes))),
+        ValueType::Bool => Value::Bool(le::<1>(bytes) != [0]),
+        ValueType::U64 => Value::U64(u64::from_le_bytes(le(bytes))),
+        ValueType::I64 => Value::I64(i64::from_le_bytes(le(bytes))),
+        ValueType::F64 => Value::F64(f64::from_le_bytes(le(bytes))),
+        // Not fixed-size; never passed here.
+        ValueType::String | ValueType::Array => Value::Bool(false),
     }
 }
 
@@ -499,7 +633,7 @@ impl Gguf {
         let kv_count_offset = r.offset();
         let kv_count = r.u64(&|| "metadata count".to_string())?;
         // Smallest metadata entry: key length (8) + type (4) + a u8 value (1).
-        r.check_count(kv_count, 13, kv_count_offset, &|| {
+        r.check_count(kv_count, 13, MAX_METADATA_ENTRIES, kv_count_offset, &|| {
             "metadata count".to_string()
         })?;
 
@@ -533,7 +667,7 @@ impl Gguf {
         }
 
         // Smallest tensor info: name length (8) + n_dims (4) + type (4) + offset (8).
-        r.check_count(tensor_count, 24, tensor_count_offset, &|| {
+        r.check_count(tensor_count, 24, MAX_TENSORS, tensor_count_offset, &|| {
             "tensor count".to_string()
         })?;
         let mut tensors = Vec::with_capacity(usize::try_from(tensor_count).unwrap_or(0));
@@ -555,11 +689,21 @@ impl Gguf {
             }
             let type_offset = r.offset();
             let type_id = r.u32(&|| format!("type of tensor '{name}'"))?;
-            let ggml_type = GgmlType::from_id(type_id).ok_or_else(|| Error::UnknownTensorType {
-                offset: type_offset,
-                name: name.clone(),
-                type_id,
-            })?;
+            let Some(ggml_type) = GgmlType::from_id(type_id) else {
+                return Err(match GgmlType::removed_name(type_id) {
+                    Some(type_name) => Error::RemovedTensorType {
+                        offset: type_offset,
+                        name,
+                        type_id,
+                        type_name,
+                    },
+                    None => Error::UnknownTensorType {
+                        offset: type_offset,
+                        name,
+                        type_id,
+                    },
+                });
+            };
             let offset = r.u64(&|| format!("data offset of tensor '{name}'"))?;
             let bad_shape = |reason: String| Error::BadShape {
                 offset: info_offset,
@@ -569,7 +713,12 @@ impl Gguf {
             let n_elements = dims
                 .iter()
                 .try_fold(1u64, |acc, d| acc.checked_mul(*d))
-                .ok_or_else(|| bad_shape(format!("dimensions {dims:?} overflow 64 bits")))?;
+                .filter(|&n| n <= MAX_ELEMENTS && dims.iter().all(|&d| d <= MAX_ELEMENTS))
+                .ok_or_else(|| {
+                    bad_shape(format!(
+                        "dimensions {dims:?} hold more than {MAX_ELEMENTS} elements (int64 in ggml)"
+                    ))
+                })?;
             let block = ggml_type.block_size();
             let first = dims.first().copied().unwrap_or(1);
             if first % block != 0 {
@@ -598,6 +747,7 @@ impl Gguf {
         for tensor in &tensors {
             if tensor.offset % alignment != 0 {
                 return Err(Error::MisalignedTensor {
+                    offset: tensor.info_offset,
                     name: tensor.name.clone(),
                     tensor_offset: tensor.offset,
                     alignment,
@@ -609,6 +759,7 @@ impl Gguf {
                 (Some(_), Some(end)) if end <= file_size => {}
                 _ => {
                     return Err(Error::TensorOutOfBounds {
+                        offset: tensor.info_offset,
                         name: tensor.name.clone(),
                         start: start.unwrap_or(u64::MAX),
                         end: end.unwrap_or(u64::MAX),
@@ -673,8 +824,12 @@ impl Gguf {
         totals
     }
 
-    /// Pairs of tensor indices whose data ranges overlap (a well-formed
-    /// file has none).
+    /// Pairs `(lower index, higher index)` of tensors whose data ranges
+    /// overlap (a well-formed file has none), from one sweep over the
+    /// tensors sorted by offset in O(n log n): every tensor that starts
+    /// inside an earlier one is paired with the earlier tensor reaching
+    /// furthest, so each overlapping tensor appears at least once, but not
+    /// every overlapping pair is listed. Empty tensors overlap nothing.
     pub fn overlapping_tensors(&self) -> Vec<(usize, usize)> {
         let mut order: Vec<usize> = (0..self.tensors.len()).collect();
         order.sort_by_key(|&i| self.tensors.get(i).map(|t| t.offset));
@@ -699,22 +854,38 @@ impl Gguf {
         overlaps
     }
 
-    /// Metadata keys and tensor names that appear more than once.
-    pub fn duplicate_names(&self) -> Vec<&str> {
-        let mut seen = std::collections::HashSet::new();
-        let mut duplicates = Vec::new();
-        for name in self.metadata.iter().map(|e| e.key.as_str()) {
-            if !seen.insert(("kv", name)) {
-                duplicates.push(name);
-            }
-        }
-        for name in self.tensors.iter().map(|t| t.name.as_str()) {
-            if !seen.insert(("tensor", name)) {
-                duplicates.push(name);
-            }
-        }
-        duplicates
+    /// Metadata keys that appear more than once, each listed once, in the
+    /// order of their second appearance. [`Gguf::get`] returns the first
+    /// copy; other readers may use another.
+    pub fn duplicate_keys(&self) -> Vec<&str> {
+        duplicates(self.metadata.iter().map(|e| e.key.as_str()))
     }
+
+    /// Tensor names that appear more than once, each listed once.
+    pub fn duplicate_tensor_names(&self) -> Vec<&str> {
+        duplicates(self.tensors.iter().map(|t| t.name.as_str()))
+    }
+
+    /// [`Gguf::duplicate_keys`] followed by [`Gguf::duplicate_tensor_names`].
+    pub fn duplicate_names(&self) -> Vec<&str> {
+        let mut names = self.duplicate_keys();
+        names.extend(self.duplicate_tensor_names());
+        names
+    }
+}
+
+/// The names that occur more than once in `names`, each once.
+fn duplicates<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen = std::collections::HashMap::new();
+    let mut duplicates = Vec::new();
+    for name in names {
+        let count = seen.entry(name).or_insert(0u32);
+        *count = count.saturating_add(1);
+        if *count == 2 {
+            duplicates.push(name);
+        }
+    }
+    duplicates
 }
 
 #[doc(hidden)]
@@ -750,5 +921,135 @@ pub mod tests_support {
         }
         out.extend_from_slice(&[0u8; 256]);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    /// A v3 header with `kv_count` entries already encoded in `body`, no tensors.
+    fn file(version: u32, kv_count: u64, body: &[u8]) -> Vec<u8> {
+        let mut out = b"GGUF".to_vec();
+        out.extend_from_slice(&version.to_le_bytes());
+        out.extend_from_slice(&0u64.to_le_bytes());
+        out.extend_from_slice(&kv_count.to_le_bytes());
+        out.extend_from_slice(body);
+        out
+    }
+
+    fn key(out: &mut Vec<u8>, name: &str, type_id: u32) {
+        out.extend_from_slice(&(name.len() as u64).to_le_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(&type_id.to_le_bytes());
+    }
+
+    #[test]
+    fn empty_arrays_keep_their_element_type() {
+        // gguf-py refuses to write empty arrays; llama.cpp accepts them.
+        let mut body = Vec::new();
+        key(&mut body, "a", ValueType::Array.id());
+        body.extend_from_slice(&ValueType::F64.id().to_le_bytes());
+        body.extend_from_slice(&0u64.to_le_bytes());
+        let gguf = Gguf::parse(&file(3, 1, &body)).unwrap();
+        let array = gguf.get("a").unwrap().as_array().unwrap();
+        assert_eq!(array.element_type, ValueType::F64);
+        assert!(array.values.is_empty());
+        assert!(gguf.tensors.is_empty());
+        assert_eq!(gguf.n_parameters(), 0);
+    }
+
+    #[test]
+    fn version_1_is_refused_with_advice() {
+        let error = Gguf::parse(&file(1, 0, &[])).unwrap_err();
+        assert!(matches!(
+            error,
+            Error::UnsupportedVersion { version: 1, .. }
+        ));
+        assert!(error.to_string().contains("reconvert"), "{error}");
+    }
+
+    #[test]
+    fn array_lengths_are_capped_by_the_bytes_left() {
+        // Four u8 elements declared, three bytes left.
+        let mut body = Vec::new();
+        key(&mut body, "a", ValueType::Array.id());
+        body.extend_from_slice(&ValueType::U8.id().to_le_bytes());
+        body.extend_from_slice(&4u64.to_le_bytes());
+        body.extend_from_slice(&[1, 2, 3]);
+        let error = Gguf::parse(&file(3, 1, &body)).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::CountTooLarge {
+                    count: 4,
+                    max: 3,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn integers_widen_only_when_non_negative() {
+        assert_eq!(Value::I64(5).as_u64(), Some(5));
+        assert_eq!(Value::I64(-5).as_u64(), None);
+        assert_eq!(Value::U16(7).as_u64(), Some(7));
+        assert_eq!(Value::F32(1.0).as_u64(), None);
+        assert_eq!(Value::Bool(true).as_u64(), None);
+    }
+
+    fn with_ranges(ranges: &[(u64, u64)]) -> Gguf {
+        let tensors = ranges
+            .iter()
+            .enumerate()
+            .map(|(i, &(offset, n_bytes))| TensorInfo {
+                name: format!("t{i}"),
+                dims: vec![n_bytes],
+                ggml_type: GgmlType::I8,
+                offset,
+                n_elements: n_bytes,
+                n_bytes,
+                info_offset: 0,
+            })
+            .collect();
+        Gguf {
+            version: 3,
+            metadata: Vec::new(),
+            tensors,
+            alignment: 1,
+            data_offset: 0,
+            file_size: u64::MAX,
+        }
+    }
+
+    #[test]
+    fn overlaps_are_found_by_one_sweep() {
+        let overlaps = |ranges: &[(u64, u64)]| with_ranges(ranges).overlapping_tensors();
+        // Adjacent ranges touch but do not overlap.
+        assert_eq!(overlaps(&[(32, 32), (0, 32)]), []);
+        // One range holding two others overlaps both.
+        assert_eq!(overlaps(&[(0, 100), (10, 10), (30, 10)]), [(0, 1), (0, 2)]);
+        // Identical ranges, in any order.
+        assert_eq!(overlaps(&[(64, 8), (0, 8), (64, 8)]), [(0, 2)]);
+        // Each later tensor is paired with the furthest-reaching one before it.
+        assert_eq!(overlaps(&[(0, 50), (10, 50), (55, 15)]), [(0, 1), (1, 2)]);
+        // Empty tensors overlap nothing.
+        assert_eq!(overlaps(&[(0, 100), (50, 0)]), []);
+        assert_eq!(overlaps(&[]), []);
+    }
+
+    #[test]
+    fn duplicates_are_listed_once() {
+        let mut gguf = with_ranges(&[(0, 1), (1, 1), (2, 1)]);
+        for tensor in &mut gguf.tensors {
+            tensor.name = "same".to_string();
+        }
+        assert_eq!(gguf.duplicate_tensor_names(), ["same"]);
+        assert!(gguf.duplicate_keys().is_empty());
+        assert_eq!(gguf.duplicate_names(), ["same"]);
     }
 }

@@ -99,6 +99,22 @@ ggml_types! {
 }
 
 impl GgmlType {
+    /// The name of a type id that ggml once used and has removed (gaps in
+    /// the id space), so errors can say so.
+    pub fn removed_name(id: u32) -> Option<&'static str> {
+        Some(match id {
+            4 => "Q4_2",
+            5 => "Q4_3",
+            31 => "Q4_0_4_4",
+            32 => "Q4_0_4_8",
+            33 => "Q4_0_8_8",
+            36 => "IQ4_NL_4_4",
+            37 => "IQ4_NL_4_8",
+            38 => "IQ4_NL_8_8",
+            _ => return None,
+        })
+    }
+
     /// Whether elements are stored in quantized blocks (not plain numbers).
     pub fn is_quantized(self) -> bool {
         self.block_size() > 1
@@ -198,6 +214,15 @@ impl ValueType {
             ValueType::U64 => "UINT64",
             ValueType::I64 => "INT64",
             ValueType::F64 => "FLOAT64",
+        }
+    }
+
+    /// The size of one value in the file, for types whose size is fixed
+    /// (not strings and arrays).
+    pub fn fixed_size(self) -> Option<u64> {
+        match self {
+            ValueType::String | ValueType::Array => None,
+            other => Some(other.min_size()),
         }
     }
 

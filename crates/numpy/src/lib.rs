@@ -137,9 +137,14 @@ impl fmt::Display for Descr {
                     if i > 0 {
                         f.write_str(", ")?;
                     }
-                    match field.descr {
-                        Descr::Simple { .. } => write!(f, "('{}', '{}'", field.name, field.descr)?,
-                        Descr::Structured(_) => write!(f, "('{}', {}", field.name, field.descr)?,
+                    f.write_str("(")?;
+                    python_repr(&field.name, f)?;
+                    match &field.descr {
+                        Descr::Simple { text, .. } => {
+                            f.write_str(", ")?;
+                            python_repr(text, f)?;
+                        }
+                        Descr::Structured(_) => write!(f, ", {}", field.descr)?,
                     }
                     match field.shape.as_slice() {
                         [] => {}
@@ -197,6 +202,8 @@ struct LiteralParser<'a> {
     text: &'a [u8],
     pos: usize,
     base: u64,
+    /// Version 3.0 headers are UTF-8; earlier ones are Latin-1.
+    utf8: bool,
 }
 
 impl LiteralParser<'_> {
@@ -239,15 +246,22 @@ impl LiteralParser<'_> {
             b'\'' | b'"' => {
                 self.pos += 1;
                 let start = self.pos;
-                while self.text.get(self.pos).is_some_and(|b| *b != byte) {
-                    self.pos += 1;
+                while let Some(b) = self.text.get(self.pos).filter(|b| **b != byte) {
+                    // A backslash escape (`\'`) does not end the string; its
+                    // text is kept as written.
+                    self.pos += if *b == b'\\' { 2 } else { 1 };
                 }
                 let raw = self
                     .text
                     .get(start..self.pos)
                     .ok_or_else(|| self.error("unterminated string"))?;
                 self.expect(byte)?;
-                Ok(Literal::Str(String::from_utf8_lossy(raw).into_owned()))
+                let text: String = if self.utf8 {
+                    String::from_utf8_lossy(raw).into_owned()
+                } else {
+                    raw.iter().copied().map(char::from).collect()
+                };
+                Ok(Literal::Str(unescape(&text)))
             }
             b'{' | b'(' | b'[' => {
                 self.pos += 1;
@@ -303,19 +317,101 @@ impl LiteralParser<'_> {
                 }
                 let word = std::str::from_utf8(self.text.get(start..self.pos).unwrap_or_default())
                     .unwrap_or_default();
-                match word {
-                    "True" => Ok(Literal::Bool(true)),
-                    "False" => Ok(Literal::Bool(false)),
-                    "None" => Ok(Literal::None),
-                    _ => word
-                        .trim_end_matches('L')
-                        .parse()
-                        .map(Literal::Int)
-                        .map_err(|_| self.error(format!("unexpected '{word}'"))),
-                }
+                let literal = match word {
+                    "True" => Some(Literal::Bool(true)),
+                    "False" => Some(Literal::Bool(false)),
+                    "None" => Some(Literal::None),
+                    _ => word.trim_end_matches('L').parse().ok().map(Literal::Int),
+                };
+                literal.ok_or_else(|| {
+                    // Report where the unexpected text starts.
+                    self.pos = start;
+                    if word.is_empty() {
+                        self.error(format!(
+                            "unexpected character '{}' (expected a Python literal)",
+                            char::from(byte).escape_default()
+                        ))
+                    } else {
+                        self.error(format!(
+                            "unexpected '{word}' (expected a string, number, tuple, list, dict, True, False or None)"
+                        ))
+                    }
+                })
             }
         }
     }
+}
+
+/// Undo Python's string escapes (`\\`, `\'`, `\n`, `\xe9`, `\u2603`…);
+/// an unknown escape is kept as written, as Python does.
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let Some(escape) = chars.next() else {
+            out.push(c);
+            break;
+        };
+        let hex_digits = match escape {
+            'x' => 2,
+            'u' => 4,
+            'U' => 8,
+            _ => 0,
+        };
+        if hex_digits > 0 {
+            let rest = chars.as_str();
+            let code = rest
+                .get(..hex_digits)
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .and_then(char::from_u32);
+            if let Some(decoded) = code {
+                out.push(decoded);
+                chars = rest.get(hex_digits..).unwrap_or_default().chars();
+                continue;
+            }
+        }
+        match escape {
+            '\\' | '\'' | '"' => out.push(escape),
+            'n' => out.push('\n'),
+            'r' => out.push('\r'),
+            't' => out.push('\t'),
+            '0' => out.push('\0'),
+            other => {
+                out.push('\\');
+                out.push(other);
+            }
+        }
+    }
+    out
+}
+
+/// A string as Python's `repr()` writes it (so [`Descr`]'s text matches
+/// numpy's `str(descr)`).
+fn python_repr(text: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let quote = if text.contains('\'') && !text.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    write!(f, "{quote}")?;
+    for c in text.chars() {
+        match c {
+            '\\' => f.write_str("\\\\")?,
+            '\n' => f.write_str("\\n")?,
+            '\r' => f.write_str("\\r")?,
+            '\t' => f.write_str("\\t")?,
+            c if c == quote => write!(f, "\\{c}")?,
+            c if u32::from(c) < 0x20 || u32::from(c) == 0x7f => {
+                write!(f, "\\x{:02x}", u32::from(c))?;
+            }
+            c => write!(f, "{c}")?,
+        }
+    }
+    write!(f, "{quote}")
 }
 
 fn parse_type_string(text: &str) -> Option<Descr> {
@@ -468,6 +564,7 @@ impl Npy {
         let mut parser = LiteralParser {
             text: header,
             pos: 0,
+            utf8: major >= 3,
             base: header_start,
         };
         let Literal::Dict(pairs) = parser.value(0)? else {

@@ -308,6 +308,11 @@ fn scan_repository_file(
                     location,
                     None,
                 ));
+                // A script with a zip behind it (self-extracting stubs,
+                // polyglots) is also read by zip readers: scan that too.
+                if archive::zip::looks_like_zip(bytes) {
+                    return None;
+                }
                 return Some("executable".to_string());
             }
             None
