@@ -9,12 +9,12 @@ if grep -rn --include='*.rs' -E 'allow\(unsafe_code\)|unsafe \{|unsafe fn' crate
   echo "invariant: unsafe code outside crates/formats/src/mmap.rs" >&2; fail=1
 fi
 # Readers and analysers never reach for the network, a database or a server.
-if grep -rn -E '^(reqwest|hyper|axum|sqlx|rusqlite|tokio)\b' crates/{archive,gguf,safetensors,onnx,pickle,numpy,pytorch,keras,hf,inspect}/Cargo.toml; then
+if grep -rn -E '^(reqwest|hyper|axum|sqlx|rusqlite|tokio)\b' crates/{archive,gguf,safetensors,onnx,pickle,numpy,pytorch,keras,hf,inspect,scan,license,card,provenance,policy,bom,signing,vet}/Cargo.toml; then
   echo "invariant: a reader or analyser depends on network/database crates" >&2; fail=1
 fi
 # Readers are pure: no file system access outside the formats facade.
 # (Doc examples, which show callers reading a file, do not count.)
-if grep -rn --include='*.rs' -E 'std::fs::|File::open' crates/{archive,gguf,safetensors,onnx,pickle,numpy,pytorch,keras,hf,inspect,scan}/src \
+if grep -rn --include='*.rs' -E 'std::fs::|File::open' crates/{archive,gguf,safetensors,onnx,pickle,numpy,pytorch,keras,hf,inspect,scan,license,card,provenance,policy,bom}/src \
   | grep -vE '^[^:]+:[0-9]+:\s*//' | grep -v '^crates/scan/src/engine.rs:'; then
   echo "invariant: a reader or analyser touches the file system" >&2; fail=1
 fi

@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 
 export MODELGATE_FIXTURES=${MODELGATE_FIXTURES:-$HOME/.cache/modelgate/fixtures}
 ./scripts/fixtures.sh >/dev/null
+# Reference tools some tests run against (model_signing, cyclonedx schemas).
+MODELGATE_PYTHON=${MODELGATE_PYTHON:-$(./scripts/venv.sh)}
+export MODELGATE_PYTHON
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -6,10 +6,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Exit codes:
-  0  success
+  0  success (vet: approved)
   1  the command ran and the answer is no (inspect: a file could not be parsed;
-     scan: findings at or above --fail-on)
+     scan: findings at or above --fail-on; vet: rejected)
   2  usage error, or a path that cannot be read
+  3  vet: needs review
 
 Environment:
   NO_COLOR  set to any value to disable colored output
@@ -19,7 +20,9 @@ Examples:
   modelgate inspect ./all-MiniLM-L6-v2/ --format json
   modelgate inspect model.gguf --context 32768
   modelgate scan ./downloads/ --fail-on medium
-  modelgate scan pytorch_model.bin --format sarif > scan.sarif";
+  modelgate scan pytorch_model.bin --format sarif > scan.sarif
+  modelgate vet ./all-MiniLM-L6-v2 --policy policy.toml --format markdown > record.md
+  modelgate bom ./all-MiniLM-L6-v2 > model.cdx.json";
 
 /// Inspect, scan and vet open-weight AI models before they reach production.
 #[derive(Debug, Parser)]
@@ -91,6 +94,164 @@ Examples:
   modelgate scan ./snapshot/ --fail-on medium --format json
   modelgate scan model.pkl --format sarif > model.sarif")]
     Scan(ScanArgs),
+
+    /// May we use this model? License, card, provenance, signature and
+    /// security, judged by the organisation's policy.
+    ///
+    /// Runs inspect and scan, identifies the license from every source (card
+    /// front matter, LICENSE/NOTICE/USE_POLICY files, GGUF and safetensors
+    /// metadata) by text similarity and looks up its terms, reviews the model
+    /// card's completeness, gathers provenance (publisher, source, revision,
+    /// base models, toolchain), computes SHA-256 digests of every file and
+    /// verifies `model.sig` against the policy's trusted keys. The policy then
+    /// gives the verdict: approved, needs-review (naming who must review:
+    /// legal, security, governance) or rejected, each reason tied to its rule
+    /// and evidence.
+    #[command(after_help = "\
+Policy: without --policy the built-in default applies (permissive licenses
+allowed, non-commercial denied, other licenses and pickle formats reviewed,
+high scan findings rejected). Print it, with a comment on every key, with
+  modelgate vet --print-default-policy > policy.toml
+
+Formats: text (default), json (the full report, for scripts and the
+inventory), markdown (the record of the decision, to attach to a ticket).
+
+Exit codes: 0 approved; 1 rejected; 3 needs review; 2 usage error, unreadable
+path or invalid policy.
+
+Examples:
+  modelgate vet ./all-MiniLM-L6-v2
+  modelgate vet model.gguf --policy policy.toml --format markdown > record.md
+  modelgate vet ./snapshot --source https://huggingface.co/org/model --revision abc123 --format json")]
+    Vet(VetArgs),
+
+    /// Write a CycloneDX 1.6 AI-BOM (JSON) for a model.
+    ///
+    /// The model is a `machine-learning-model` component with its SHA-256,
+    /// license (SPDX id, or name and link for AI licenses), model card
+    /// (parameters, evaluation results from `model-index`, considerations),
+    /// base models as pedigree, and one component per file with its digest.
+    /// The facts come from the same analysis as `modelgate vet`.
+    #[command(after_help = "\
+Exit codes: 0 written; 2 usage error or unreadable path.
+
+Examples:
+  modelgate bom ./all-MiniLM-L6-v2 > all-MiniLM-L6-v2.cdx.json
+  modelgate bom model.gguf --output model.cdx.json")]
+    Bom(BomArgs),
+
+    /// Sign a model: an OpenSSF Model Signing (OMS) signature, `model.sig`.
+    ///
+    /// Hashes every file (or every shard of every file) with SHA-256, in
+    /// parallel, and signs the list as an in-toto statement in a Sigstore
+    /// bundle, the format of the `model-signing` Python package (v1.x), whose
+    /// `verify key` and `verify certificate` commands check it. Key method:
+    /// --key alone. Certificate method: --key with --signing-certificate and
+    /// its --certificate-chain. .git, .gitattributes, .github, .gitignore and
+    /// the signature itself are left out.
+    #[command(after_help = "\
+Keys: ECDSA P-256, P-384 or P-521, PEM (PKCS#8 or SEC1), unencrypted. Make one:
+  openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt -out key.pem
+  openssl ec -in key.pem -pubout -out key.pub
+
+Shards: --serialization shards names entries path:start:end and hashes the
+shards of a large file on every core; model_signing verifies them through its
+Python API (its CLI hashes files only).
+
+JSON (--format json): {\"model\", \"signature\", \"serialization\", \"shard_size\",
+\"files\", \"resources\", \"bytes\", \"root_digest\", \"signer\": {\"method\": \"key\",
+\"hint\"} or {\"method\": \"certificate\", \"chain\": [{\"subject\", \"issuer\", ...}]}}
+
+Exit codes: 0 signed; 2 usage error, unreadable path or key.
+
+Examples:
+  modelgate sign ./my-model --key key.pem
+  modelgate sign ./my-model --key key.pem --serialization shards --shard-size 500000000
+  modelgate sign model.gguf --key signer.pem --signing-certificate signer.crt \\
+      --certificate-chain intermediate.crt --signature model.gguf.sig")]
+    Sign(crate::sign_cmd::SignArgs),
+
+    /// Verify a model against its OMS signature (`model.sig`).
+    ///
+    /// Checks the signature with a trusted public key (--public-key) or
+    /// certificate authority (--certificate-chain), then hashes the model the
+    /// way the signature says (files or shards, ignored paths) and compares:
+    /// every modified, added and removed file is named. Reads signatures made
+    /// by `model-signing` (v1.x, key and certificate methods) or `modelgate
+    /// sign`. Certificates are checked as model_signing does: the chain must
+    /// reach a trusted certificate and be valid when the signing certificate
+    /// was issued, which must allow digitalSignature or codeSigning.
+    #[command(after_help = "\
+JSON (--format json): {\"model\", \"signature\", \"verified\", \"serialization\",
+\"files\", \"resources\", \"bytes\", \"root_digest\", \"signed_by\": {\"method\", ...},
+\"error\", \"advice\", \"modified\": [...], \"added\": [...], \"removed\": [...]}
+
+Exit codes: 0 verified; 1 not verified (a file was modified, added or removed,
+or the signature is invalid, untrusted or malformed); 2 usage error, or an
+unreadable model, signature, key or certificate file.
+
+Examples:
+  modelgate verify ./my-model --public-key publisher.pub
+  modelgate verify model.gguf --certificate-chain ca.crt --signature model.gguf.sig
+  modelgate verify ./snapshot --public-key a.pub --public-key b.pub --format json")]
+    Verify(crate::sign_cmd::VerifyArgs),
+}
+
+/// Flags shared by `vet` and `bom`: the policy and what is known about the
+/// model's origin.
+#[derive(Debug, clap::Args)]
+pub(crate) struct OriginArgs {
+    /// Organisation policy (TOML); default: the built-in policy.
+    #[arg(long, value_name = "FILE", env = "MODELGATE_POLICY")]
+    pub(crate) policy: Option<PathBuf>,
+
+    /// Signature file to verify (default: model.sig beside the model).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) signature: Option<PathBuf>,
+
+    /// Who published the model, when the files do not say.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) publisher: Option<String>,
+
+    /// Where the model was downloaded from (URL or hub repository id).
+    #[arg(long, value_name = "URL")]
+    pub(crate) source: Option<String>,
+
+    /// The revision (commit) downloaded.
+    #[arg(long, value_name = "REV")]
+    pub(crate) revision: Option<String>,
+
+    /// Context length for the memory estimate (default: the model's own).
+    #[arg(long, value_name = "TOKENS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) context: Option<u64>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct VetArgs {
+    /// A model file or repository directory.
+    #[arg(value_name = "PATH", required_unless_present = "print_default_policy")]
+    pub(crate) path: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) origin: OriginArgs,
+
+    /// Print the built-in policy, with a comment on every key, and exit.
+    #[arg(long, exclusive = true)]
+    pub(crate) print_default_policy: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct BomArgs {
+    /// A model file or repository directory.
+    #[arg(value_name = "PATH")]
+    pub(crate) path: PathBuf,
+
+    #[command(flatten)]
+    pub(crate) origin: OriginArgs,
+
+    /// Write the BOM to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -135,6 +296,8 @@ pub(crate) enum OutputFormat {
     Json,
     /// SARIF 2.1.0 (scan only).
     Sarif,
+    /// Markdown, the record of a decision (vet only).
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

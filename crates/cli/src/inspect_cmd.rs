@@ -47,8 +47,10 @@ pub(crate) fn run(args: &Args, inspect_args: &InspectArgs) -> anyhow::Result<u8>
             serde_json::to_writer_pretty(&mut stdout, &merged)?;
             writeln!(stdout)?;
         }
-        OutputFormat::Sarif => {
-            anyhow::bail!("--format sarif is only available for `modelgate scan`; use text or json")
+        OutputFormat::Sarif | OutputFormat::Markdown => {
+            anyhow::bail!(
+                "--format sarif is only available for `modelgate scan`, and markdown for `modelgate vet`; use text or json"
+            )
         }
         OutputFormat::Text => {
             let style = Style::for_stdout(args.color);

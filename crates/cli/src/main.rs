@@ -6,9 +6,12 @@
 
 mod cli;
 mod inspect_cmd;
+mod progress;
 mod render;
 mod scan_cmd;
+mod sign_cmd;
 mod system;
+mod vet_cmd;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -23,6 +26,8 @@ pub(crate) mod exit {
     pub(crate) const FAILED: u8 = 1;
     /// Usage error or a path that cannot be read.
     pub(crate) const USAGE: u8 = 2;
+    /// `vet`: the model needs review.
+    pub(crate) const REVIEW: u8 = 3;
 }
 
 fn main() -> ExitCode {
@@ -55,6 +60,10 @@ fn run(args: &cli::Args) -> anyhow::Result<u8> {
     match &args.command {
         cli::Command::Inspect(inspect) => inspect_cmd::run(args, inspect),
         cli::Command::Scan(scan) => scan_cmd::run(args, scan),
+        cli::Command::Sign(sign) => sign_cmd::sign(args, sign),
+        cli::Command::Verify(verify) => sign_cmd::verify_command(args, verify),
+        cli::Command::Vet(vet) => vet_cmd::run(args, vet),
+        cli::Command::Bom(bom) => vet_cmd::bom(args, bom),
     }
 }
 

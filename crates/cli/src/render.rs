@@ -33,6 +33,11 @@ impl Style {
         }
     }
 
+    /// Faint text, for evidence and origins.
+    pub(crate) fn dim(&self, text: &str) -> String {
+        self.paint(text, "2")
+    }
+
     pub(crate) fn paint(&self, text: &str, code: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")

@@ -30,6 +30,11 @@ pub(crate) fn run(args: &Args, scan_args: &ScanArgs) -> anyhow::Result<u8> {
             )?;
             writeln!(stdout)?;
         }
+        OutputFormat::Markdown => {
+            anyhow::bail!(
+                "--format markdown is only available for `modelgate vet`; use text, json or sarif"
+            )
+        }
         OutputFormat::Text => {
             let style = Style::for_stdout(args.color);
             text(&mut stdout, &report, threshold, &style)?;

@@ -325,3 +325,144 @@ fn scan_writes_sarif() {
         Some(2)
     );
 }
+
+#[test]
+fn vet_exit_codes_follow_the_verdict() {
+    // Approved: the MiniLM snapshot (Apache-2.0, clean, card at the minimum).
+    let output = modelgate(&["vet", minilm().to_str().unwrap(), "--format", "json"]);
+    let report = json_of(&output);
+    assert_eq!(report["verdict"]["decision"], "approved", "{report:#}");
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(report["license"]["license"], "apache-2.0");
+
+    // Needs review: the GGUF file alone has no model card.
+    let output = modelgate(&["vet", smollm2().to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(3), "{text}");
+    assert!(text.contains("NEEDS REVIEW by governance"), "{text}");
+    assert!(
+        text.contains("REVIEW (governance)  card.score  there is no model card"),
+        "{text}"
+    );
+
+    // Rejected: a policy that denies Apache-2.0.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[license]\nallowed = []\ndenied = [\"apache-2.0\"]\n",
+    )
+    .unwrap();
+    let output = modelgate(&[
+        "vet",
+        minilm().to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+        "--format",
+        "markdown",
+    ]);
+    let record = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{record}");
+    assert!(record.contains("Decision: **REJECTED**"), "{record}");
+    assert!(record.contains("- **REJECT** `license.denied`"), "{record}");
+}
+
+#[test]
+fn vet_usage_errors_are_exit_2_and_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "[license]\nalowed = []\n").unwrap();
+    let output = modelgate(&[
+        "vet",
+        minilm().to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("policy.toml")
+            && stderr.contains("alowed")
+            && stderr.contains("--print-default-policy"),
+        "{stderr}"
+    );
+
+    let output = modelgate(&["vet", "/nonexistent/model"]);
+    assert_eq!(output.status.code(), Some(2));
+    let output = modelgate(&["vet"]);
+    assert_eq!(output.status.code(), Some(2));
+    let output = modelgate(&[
+        "inspect",
+        smollm2().to_str().unwrap(),
+        "--format",
+        "markdown",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn the_printed_default_policy_is_the_default() {
+    let output = modelgate(&["vet", "--print-default-policy"]);
+    assert_eq!(output.status.code(), Some(0));
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, &output.stdout).unwrap();
+    let with_file = json_of(&modelgate(&[
+        "vet",
+        minilm().to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    let without = json_of(&modelgate(&[
+        "vet",
+        minilm().to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    assert_eq!(with_file["policy"], without["policy"]);
+    assert_eq!(with_file["verdict"], without["verdict"]);
+}
+
+#[test]
+fn bom_of_the_real_model_is_cyclonedx_1_6() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bom.json");
+    let output = modelgate(&[
+        "bom",
+        minilm().to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let bom: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(bom["bomFormat"], "CycloneDX");
+    assert_eq!(bom["specVersion"], "1.6");
+    let model = &bom["components"][0];
+    assert_eq!(model["type"], "machine-learning-model");
+    assert_eq!(model["licenses"][0]["license"]["id"], "Apache-2.0");
+    let weights_sha = model["hashes"][0]["content"].as_str().unwrap();
+    assert_eq!(weights_sha.len(), 64);
+    assert_eq!(model["components"].as_array().unwrap().len(), 12);
+
+    // The reference implementation's strict 1.6 validator accepts it.
+    let python = std::env::var("MODELGATE_PYTHON").expect(
+        "MODELGATE_PYTHON is not set: run the tests with scripts/test.sh, or set it to the interpreter scripts/venv.sh prints",
+    );
+    let script = "import sys\nfrom cyclonedx.schema import SchemaVersion\nfrom cyclonedx.validation.json import JsonStrictValidator\nerror = JsonStrictValidator(SchemaVersion.V1_6).validate_str(open(sys.argv[1]).read())\nsys.exit(f'invalid: {error}' if error else 0)\n";
+    let output = Command::new(python)
+        .args(["-c", script, out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -1,0 +1,253 @@
+//! The policy file and every rule of `judge`.
+
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+use std::collections::BTreeSet;
+
+use modelgate_policy::*;
+
+fn apache() -> Facts {
+    Facts {
+        license: LicenseFacts {
+            id: Some("apache-2.0".into()),
+            name: Some("Apache License 2.0".into()),
+            commercial: Some(Commercial::Yes),
+            ..LicenseFacts::default()
+        },
+        card_score: Some(75),
+        publisher: Some("sentence-transformers".into()),
+        ..Facts::default()
+    }
+}
+
+fn llama() -> LicenseFacts {
+    LicenseFacts {
+        id: Some("llama3.1".into()),
+        name: Some("Llama 3.1 Community License".into()),
+        commercial: Some(Commercial::Conditional),
+        monthly_active_users_limit: Some(700_000_000),
+        duties: vec!["display \"Built with Llama\"".into()],
+        ..LicenseFacts::default()
+    }
+}
+
+fn rules(verdict: &Verdict) -> Vec<(&str, Action)> {
+    verdict
+        .reasons
+        .iter()
+        .map(|r| (r.rule.as_str(), r.action))
+        .collect()
+}
+
+#[test]
+fn the_commented_default_file_is_the_default() {
+    assert_eq!(
+        Policy::from_toml(DEFAULT_POLICY_TOML).unwrap(),
+        Policy::default()
+    );
+    assert_eq!(Policy::from_toml("").unwrap(), Policy::default());
+}
+
+#[test]
+fn typos_and_bad_values_are_errors_that_name_the_key() {
+    let error = Policy::from_toml("[license]\nalowed = [\"mit\"]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("alowed"), "{error}");
+    let error = Policy::from_toml("[scan]\nreject_at = \"severe\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("severe"), "{error}");
+    let error = Policy::from_toml("[scan]\nreject_at = \"medium\"\nreview_at = \"high\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("review_at (high) is more severe than scan.reject_at (medium)"),
+        "{error}"
+    );
+    assert!(Policy::from_toml("[card]\nmin_score = 101\n").is_err());
+}
+
+#[test]
+fn a_clean_permissive_model_is_approved() {
+    let verdict = judge(&Policy::default(), &apache());
+    assert_eq!(verdict.decision, Decision::Approved);
+    assert!(verdict.reviewers.is_empty());
+    assert_eq!(
+        rules(&verdict),
+        [
+            ("license.allowed", Action::Allow),
+            ("scan.findings", Action::Allow),
+            ("card.score", Action::Allow)
+        ]
+    );
+}
+
+#[test]
+fn non_commercial_license_is_rejected_under_a_commercial_policy_only() {
+    let mut facts = apache();
+    facts.license = LicenseFacts {
+        id: Some("cc-by-nc-sa-3.0".into()),
+        commercial: Some(Commercial::No),
+        ..LicenseFacts::default()
+    };
+    let verdict = judge(&Policy::default(), &facts);
+    assert_eq!(verdict.decision, Decision::Rejected);
+    assert_eq!(verdict.blocking()[0].rule, "license.non-commercial");
+    let research = Policy::from_toml("[use]\ncommercial = false\n").unwrap();
+    let verdict = judge(&research, &facts);
+    assert_eq!(verdict.blocking()[0].rule, "license.other");
+    assert_eq!(verdict.decision, Decision::NeedsReview);
+}
+
+#[test]
+fn llama_needs_legal_review_and_lists_its_duties() {
+    let mut facts = apache();
+    facts.license = llama();
+    let verdict = judge(&Policy::default(), &facts);
+    assert_eq!(verdict.decision, Decision::NeedsReview);
+    assert_eq!(verdict.reviewers, [Reviewer::Legal]);
+    let reason = verdict.blocking()[0];
+    assert_eq!(reason.rule, "license.conditional-commercial");
+    assert!(
+        reason.message.contains("700000000 monthly active users"),
+        "{}",
+        reason.message
+    );
+    assert_eq!(verdict.obligations, ["display \"Built with Llama\""]);
+}
+
+#[test]
+fn user_threshold_rejects() {
+    let mut facts = apache();
+    facts.license = llama();
+    let big = Policy::from_toml("[use]\nmonthly_active_users = 800000000\n").unwrap();
+    let verdict = judge(&big, &facts);
+    assert_eq!(verdict.decision, Decision::Rejected);
+    assert_eq!(verdict.blocking()[0].rule, "license.user-threshold");
+}
+
+#[test]
+fn denied_unknown_and_conflicting_licenses() {
+    let mut facts = apache();
+    facts.license.id = Some("CC-BY-NC-4.0".into());
+    assert_eq!(
+        judge(&Policy::default(), &facts).blocking()[0].rule,
+        "license.denied"
+    );
+
+    facts.license = LicenseFacts::default();
+    let verdict = judge(&Policy::default(), &facts);
+    assert_eq!(verdict.blocking()[0].rule, "license.unknown");
+    assert_eq!(verdict.reviewers, [Reviewer::Legal]);
+    let strict = Policy::from_toml("[license]\nunknown = \"reject\"\n").unwrap();
+    assert_eq!(judge(&strict, &facts).decision, Decision::Rejected);
+
+    facts = apache();
+    facts.license.conflicts = vec!["README.md says apache-2.0 but LICENSE is llama3.1".into()];
+    let verdict = judge(&Policy::default(), &facts);
+    assert_eq!(rules(&verdict)[0], ("license.conflict", Action::Review));
+    assert_eq!(verdict.reasons[0].evidence, facts.license.conflicts);
+}
+
+#[test]
+fn scan_findings_by_threshold() {
+    let finding = |severity| ScanFinding {
+        rule: "pickle.dangerous-import".into(),
+        severity,
+        file: "model.bin".into(),
+        message: "os.system".into(),
+    };
+    let mut facts = apache();
+    facts.findings = vec![finding(Severity::Critical), finding(Severity::Low)];
+    let verdict = judge(&Policy::default(), &facts);
+    assert_eq!(verdict.decision, Decision::Rejected);
+    let reason = verdict.blocking()[0];
+    assert_eq!(
+        reason.evidence,
+        ["critical pickle.dangerous-import in model.bin: os.system"]
+    );
+    facts.findings = vec![finding(Severity::Medium)];
+    let verdict = judge(&Policy::default(), &facts);
+    assert_eq!(
+        (verdict.decision, verdict.reviewers.clone()),
+        (Decision::NeedsReview, vec![Reviewer::Security])
+    );
+    facts.findings = vec![finding(Severity::Low)];
+    assert_eq!(
+        judge(&Policy::default(), &facts).decision,
+        Decision::Approved
+    );
+}
+
+#[test]
+fn pickle_card_signature_provenance_and_limits() {
+    let mut facts = apache();
+    facts.pickle_files = vec!["pytorch_model.bin".into()];
+    facts.card_score = Some(25);
+    let verdict = judge(&Policy::default(), &facts);
+    assert_eq!(
+        verdict.reviewers,
+        [Reviewer::Security, Reviewer::Governance]
+    );
+    assert!(rules(&verdict).contains(&("format.pickle", Action::Review)));
+    assert!(rules(&verdict).contains(&("card.score", Action::Review)));
+    facts.card_score = None;
+    assert_eq!(
+        judge(&Policy::default(), &facts)
+            .reasons
+            .iter()
+            .find(|r| r.rule == "card.score")
+            .unwrap()
+            .message,
+        "there is no model card"
+    );
+
+    let policy = Policy::from_toml(
+        "[signature]\nrequired = true\n[provenance]\ntrusted_publishers = [\"meta-llama\"]\n[limits]\nmax_parameters = 1000\nmax_memory_bytes = 10\n",
+    ).unwrap();
+    let mut facts = apache();
+    facts.parameters = Some(1001);
+    facts.memory_bytes = Some(11);
+    let verdict = judge(&policy, &facts);
+    let got: BTreeSet<&str> = verdict.blocking().iter().map(|r| r.rule.as_str()).collect();
+    assert_eq!(
+        got,
+        BTreeSet::from([
+            "signature.missing",
+            "provenance.untrusted-publisher",
+            "limits.parameters",
+            "limits.memory"
+        ])
+    );
+    facts.signature = SignatureStatus::Invalid {
+        reason: "model.safetensors: digest mismatch".into(),
+    };
+    facts.publisher = None;
+    let verdict = judge(&policy, &facts);
+    let got: Vec<&str> = verdict.blocking().iter().map(|r| r.rule.as_str()).collect();
+    assert!(
+        got.contains(&"signature.invalid") && got.contains(&"provenance.unknown-publisher"),
+        "{got:?}"
+    );
+    facts.signature = SignatureStatus::Unchecked;
+    facts.publisher = Some("Meta-Llama".into());
+    let verdict = judge(&policy, &facts);
+    assert!(rules(&verdict).contains(&("signature.untrusted", Action::Reject)));
+    assert!(rules(&verdict).contains(&("provenance.trusted-publisher", Action::Allow)));
+    facts.signature = SignatureStatus::Verified {
+        signer: "publisher.pub".into(),
+    };
+    assert!(rules(&judge(&policy, &facts)).contains(&("signature.verified", Action::Allow)));
+}
+
+#[test]
+fn every_rule_is_documented_in_the_catalogue() {
+    let source = include_str!("../src/lib.rs");
+    for rule in RULES {
+        assert!(
+            source.matches(&format!("\"{rule}\"")).count() >= 2,
+            "{rule} is in RULES but never emitted"
+        );
+    }
+}

@@ -1,0 +1,475 @@
+//! Vet a model: may we use it, who made it, is it what was published, is it
+//! documented, is it safe? One report answers all of it.
+//!
+//! [`vet`] loads a model file or repository once and runs every analyser on
+//! it: `modelgate-inspect` (what it is), `modelgate-scan` (what runs on
+//! load), `modelgate-license` (which license, which duties, whether the
+//! sources agree), `modelgate-card` (is the card complete),
+//! `modelgate-provenance` (publisher, source, revision, lineage, toolchain)
+//! and `modelgate-signing` (per-file SHA-256 digests and, when a `model.sig`
+//! is present, whether it verifies with a trusted key). It turns those facts
+//! into the policy's [`Facts`](modelgate_policy::Facts) and asks
+//! `modelgate-policy` for the verdict. The [`VetReport`] keeps every fact and
+//! every reason; [`markdown`] renders it as the record of the decision, and
+//! [`model_description`] feeds the AI-BOM.
+//!
+//! This crate is the only one in the vet path that reads files; the
+//! analysers it calls are pure.
+//!
+//! ```no_run
+//! use modelgate_vet::{VetOptions, vet};
+//! let report = vet(std::path::Path::new("./all-MiniLM-L6-v2"), &VetOptions::default()).unwrap();
+//! println!("{}", report.verdict.decision.name());
+//! print!("{}", modelgate_vet::markdown(&report));
+//! ```
+
+mod describe;
+mod markdown;
+mod sources;
+
+use std::path::{Path, PathBuf};
+
+use modelgate_card::CardReview;
+use modelgate_formats::{Format, LoadOptions, Loaded, load};
+use modelgate_inspect::{InspectOptions, inspect};
+use modelgate_license::LicenseReport;
+use modelgate_policy::{Facts, LicenseFacts, Policy, ScanFinding, SignatureStatus, Verdict, judge};
+use modelgate_provenance::{Hints, Provenance};
+use modelgate_scan::{ScanOptions, ScanReport};
+use serde::Serialize;
+
+pub use describe::model_description;
+pub use markdown::markdown;
+
+/// A license source and what it resolved to, in a phrase
+/// (`LICENSE: text matches llama3.1 (score 0.97)`).
+pub fn describe_license_source(source: &modelgate_license::SourceResult) -> String {
+    sources::describe_source(source)
+}
+
+/// Why a model could not be vetted at all (per-file problems are findings).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The path could not be loaded.
+    #[error("cannot load {path}")]
+    Load {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<modelgate_formats::Error>,
+    },
+    /// The path could not be scanned.
+    #[error("cannot scan {path}")]
+    Scan {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<modelgate_scan::Error>,
+    },
+    /// Nothing under the path is a model.
+    #[error(
+        "{0}: no model artifact found (formats are recognised by content: GGUF, safetensors, ONNX, PyTorch, pickle, NumPy, Keras)"
+    )]
+    NoModel(PathBuf),
+    /// A trusted key in the policy could not be read.
+    #[error("cannot read trusted key {path} (from the policy's signature.trusted_keys)")]
+    TrustedKey {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A trusted key is not a public key.
+    #[error("trusted key {path} is not a PEM public key: {message}")]
+    TrustedKeyFormat {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// Files could not be hashed.
+    #[error("cannot compute digests of {path}")]
+    Digest {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<modelgate_signing::Error>,
+    },
+}
+
+/// How to vet.
+#[derive(Default)]
+pub struct VetOptions {
+    /// The organisation's policy.
+    pub policy: Policy,
+    /// Directory that relative paths in the policy are resolved from.
+    pub policy_dir: Option<PathBuf>,
+    /// What the caller knows about the model's origin (flags).
+    pub hints: Hints,
+    /// The signature file; default `model.sig` in the model directory.
+    pub signature: Option<PathBuf>,
+    /// Context length for the memory estimate; default the model's own.
+    pub context_length: Option<u64>,
+    /// This machine's memory, for the "fits" answer.
+    pub machine_memory_bytes: Option<u64>,
+    /// Told how many bytes there are to hash, and how many are done.
+    pub progress: Option<Box<dyn modelgate_signing::Progress + Send>>,
+}
+
+/// The model in one line: what a reader of the record sees first.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ModelSummary {
+    /// Name, from the provenance facts or the path.
+    pub name: String,
+    /// Format of the primary artifact.
+    pub format: Option<String>,
+    /// Architecture.
+    pub architecture: Option<String>,
+    /// Parameters of the primary artifact.
+    pub parameters: Option<u64>,
+    /// Quantization of the primary artifact.
+    pub quantization: Option<String>,
+    /// Context length.
+    pub context_length: Option<u64>,
+    /// Memory needed to run it, in bytes.
+    pub memory_bytes: Option<u64>,
+    /// The task (the card's `pipeline_tag`).
+    pub task: Option<String>,
+    /// Training datasets named by the card.
+    pub datasets: Vec<String>,
+    /// Languages named by the card.
+    pub languages: Vec<String>,
+}
+
+/// One file and its SHA-256, as in the OMS manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileDigest {
+    /// Path relative to the model root.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Lower-case hex SHA-256.
+    pub sha256: String,
+}
+
+/// Signature facts.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignatureFacts {
+    /// The signature file looked for.
+    pub path: String,
+    /// Whether it verified.
+    pub status: SignatureStatus,
+}
+
+/// Everything `vet` found and decided. This is the JSON interface of
+/// `modelgate vet --format json`; field names are stable.
+#[derive(Debug, Clone, Serialize)]
+pub struct VetReport {
+    /// The path vetted.
+    pub path: String,
+    /// modelgate's version.
+    pub tool_version: String,
+    /// The decision and every reason.
+    pub verdict: Verdict,
+    /// The model in brief.
+    pub model: ModelSummary,
+    /// License identification, terms and conflicts.
+    pub license: LicenseReport,
+    /// Model card review.
+    pub card: CardReview,
+    /// Provenance.
+    pub provenance: Provenance,
+    /// Signature.
+    pub signature: SignatureFacts,
+    /// Per-file SHA-256 digests.
+    pub files: Vec<FileDigest>,
+    /// What inspect found.
+    pub inspect: modelgate_inspect::Report,
+    /// What scan found.
+    pub scan: ScanReport,
+    /// The policy applied.
+    pub policy: Policy,
+}
+
+/// Vet the model at `path` (a file or a repository directory).
+pub fn vet(path: &Path, options: &VetOptions) -> Result<VetReport, Error> {
+    let load_options = LoadOptions::default();
+    let loaded = load(path, &load_options).map_err(|source| Error::Load {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    })?;
+    let inspected = inspect(
+        &loaded,
+        &InspectOptions {
+            context_length: options.context_length,
+            machine_memory_bytes: options.machine_memory_bytes,
+        },
+    );
+    if inspected.artifacts.is_empty() && inspected.errors.is_empty() {
+        return Err(Error::NoModel(path.to_path_buf()));
+    }
+    let scan = modelgate_scan::scan_paths(
+        &[path.to_path_buf()],
+        &ScanOptions {
+            load: load_options,
+            ..ScanOptions::default()
+        },
+    )
+    .map_err(|source| Error::Scan {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    })?;
+    let license = modelgate_license::analyse(&sources::license_sources(&loaded));
+    let card = modelgate_card::review_optional(loaded.snapshot.card.as_ref());
+    let mut hints = options.hints.clone();
+    sources::download_hints(&loaded, &mut hints);
+    let provenance = modelgate_provenance::provenance(&loaded, &hints);
+    let files = digests(path, options)?;
+    let signature = signature(path, options)?;
+
+    let mut model = summary(path, &inspected, &provenance);
+    if let Some(card) = &loaded.snapshot.card {
+        model.task = card.pipeline_tag.clone();
+        model.datasets = card.datasets.clone();
+        model.languages = card.languages.clone();
+    }
+    let facts = Facts {
+        license: license_facts(&license),
+        findings: scan_findings(&scan),
+        pickle_files: pickle_files(&loaded),
+        card_score: card.present.then_some(card.score),
+        signature: signature.status.clone(),
+        publisher: provenance.publisher.as_ref().map(|fact| fact.value.clone()),
+        parameters: model.parameters,
+        memory_bytes: model.memory_bytes,
+    };
+    let verdict = judge(&options.policy, &facts);
+    Ok(VetReport {
+        path: path.display().to_string(),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        verdict,
+        model,
+        license,
+        card,
+        provenance,
+        signature,
+        files,
+        inspect: inspected,
+        scan,
+        policy: options.policy.clone(),
+    })
+}
+
+fn summary(
+    path: &Path,
+    inspected: &modelgate_inspect::Report,
+    provenance: &Provenance,
+) -> ModelSummary {
+    // The primary artifact: the one holding the most weights.
+    let primary = inspected
+        .artifacts
+        .iter()
+        .max_by_key(|artifact| artifact.weights_bytes);
+    let name = provenance
+        .name
+        .as_ref()
+        .map(|fact| fact.value.clone())
+        .unwrap_or_else(|| {
+            path.file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string())
+        });
+    ModelSummary {
+        name,
+        format: primary.map(|a| a.format.clone()),
+        architecture: primary.and_then(|a| a.architecture.clone()),
+        parameters: primary.and_then(|a| a.parameters),
+        quantization: primary.and_then(|a| a.quantization.clone()),
+        context_length: primary.and_then(|a| a.context_length),
+        memory_bytes: inspected.memory.as_ref().map(|m| m.total_bytes),
+        ..ModelSummary::default()
+    }
+}
+
+fn license_facts(report: &LicenseReport) -> LicenseFacts {
+    let terms = report.terms.as_ref();
+    LicenseFacts {
+        id: report.license.clone(),
+        name: terms.map(|t| t.name.clone()),
+        commercial: terms.map(|t| match t.commercial {
+            modelgate_license::Commercial::Yes => modelgate_policy::Commercial::Yes,
+            modelgate_license::Commercial::No => modelgate_policy::Commercial::No,
+            modelgate_license::Commercial::Conditional => modelgate_policy::Commercial::Conditional,
+        }),
+        monthly_active_users_limit: terms.and_then(|t| t.monthly_active_users_limit),
+        duties: terms.map(|t| t.duties()).unwrap_or_default(),
+        conflicts: report.conflicts.iter().map(|c| c.message.clone()).collect(),
+        evidence: report
+            .sources
+            .iter()
+            .map(sources::describe_source)
+            .collect(),
+    }
+}
+
+fn scan_findings(scan: &ScanReport) -> Vec<ScanFinding> {
+    scan.files
+        .iter()
+        .flat_map(|file| {
+            file.findings.iter().map(move |finding| ScanFinding {
+                rule: finding.rule.to_string(),
+                severity: match finding.severity {
+                    modelgate_scan::Severity::Info => modelgate_policy::Severity::Info,
+                    modelgate_scan::Severity::Low => modelgate_policy::Severity::Low,
+                    modelgate_scan::Severity::Medium => modelgate_policy::Severity::Medium,
+                    modelgate_scan::Severity::High => modelgate_policy::Severity::High,
+                    modelgate_scan::Severity::Critical => modelgate_policy::Severity::Critical,
+                },
+                file: match &finding.location.member {
+                    Some(member) if !file.path.ends_with(member.as_str()) => {
+                        format!("{}:{member}", file.path)
+                    }
+                    _ => file.path.clone(),
+                },
+                message: finding.message.clone(),
+            })
+        })
+        .collect()
+}
+
+fn pickle_files(loaded: &Loaded) -> Vec<String> {
+    loaded
+        .artifacts
+        .iter()
+        .filter(|artifact| {
+            matches!(
+                artifact.format,
+                Format::PyTorchZip | Format::PyTorchLegacy | Format::PyTorchTar | Format::Pickle
+            )
+        })
+        .map(|artifact| artifact.relative_path.clone())
+        .collect()
+}
+
+/// Forwards hashing progress to the caller's callback.
+struct ProgressAdapter<'a>(&'a VetOptions);
+
+impl modelgate_signing::Progress for ProgressAdapter<'_> {
+    fn start(&self, total_bytes: u64) {
+        if let Some(progress) = &self.0.progress {
+            progress.start(total_bytes);
+        }
+    }
+
+    fn advance(&self, bytes_done: u64) {
+        if let Some(progress) = &self.0.progress {
+            progress.advance(bytes_done);
+        }
+    }
+}
+
+fn signature_path(path: &Path, options: &VetOptions) -> PathBuf {
+    options
+        .signature
+        .clone()
+        .unwrap_or_else(|| modelgate_signing::default_signature_path(path))
+}
+
+/// SHA-256 of every file, as the OMS `files` manifest lists them (the
+/// signature file left out). Symbolic links are followed: Hugging Face
+/// cache snapshots are links into the blob store.
+fn digests(path: &Path, options: &VetOptions) -> Result<Vec<FileDigest>, Error> {
+    let signature = signature_path(path, options);
+    let hash_options = modelgate_signing::HashOptions {
+        allow_symlinks: true,
+        ignore_paths: modelgate_signing::path_within_model(path, &signature)
+            .into_iter()
+            .collect(),
+        ..modelgate_signing::HashOptions::default()
+    };
+    let manifest = modelgate_signing::hash_model(path, &hash_options, &ProgressAdapter(options))
+        .map_err(|source| Error::Digest {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })?;
+    let is_dir = path.is_dir();
+    Ok(manifest
+        .resources
+        .iter()
+        .map(|resource| {
+            let file = if is_dir {
+                path.join(&resource.name)
+            } else {
+                path.to_path_buf()
+            };
+            FileDigest {
+                path: resource.name.clone(),
+                size: std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0),
+                sha256: resource.digest_hex(),
+            }
+        })
+        .collect())
+}
+
+fn signature(path: &Path, options: &VetOptions) -> Result<SignatureFacts, Error> {
+    let signature_path = signature_path(path, options);
+    let shown = signature_path.display().to_string();
+    if !signature_path.is_file() {
+        return Ok(SignatureFacts {
+            path: shown,
+            status: SignatureStatus::Unsigned,
+        });
+    }
+    let mut names = Vec::new();
+    let mut keys = Vec::new();
+    for key in &options.policy.signature.trusted_keys {
+        let key_path = match &options.policy_dir {
+            Some(dir) if Path::new(key).is_relative() => dir.join(key),
+            _ => PathBuf::from(key),
+        };
+        let pem = std::fs::read_to_string(&key_path).map_err(|source| Error::TrustedKey {
+            path: key_path.clone(),
+            source,
+        })?;
+        let public = modelgate_signing::PublicKey::from_pem(&pem).map_err(|error| {
+            Error::TrustedKeyFormat {
+                path: key_path.clone(),
+                message: error.to_string(),
+            }
+        })?;
+        names.push(key_path.display().to_string());
+        keys.push(public);
+    }
+    if keys.is_empty() {
+        return Ok(SignatureFacts {
+            path: shown,
+            status: SignatureStatus::Unchecked,
+        });
+    }
+    let status = match modelgate_signing::verify_with_keys(path, &signature_path, &keys) {
+        Ok(verified) => SignatureStatus::Verified {
+            signer: match verified.signed_by {
+                modelgate_signing::SignedBy::Key { key_index, .. } => names
+                    .get(key_index)
+                    .cloned()
+                    .unwrap_or_else(|| "a trusted key".to_string()),
+                modelgate_signing::SignedBy::Certificate { chain, .. } => chain
+                    .first()
+                    .map(|cert| format!("certificate {}", cert.subject))
+                    .unwrap_or_else(|| "a trusted certificate".to_string()),
+            },
+        },
+        Err(error) => SignatureStatus::Invalid {
+            reason: error.to_string(),
+        },
+    };
+    Ok(SignatureFacts {
+        path: shown,
+        status,
+    })
+}
