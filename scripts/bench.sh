@@ -12,3 +12,5 @@ cargo build --release --locked --bin modelgate
 "$(dirname "$py")/pip" install --quiet picklescan==1.0.5
 "$py" bench/scan_vs_picklescan.py ./target/release/modelgate "$(dirname "$py")/picklescan" "${BENCH_CHECKPOINT_BYTES:-2147483648}" 300
 "$py" bench/sign_vs_model_signing.py ./target/release/modelgate "${BENCH_SIGN_BYTES:-2147483648}"
+
+"$py" bench/vet_minilm.py ./target/release/modelgate "$fx/minilm"
