@@ -14,3 +14,5 @@ cargo build --release --locked --bin modelgate
 "$py" bench/sign_vs_model_signing.py ./target/release/modelgate "${BENCH_SIGN_BYTES:-2147483648}"
 
 "$py" bench/vet_minilm.py ./target/release/modelgate "$fx/minilm"
+# Inventory: `models list` and `audit verify` over 10,000 versions and 100,000 events.
+cargo bench --locked -p modelgate-inventory --bench inventory

@@ -11,9 +11,12 @@ Exit codes:
      scan: findings at or above --fail-on; vet: rejected)
   2  usage error, or a path that cannot be read
   3  vet: needs review
+  (models verify: 1 when files changed; audit verify: 1 when the trail was
+  tampered with; models approve/promote/...: 2 when the change is refused)
 
 Environment:
-  NO_COLOR  set to any value to disable colored output
+  NO_COLOR        set to any value to disable colored output
+  MODELGATE_HOME  the inventory's data directory (like --home)
 
 Examples:
   modelgate inspect SmolLM2-135M-Instruct.Q4_1.gguf
@@ -22,7 +25,10 @@ Examples:
   modelgate scan ./downloads/ --fail-on medium
   modelgate scan pytorch_model.bin --format sarif > scan.sarif
   modelgate vet ./all-MiniLM-L6-v2 --policy policy.toml --format markdown > record.md
-  modelgate bom ./all-MiniLM-L6-v2 > model.cdx.json";
+  modelgate bom ./all-MiniLM-L6-v2 > model.cdx.json
+  modelgate models add ./all-MiniLM-L6-v2 --name all-MiniLM-L6-v2 --version 1.0
+  modelgate models approve all-MiniLM-L6-v2@1.0 --by alice
+  modelgate audit verify";
 
 /// Inspect, scan and vet open-weight AI models before they reach production.
 #[derive(Debug, Parser)]
@@ -35,6 +41,11 @@ pub(crate) struct Args {
     /// When to color text output.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub(crate) color: ColorChoice,
+
+    /// The inventory's data directory (models, teams, audit); default
+    /// $XDG_DATA_HOME/modelgate or ~/.local/share/modelgate.
+    #[arg(long, global = true, value_name = "DIR", env = "MODELGATE_HOME")]
+    pub(crate) home: Option<PathBuf>,
 
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -133,11 +144,17 @@ Examples:
     /// base models as pedigree, and one component per file with its digest.
     /// The facts come from the same analysis as `modelgate vet`.
     #[command(after_help = "\
+Inventory: --inventory writes one BOM of every approved and production
+version in the inventory (see `modelgate models`), from the facts stored when
+each was added, with modelgate:inventory-version and modelgate:stage
+properties.
+
 Exit codes: 0 written; 2 usage error or unreadable path.
 
 Examples:
   modelgate bom ./all-MiniLM-L6-v2 > all-MiniLM-L6-v2.cdx.json
-  modelgate bom model.gguf --output model.cdx.json")]
+  modelgate bom model.gguf --output model.cdx.json
+  modelgate bom --inventory --output inventory.cdx.json")]
     Bom(BomArgs),
 
     /// Sign a model: an OpenSSF Model Signing (OMS) signature, `model.sig`.
@@ -195,6 +212,73 @@ Examples:
   modelgate verify model.gguf --certificate-chain ca.crt --signature model.gguf.sig
   modelgate verify ./snapshot --public-key a.pub --public-key b.pub --format json")]
     Verify(crate::sign_cmd::VerifyArgs),
+
+    /// The model inventory: versions, their evidence, approvals and stages.
+    ///
+    /// Each version is vetted when added and keeps the vet report as
+    /// evidence. Stages: candidate → approved → production → deprecated, or
+    /// revoked from any stage; each change records who, when and why, and
+    /// is appended to a hash-chained audit trail in the same transaction.
+    /// The inventory is an SQLite database in --home (MODELGATE_HOME).
+    #[command(subcommand)]
+    #[command(after_help = "\
+Approval: the stored vet verdict decides. approved: --by is enough;
+needs-review: a --sign-off ROLE=WHO from every reviewer it names; rejected:
+only --override --note WHY. Each approval sets a review-by date (default a
+year); `models due` lists versions past it.
+
+JSON (--format json): list/due: [{\"name\", \"version\", \"stage\", \"decision\",
+\"reviewers\", \"format\", \"quantization\", \"parameters\", \"review_by\",
+\"review_due\", ...}]; show NAME@VER adds \"files\", \"provenance\", \"history\",
+\"variants\", \"assignments\", \"report\"; approve/promote/deprecate: the stage
+change {\"from\", \"to\", \"by\", \"at\", \"note\", \"override\", \"event_seq\"};
+revoke: {\"change\", \"affected\": [teams]}; verify: {\"verified\", \"modified\",
+\"added\", \"removed\"}.
+
+Exit codes: 0 done; 1 models verify: a file was modified, added or removed;
+2 usage error, unknown version, or a refused change (illegal stage change,
+missing approver, verdict not allowing approval): nothing is changed.
+
+Examples:
+  modelgate models add ./all-MiniLM-L6-v2 --name all-MiniLM-L6-v2 --version 1.0
+  modelgate models add ./smollm2-q8.gguf --name smollm2 --version 1.0-q8 --variant-of smollm2@1.0-q4
+  modelgate models approve all-MiniLM-L6-v2@1.0 --by alice --review-by 2027-06-30
+  modelgate models approve llama@3.1 --by bob --sign-off legal=lena --sign-off governance=gus
+  modelgate models promote all-MiniLM-L6-v2@1.0 --by carol
+  modelgate models revoke all-MiniLM-L6-v2@1.0 --by dan --reason \"CVE-2026-1234\"
+  modelgate models verify all-MiniLM-L6-v2@1.0
+  modelgate models due --as-of 2027-01-01 --format json")]
+    Models(crate::models_cmd::ModelsCommand),
+
+    /// Which team uses which version, for what.
+    #[command(subcommand)]
+    #[command(after_help = "\
+Only approved and production versions can be assigned; `models revoke` lists
+the teams a revocation affects.
+
+Exit codes: 0 done; 2 usage error, unknown version, or a version that is not
+approved or in production.
+
+Examples:
+  modelgate teams assign search all-MiniLM-L6-v2@1.0 --purpose \"semantic search\"
+  modelgate teams list --format json")]
+    Teams(crate::models_cmd::TeamsCommand),
+
+    /// The audit trail of every inventory change, chained by SHA-256.
+    #[command(subcommand)]
+    #[command(after_help = "\
+Each event carries the SHA-256 of the previous event and its own canonical
+JSON (sorted keys, no spaces, without \"hash\"); `audit verify` recomputes the
+chain, names the first edited, removed or reordered event, and checks that
+the stored versions and assignments are what the trail says. The database
+also refuses UPDATE and DELETE on events.
+
+Exit codes: 0 intact; 1 tampering found; 2 usage error or unreadable store.
+
+Examples:
+  modelgate audit log --format json > audit.jsonl
+  modelgate audit verify")]
+    Audit(crate::models_cmd::AuditCommand),
 }
 
 /// Flags shared by `vet` and `bom`: the policy and what is known about the
@@ -243,8 +327,13 @@ pub(crate) struct VetArgs {
 #[derive(Debug, clap::Args)]
 pub(crate) struct BomArgs {
     /// A model file or repository directory.
-    #[arg(value_name = "PATH")]
-    pub(crate) path: PathBuf,
+    #[arg(value_name = "PATH", required_unless_present = "inventory")]
+    pub(crate) path: Option<PathBuf>,
+
+    /// Every approved and production version in the inventory instead of
+    /// one model.
+    #[arg(long, conflicts_with = "path")]
+    pub(crate) inventory: bool,
 
     #[command(flatten)]
     pub(crate) origin: OriginArgs,

@@ -6,6 +6,7 @@
 
 mod cli;
 mod inspect_cmd;
+mod models_cmd;
 mod progress;
 mod render;
 mod scan_cmd;
@@ -64,6 +65,9 @@ fn run(args: &cli::Args) -> anyhow::Result<u8> {
         cli::Command::Verify(verify) => sign_cmd::verify_command(args, verify),
         cli::Command::Vet(vet) => vet_cmd::run(args, vet),
         cli::Command::Bom(bom) => vet_cmd::bom(args, bom),
+        cli::Command::Models(models) => models_cmd::models(args, models),
+        cli::Command::Teams(teams) => models_cmd::teams(args, teams),
+        cli::Command::Audit(audit) => models_cmd::audit(args, audit),
     }
 }
 

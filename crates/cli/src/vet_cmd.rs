@@ -44,7 +44,7 @@ fn options(origin: &OriginArgs) -> anyhow::Result<VetOptions> {
     })
 }
 
-fn run_vet(path: &Path, origin: &OriginArgs) -> anyhow::Result<VetReport> {
+pub(crate) fn run_vet(path: &Path, origin: &OriginArgs) -> anyhow::Result<VetReport> {
     let mut options = options(origin)?;
     let bar = crate::progress::Bar::new("hashing");
     options.progress = Some(Box::new(bar.clone()));
@@ -90,7 +90,13 @@ pub(crate) fn bom(args: &Args, bom_args: &BomArgs) -> anyhow::Result<u8> {
     if !matches!(args.format, OutputFormat::Text | OutputFormat::Json) {
         anyhow::bail!("`modelgate bom` writes CycloneDX JSON; leave out --format");
     }
-    let report = run_vet(&bom_args.path, &bom_args.origin)?;
+    if bom_args.inventory {
+        return crate::models_cmd::inventory_bom(args, bom_args);
+    }
+    let Some(path) = &bom_args.path else {
+        anyhow::bail!("give the model: modelgate bom PATH, or modelgate bom --inventory");
+    };
+    let report = run_vet(path, &bom_args.origin)?;
     let description = modelgate_vet::model_description(&report);
     let bom = modelgate_bom::model_bom(
         &description,

@@ -323,13 +323,7 @@ fn scan_findings(scan: &ScanReport) -> Vec<ScanFinding> {
         .flat_map(|file| {
             file.findings.iter().map(move |finding| ScanFinding {
                 rule: finding.rule.to_string(),
-                severity: match finding.severity {
-                    modelgate_scan::Severity::Info => modelgate_policy::Severity::Info,
-                    modelgate_scan::Severity::Low => modelgate_policy::Severity::Low,
-                    modelgate_scan::Severity::Medium => modelgate_policy::Severity::Medium,
-                    modelgate_scan::Severity::High => modelgate_policy::Severity::High,
-                    modelgate_scan::Severity::Critical => modelgate_policy::Severity::Critical,
-                },
+                severity: finding.severity,
                 file: match &finding.location.member {
                     Some(member) if !file.path.ends_with(member.as_str()) => {
                         format!("{}:{member}", file.path)

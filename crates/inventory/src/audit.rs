@@ -1,0 +1,554 @@
+//! The audit trail: an append-only list of events, each chained to the one
+//! before by SHA-256, so that an edited, removed or reordered event shows.
+//!
+//! An event's hash is the SHA-256 (lower-case hex) of its canonical bytes:
+//! the compact JSON object
+//!
+//! ```text
+//! {"action":…,"actor":…,"at":…,"details":…,"prev_hash":…,"seq":…,"subject":…}
+//! ```
+//!
+//! with keys sorted at every level (so `details` too), no whitespace, and
+//! strings escaped as `serde_json` escapes them. `prev_hash` is the previous
+//! event's hash ([`GENESIS_HASH`] for event 1), so each hash covers the
+//! whole trail before it. Anyone can re-check an export: `jq -cS 'del(.hash)'`
+//! prints the canonical bytes of each line of `modelgate audit log --format
+//! json`.
+//!
+//! Pure: checking a chain takes rows and returns problems; the store reads
+//! the rows.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// `prev_hash` of the first event: 64 zeros.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Most problems an audit check lists (it counts them all).
+pub const MAX_LISTED_PROBLEMS: usize = 100;
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    /// Position in the trail, from 1, without gaps.
+    pub seq: u64,
+    /// When (RFC 3339 UTC).
+    pub at: String,
+    /// Who.
+    pub actor: String,
+    /// What: `version.added`, `version.approved`, `version.reviewed`,
+    /// `version.promoted`, `version.deprecated`, `version.revoked`,
+    /// `team.assigned`.
+    pub action: String,
+    /// What it is about: `NAME@VERSION`.
+    pub subject: String,
+    /// The change, as JSON.
+    pub details: Value,
+    /// The previous event's hash.
+    pub prev_hash: String,
+    /// This event's hash.
+    pub hash: String,
+}
+
+impl Event {
+    /// A new event after the one whose hash is `prev_hash`, with its hash.
+    pub(crate) fn new(
+        seq: u64,
+        at: &str,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        details: Value,
+        prev_hash: &str,
+    ) -> Event {
+        let mut event = Event {
+            seq,
+            at: at.to_string(),
+            actor: actor.to_string(),
+            action: action.to_string(),
+            subject: subject.to_string(),
+            details,
+            prev_hash: prev_hash.to_string(),
+            hash: String::new(),
+        };
+        event.hash = event.compute_hash();
+        event
+    }
+
+    /// The bytes the hash covers (see the module docs).
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256);
+        self.feed(&mut out);
+        out
+    }
+
+    /// SHA-256 of the canonical bytes, lower-case hex.
+    pub fn compute_hash(&self) -> String {
+        let mut hasher = Sha256::new();
+        self.feed(&mut hasher);
+        hex(&hasher.finalize())
+    }
+
+    fn feed(&self, sink: &mut impl Sink) {
+        let mut details = String::with_capacity(128);
+        canonical_json(&self.details, &mut details);
+        feed_canonical(
+            sink,
+            &EventParts {
+                seq: self.seq,
+                at: &self.at,
+                actor: &self.actor,
+                action: &self.action,
+                subject: &self.subject,
+                details: &details,
+                prev_hash: &self.prev_hash,
+            },
+        );
+    }
+}
+
+/// An event's fields as text, `details` already canonical JSON (as stored).
+pub(crate) struct EventParts<'a> {
+    pub(crate) seq: u64,
+    pub(crate) at: &'a str,
+    pub(crate) actor: &'a str,
+    pub(crate) action: &'a str,
+    pub(crate) subject: &'a str,
+    pub(crate) details: &'a str,
+    pub(crate) prev_hash: &'a str,
+}
+
+/// Where canonical bytes go: a buffer, or straight into the hasher.
+trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+impl Sink for Sha256 {
+    fn put(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
+fn feed_canonical(sink: &mut impl Sink, event: &EventParts<'_>) {
+    sink.put(b"{\"action\":");
+    put_string(sink, event.action);
+    sink.put(b",\"actor\":");
+    put_string(sink, event.actor);
+    sink.put(b",\"at\":");
+    put_string(sink, event.at);
+    sink.put(b",\"details\":");
+    sink.put(event.details.as_bytes());
+    sink.put(b",\"prev_hash\":");
+    put_string(sink, event.prev_hash);
+    sink.put(b",\"seq\":");
+    sink.put(event.seq.to_string().as_bytes());
+    sink.put(b",\"subject\":");
+    put_string(sink, event.subject);
+    sink.put(b"}");
+}
+
+/// A JSON string as serde_json writes it: only `"`, `\\` and control
+/// characters are escaped.
+fn put_string(sink: &mut impl Sink, text: &str) {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        sink.put(b"\"");
+        sink.put(text.as_bytes());
+        sink.put(b"\"");
+    } else {
+        // Serializing a string to JSON cannot fail.
+        sink.put(Value::from(text).to_string().as_bytes());
+    }
+}
+
+/// The hash of an event as stored (its `details` text taken as it is:
+/// anything but the canonical text the writer stored changes the hash).
+pub(crate) fn stored_hash(event: &EventParts<'_>) -> String {
+    let mut hasher = Sha256::new();
+    feed_canonical(&mut hasher, event);
+    hex(&hasher.finalize())
+}
+
+/// Lower-case hex SHA-256.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    fn digit(nibble: u8) -> char {
+        char::from(if nibble < 10 {
+            b'0' + nibble
+        } else {
+            b'a' + nibble - 10
+        })
+    }
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(digit(byte >> 4));
+        out.push(digit(byte & 0x0f));
+    }
+    out
+}
+
+/// JSON with object keys sorted at every level and no whitespace.
+pub fn canonical_json(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let sorted: BTreeMap<&String, &Value> = map.iter().collect();
+            out.push('{');
+            for (idx, (key, value)) in sorted.into_iter().enumerate() {
+                if idx > 0 {
+                    out.push(',');
+                }
+                push_string(out, key);
+                out.push(':');
+                canonical_json(value, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (idx, item) in items.iter().enumerate() {
+                if idx > 0 {
+                    out.push(',');
+                }
+                canonical_json(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+fn push_string(out: &mut String, text: &str) {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    } else {
+        // Serializing a string to JSON cannot fail.
+        out.push_str(&Value::from(text).to_string());
+    }
+}
+
+/// The SHA-256 of a version's manifest: the canonical JSON array of its
+/// files (`{"path","sha256","size"}`), sorted by path. The `version.added`
+/// event carries it, so the stored digests are covered by the chain.
+pub fn manifest_sha256(files: &[crate::FileRecord]) -> String {
+    let mut sorted: Vec<&crate::FileRecord> = files.iter().collect();
+    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut out = String::from("[");
+    for (idx, file) in sorted.into_iter().enumerate() {
+        if idx > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"path\":");
+        push_string(&mut out, &file.path);
+        out.push_str(",\"sha256\":");
+        push_string(&mut out, &file.sha256);
+        out.push_str(",\"size\":");
+        out.push_str(&file.size.to_string());
+        out.push('}');
+    }
+    out.push(']');
+    sha256_hex(out.as_bytes())
+}
+
+/// An event as stored: `details` is the stored text, which may have been
+/// edited into something that is not JSON.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StoredEvent<'a> {
+    pub(crate) seq: i64,
+    pub(crate) at: &'a str,
+    pub(crate) actor: &'a str,
+    pub(crate) action: &'a str,
+    pub(crate) subject: &'a str,
+    pub(crate) details: &'a str,
+    pub(crate) prev_hash: &'a str,
+    pub(crate) hash: &'a str,
+}
+
+impl StoredEvent<'_> {
+    /// The event, with `details` parsed (kept as a JSON string when it is
+    /// not JSON, so that a log still shows it).
+    pub(crate) fn to_event(self) -> Event {
+        let details = serde_json::from_str(self.details)
+            .unwrap_or_else(|_| Value::String(self.details.to_string()));
+        Event {
+            seq: u64::try_from(self.seq).unwrap_or(0),
+            at: self.at.to_string(),
+            actor: self.actor.to_string(),
+            action: self.action.to_string(),
+            subject: self.subject.to_string(),
+            details,
+            prev_hash: self.prev_hash.to_string(),
+            hash: self.hash.to_string(),
+        }
+    }
+}
+
+/// The fields of `details` that the replay needs (others are skipped
+/// without being built).
+#[derive(Debug, Default, serde::Deserialize)]
+struct ReplayDetails<'a> {
+    #[serde(borrow, default)]
+    name: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    version: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    stage: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    to: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    decision: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    report_sha256: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    files_sha256: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    team: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    purpose: Option<std::borrow::Cow<'a, str>>,
+}
+
+fn owned(text: Option<std::borrow::Cow<'_, str>>) -> String {
+    text.map(std::borrow::Cow::into_owned).unwrap_or_default()
+}
+
+/// Something `audit verify` found wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditProblem {
+    /// The event, for a break in the chain.
+    pub seq: Option<u64>,
+    /// The version or assignment, for stored state that the trail does not
+    /// account for.
+    pub subject: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The outcome of `audit verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditReport {
+    /// Nothing is wrong.
+    pub ok: bool,
+    /// Events read.
+    pub n_events: u64,
+    /// The last event's hash: note it somewhere else to detect a rewrite of
+    /// the whole trail later.
+    pub head: Option<String>,
+    /// The first event that is not what the chain says it should be.
+    pub first_bad: Option<u64>,
+    /// Problems found (at most [`MAX_LISTED_PROBLEMS`]).
+    pub problems: Vec<AuditProblem>,
+    /// Problems found, listed or not.
+    pub n_problems: u64,
+}
+
+/// What the trail says a version should look like now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ExpectedVersion {
+    pub(crate) stage: String,
+    pub(crate) decision: String,
+    pub(crate) report_sha256: String,
+    pub(crate) files_sha256: String,
+    pub(crate) last_seq: u64,
+}
+
+/// Checks a trail event by event, in `seq` order, and replays it into the
+/// state it implies.
+#[derive(Debug, Default)]
+pub(crate) struct ChainCheck {
+    n_events: u64,
+    last_seq: u64,
+    last_hash: Option<String>,
+    first_bad: Option<u64>,
+    problems: Vec<AuditProblem>,
+    n_problems: u64,
+    pub(crate) versions: HashMap<(String, String), ExpectedVersion>,
+    pub(crate) assignments: HashMap<(String, String, String), (String, u64)>,
+}
+
+impl ChainCheck {
+    pub(crate) fn problem(&mut self, seq: Option<u64>, subject: Option<String>, message: String) {
+        if let Some(seq) = seq {
+            self.first_bad = Some(self.first_bad.map_or(seq, |first| first.min(seq)));
+        }
+        self.n_problems += 1;
+        if self.problems.len() < MAX_LISTED_PROBLEMS {
+            self.problems.push(AuditProblem {
+                seq,
+                subject,
+                message,
+            });
+        }
+    }
+
+    pub(crate) fn push(&mut self, stored: StoredEvent<'_>) {
+        self.n_events += 1;
+        let expected = self.last_seq + 1;
+        let Ok(seq) = u64::try_from(stored.seq) else {
+            self.problem(
+                Some(expected),
+                None,
+                format!(
+                    "event {expected}: found an event numbered {} instead",
+                    stored.seq
+                ),
+            );
+            return;
+        };
+        let mut gap = false;
+        if seq != expected {
+            gap = true;
+            let message = if seq > expected + 1 {
+                format!(
+                    "events {expected} to {} are missing: the trail jumps from {} to {seq}",
+                    seq - 1,
+                    expected - 1
+                )
+            } else if seq > expected {
+                format!(
+                    "event {expected} is missing: the trail jumps from {} to {seq}",
+                    expected - 1
+                )
+            } else {
+                format!(
+                    "event {seq} appears out of order after event {}",
+                    self.last_seq
+                )
+            };
+            self.problem(Some(expected.min(seq)), None, message);
+        }
+        let computed = stored_hash(&EventParts {
+            seq,
+            at: stored.at,
+            actor: stored.actor,
+            action: stored.action,
+            subject: stored.subject,
+            details: stored.details,
+            prev_hash: stored.prev_hash,
+        });
+        let previous = self.last_hash.as_deref().unwrap_or(GENESIS_HASH);
+        if computed != stored.hash {
+            self.problem(
+                Some(seq),
+                Some(stored.subject.to_string()),
+                format!(
+                    "event {seq} ({} {}) was changed: its content no longer matches its hash",
+                    stored.action, stored.subject
+                ),
+            );
+        } else if !gap && stored.prev_hash != previous {
+            let message = if seq == 1 {
+                "event 1 does not start the trail: its prev_hash is not the genesis hash (events before it were removed, or it was replaced)".to_string()
+            } else {
+                format!(
+                    "event {seq} does not follow event {}: its prev_hash is not event {}'s hash (an event was replaced, removed or reordered)",
+                    seq - 1,
+                    seq - 1
+                )
+            };
+            self.problem(Some(seq), Some(stored.subject.to_string()), message);
+        }
+        if let Ok(details) = serde_json::from_str::<ReplayDetails<'_>>(stored.details) {
+            self.replay(seq, stored.action, details);
+        }
+        self.last_seq = seq.max(self.last_seq);
+        match &mut self.last_hash {
+            Some(last) => {
+                last.clear();
+                last.push_str(stored.hash);
+            }
+            None => self.last_hash = Some(stored.hash.to_string()),
+        }
+    }
+
+    fn replay(&mut self, seq: u64, action: &str, details: ReplayDetails<'_>) {
+        let key = (owned(details.name), owned(details.version));
+        match action {
+            "version.added" => {
+                self.versions.insert(
+                    key,
+                    ExpectedVersion {
+                        stage: owned(details.stage),
+                        decision: owned(details.decision),
+                        report_sha256: owned(details.report_sha256),
+                        files_sha256: owned(details.files_sha256),
+                        last_seq: seq,
+                    },
+                );
+            }
+            "team.assigned" => {
+                self.assignments.insert(
+                    (owned(details.team), key.0, key.1),
+                    (owned(details.purpose), seq),
+                );
+            }
+            _ if action.starts_with("version.") => {
+                if let Some(expected) = self.versions.get_mut(&key) {
+                    expected.stage = owned(details.to);
+                    expected.last_seq = seq;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(crate) fn finish(self) -> AuditReport {
+        AuditReport {
+            ok: self.n_problems == 0,
+            n_events: self.n_events,
+            head: self.last_hash,
+            first_bad: self.first_bad,
+            problems: self.problems,
+            n_problems: self.n_problems,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level() {
+        let value: Value =
+            serde_json::from_str(r#"{"b": [ {"z": 1, "a": "é\n"} ], "a": null}"#).expect("json");
+        let mut out = String::new();
+        canonical_json(&value, &mut out);
+        assert_eq!(out, r#"{"a":null,"b":[{"a":"é\n","z":1}]}"#);
+    }
+
+    #[test]
+    fn the_hash_covers_every_field() {
+        let event = Event::new(
+            1,
+            "2026-01-01T00:00:00Z",
+            "alice",
+            "version.added",
+            "m@1",
+            serde_json::json!({"name": "m"}),
+            GENESIS_HASH,
+        );
+        assert_eq!(event.hash.len(), 64);
+        assert_eq!(event.hash, sha256_hex(&event.canonical_bytes()));
+        let mut changed = event.clone();
+        changed.actor = "mallory".into();
+        assert_ne!(changed.compute_hash(), event.hash);
+        let mut changed = event.clone();
+        changed.seq = 2;
+        assert_ne!(changed.compute_hash(), event.hash);
+        let mut changed = event;
+        changed.details = serde_json::json!({"name": "n"});
+        assert_ne!(changed.compute_hash(), changed.hash);
+    }
+}

@@ -1,0 +1,219 @@
+//! Why an inventory operation failed. Every variant that refuses a change
+//! leaves the store as it was: the change and its audit event are one
+//! transaction.
+
+use std::path::PathBuf;
+
+use modelgate_policy::{Decision, Reviewer};
+
+use crate::{Stage, Transition, VersionRef};
+
+/// Why an inventory operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The data directory could not be created.
+    #[error("cannot create the inventory directory {path}")]
+    CreateHome {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database file could not be opened or set up.
+    #[error("cannot open the inventory database {path}")]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A migration failed; none of it was applied.
+    #[error("migration {version:04}_{name} failed")]
+    Migration {
+        /// Its number.
+        version: u32,
+        /// Its name.
+        name: &'static str,
+        /// Why.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The database was written by a newer modelgate.
+    #[error(
+        "the inventory database {path} has schema version {found}, newer than this modelgate's {known}"
+    )]
+    SchemaTooNew {
+        /// The database file.
+        path: PathBuf,
+        /// The newest migration recorded in the database.
+        found: u32,
+        /// The newest migration this build knows.
+        known: u32,
+    },
+    /// A query failed.
+    #[error("inventory database error while {doing}")]
+    Database {
+        /// What was being done (`adding a version`).
+        doing: &'static str,
+        /// Why.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// Something stored cannot be read back (the database was edited, or
+    /// written by an incompatible build).
+    #[error("the inventory holds data it cannot read: {what}")]
+    Corrupt {
+        /// What, and where.
+        what: String,
+    },
+    /// A model, version or team name is not acceptable.
+    #[error("{kind} {text:?} is not valid: {reason}")]
+    BadName {
+        /// `model name`, `version`, `team`, `approver`, ...
+        kind: &'static str,
+        /// The text given.
+        text: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A version reference is not `NAME@VERSION`.
+    #[error("{text:?} is not NAME@VERSION")]
+    BadReference {
+        /// The text given.
+        text: String,
+    },
+    /// A date is not `YYYY-MM-DD`.
+    #[error("{text:?} is not a date (YYYY-MM-DD)")]
+    BadDate {
+        /// The text given.
+        text: String,
+    },
+    /// A required text is empty.
+    #[error("{field} is empty")]
+    Missing {
+        /// `approver`, `reason`, `purpose`, ...
+        field: &'static str,
+    },
+    /// No model has this name.
+    #[error("no model named {name} in the inventory")]
+    UnknownModel {
+        /// The name.
+        name: String,
+    },
+    /// The model has no such version.
+    #[error("no version {reference} in the inventory{}", known_versions(.known))]
+    UnknownVersion {
+        /// The reference.
+        reference: VersionRef,
+        /// The model's versions, when the model exists.
+        known: Vec<String>,
+    },
+    /// The version is already recorded; versions are immutable.
+    #[error("{reference} is already in the inventory")]
+    VersionExists {
+        /// The reference.
+        reference: VersionRef,
+    },
+    /// A version cannot be a variant of itself.
+    #[error("{reference} cannot be a variant of itself")]
+    SelfVariant {
+        /// The reference.
+        reference: VersionRef,
+    },
+    /// The stage machine does not allow this change.
+    #[error(
+        "cannot {} {reference}: it is {stage}, and {} needs {}",
+        .transition.verb(),
+        .transition.verb(),
+        .transition.allowed_from()
+    )]
+    IllegalTransition {
+        /// The version.
+        reference: VersionRef,
+        /// Its stage.
+        stage: Stage,
+        /// What was asked.
+        transition: Transition,
+    },
+    /// The vet verdict does not allow approval.
+    #[error("cannot approve {reference}: the policy's verdict is {}{}", .decision.name(), list_reasons(.reasons))]
+    NotAllowed {
+        /// The version.
+        reference: VersionRef,
+        /// The stored verdict.
+        decision: Decision,
+        /// The rules that rejected it or asked for review (`rule: message`).
+        reasons: Vec<String>,
+    },
+    /// The verdict asks for review, and not every reviewer signed off.
+    #[error(
+        "cannot approve {reference}: the verdict needs review by {}, and {} did not sign off",
+        names(.reviewers),
+        names(.missing)
+    )]
+    MissingSignOff {
+        /// The version.
+        reference: VersionRef,
+        /// Every reviewer the verdict names.
+        reviewers: Vec<Reviewer>,
+        /// Those without a sign-off.
+        missing: Vec<Reviewer>,
+    },
+    /// An override was asked for without saying why.
+    #[error("an override of the verdict must say why")]
+    OverrideWithoutNote,
+    /// A review-by date is not in the future.
+    #[error("review-by date {date} is not after today ({today})")]
+    ReviewDateNotFuture {
+        /// The date given.
+        date: String,
+        /// Today, UTC.
+        today: String,
+    },
+    /// Teams can only use approved or production versions.
+    #[error("cannot assign {reference} to team {team}: it is {stage}")]
+    NotAssignable {
+        /// The team.
+        team: String,
+        /// The version.
+        reference: VersionRef,
+        /// Its stage.
+        stage: Stage,
+    },
+    /// A reviewer name is not one the policy knows.
+    #[error("{text:?} is not a reviewer (legal, security or governance)")]
+    BadReviewer {
+        /// The text given.
+        text: String,
+    },
+}
+
+fn known_versions(known: &[String]) -> String {
+    if known.is_empty() {
+        String::new()
+    } else {
+        format!(" (its versions: {})", known.join(", "))
+    }
+}
+
+fn list_reasons(reasons: &[String]) -> String {
+    if reasons.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", reasons.join("; "))
+    }
+}
+
+fn names(reviewers: &[Reviewer]) -> String {
+    let names: Vec<&str> = reviewers.iter().map(|r| r.name()).collect();
+    names.join(", ")
+}
+
+impl Error {
+    pub(crate) fn database(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
+        move |source| Error::Database { doing, source }
+    }
+}

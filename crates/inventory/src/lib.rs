@@ -1,0 +1,69 @@
+//! The model inventory: which versions of which models the organisation
+//! has vetted, approved and put in production, who decided, which teams use
+//! them, and a tamper-evident record of every change.
+//!
+//! Purpose: keep each vetted version with its evidence (the OMS-style file
+//! manifest, format, parameters, quantization, license and terms,
+//! provenance, signature status, the full `modelgate vet` report and the
+//! AI-BOM description), move it through its stages ([`Stage`]:
+//! `candidate` → `approved` → `production` → `deprecated`, or `revoked`)
+//! under rules ([`Transition`]; approval only when the vet verdict allows
+//! it, the reviewers signed off, or an override says why), record which
+//! team uses which version for what, and append every change to an audit
+//! trail chained by SHA-256 ([`audit`]) in the same transaction as the
+//! change.
+//!
+//! Non-purpose: it does not vet (that is `modelgate-vet`, whose report it
+//! stores), hash files (the caller compares with [`compare_files`]), or
+//! decide policy. Analysers never see it: the store is at the edge, used by
+//! the CLI (and later the gateway).
+//!
+//! Main types: [`Store`] (one SQLite database, WAL mode; writers queue with
+//! a busy timeout; every change is a `BEGIN IMMEDIATE` transaction),
+//! [`Batch`] (several changes in one transaction), [`NewVersion`] (what to
+//! record; [`NewVersion::from_report`] builds it from a vet report),
+//! [`VersionSummary`] / [`VersionDetail`], [`StageChange`], [`Assignment`],
+//! [`audit::Event`] and [`audit::AuditReport`], and [`Error`].
+//!
+//! Storage: the schema is the SQL in `migrations/` (applied in order in one
+//! transaction, recorded in `schema_migrations`), written in portable SQL
+//! (TEXT and BIGINT, natural keys, RFC 3339 UTC text timestamps) so that a
+//! PostgreSQL backend needs only another `store.rs`; the one SQLite-only
+//! migration makes the database refuse `UPDATE` and `DELETE` on `events`.
+//! The stage rules, records and chain checks are backend-free.
+//!
+//! ```no_run
+//! use modelgate_inventory::{Approval, NewVersion, Store, VersionRef};
+//! use modelgate_vet::{VetOptions, vet};
+//!
+//! let mut store = Store::open(std::path::Path::new("/var/lib/modelgate"))?;
+//! let report = vet(std::path::Path::new("./all-MiniLM-L6-v2"), &VetOptions::default())?;
+//! let minilm: VersionRef = "all-MiniLM-L6-v2@1.0".parse()?;
+//! store.add_version(&NewVersion::from_report(minilm.clone(), &report)?, "alice")?;
+//! store.approve(&minilm, &Approval { by: "bob".into(), ..Approval::default() })?;
+//! store.promote(&minilm, "carol", None)?;
+//! store.assign("search", &minilm, "semantic search over the wiki", "carol")?;
+//! assert!(store.verify_audit()?.ok);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod audit;
+mod clock;
+mod error;
+mod record;
+mod schema;
+mod stage;
+mod store;
+
+pub use audit::{AuditProblem, AuditReport, Event};
+pub use clock::{Date, Timestamp};
+pub use error::Error;
+pub use record::{
+    Approval, Assignment, FileComparison, FileRecord, MAX_NAME_BYTES, MAX_NOTE_BYTES,
+    ModelOverview, NewVersion, ProvenanceRecord, Revocation, SignOff, StageChange, Variant,
+    VersionDetail, VersionRef, VersionSummary, check_actor, check_name, compare_files,
+    signature_name,
+};
+pub use schema::SCHEMA_VERSION;
+pub use stage::{Stage, Transition};
+pub use store::{BUSY_TIMEOUT, Batch, DATABASE_FILE, DEFAULT_REVIEW_DAYS, Store, default_home};
