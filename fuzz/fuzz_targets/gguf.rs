@@ -9,7 +9,8 @@ fuzz_target!(|data: &[u8]| {
             let _ = gguf.overlapping_tensors();
             let _ = gguf.duplicate_keys();
             let _ = gguf.duplicate_tensor_names();
-            let _ = gguf.duplicate_names();
+            let _ = gguf.duplicate_keys();
+            let _ = gguf.duplicate_tensor_names();
             let _ = gguf.architecture();
             let _ = gguf.get_u64("general.file_type");
             let _ = gguf.get_str("tokenizer.chat_template");

@@ -4,7 +4,9 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use modelgate_signing::{Bundle, Certificate, Manifest, PublicKey, Trust, verify_bundle};
+use modelgate_signing::{
+    BUNDLE_MEDIA_TYPE, Bundle, Certificate, Manifest, PAYLOAD_TYPE, PublicKey, Trust, verify_bundle,
+};
 
 struct TrustedMaterial {
     keys: Vec<PublicKey>,
@@ -31,6 +33,26 @@ fn trusted() -> &'static TrustedMaterial {
     })
 }
 
+/// Standard padded base64, as a bundle carries DER certificates.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let group = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |group, (i, &b)| group | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(group >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 fuzz_target!(|data: &[u8]| {
     let trusted = trusted();
     if let Ok(bundle) = Bundle::parse(data) {
@@ -43,6 +65,19 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = verify_bundle(&bundle, Trust::Keys(&trusted.keys));
         let _ = verify_bundle(&bundle, Trust::CertificateAuthorities(&trusted.authorities));
+    }
+    // The bytes as a DER certificate, alone and as the signing certificate
+    // of a bundle: the chain checks read its extensions before any
+    // signature is checked.
+    if let Ok(certificate) = Certificate::from_der(data) {
+        let _ = certificate.public_key();
+        let bundle = format!(
+            r#"{{"mediaType":"{BUNDLE_MEDIA_TYPE}","verificationMaterial":{{"x509CertificateChain":{{"certificates":[{{"rawBytes":"{}"}}]}}}},"dsseEnvelope":{{"payload":"","payloadType":"{PAYLOAD_TYPE}","signatures":[{{"sig":""}}]}}}}"#,
+            base64(data)
+        );
+        if let Ok(bundle) = Bundle::parse(bundle.as_bytes()) {
+            let _ = verify_bundle(&bundle, Trust::CertificateAuthorities(&trusted.authorities));
+        }
     }
     // The statement alone, and the PEM readers, on the same bytes.
     let _ = Manifest::from_statement_json(data);

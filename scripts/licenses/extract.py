@@ -9,7 +9,12 @@ the source, its version and the key and name of every text taken.
     scripts/licenses/extract.py                 download the wheel if needed
     scripts/licenses/extract.py --wheel PATH    use a wheel already on disk
 
-The wheel is cached in $MODELGATE_CACHE/wheels (default ~/.cache/modelgate).
+Which texts: every entry of crates/license/data/terms.toml with a
+`scancode_key` (our id and the ScanCode key). To add one, give the entry its
+key, run this script, and list the new file in `TEXTS` in src/terms.rs.
+
+The wheel is cached in $MODELGATE_CACHE/wheels (default ~/.cache/modelgate)
+and checked against its pinned sha256.
 Output (overwritten; run it on purpose, review the diff, commit):
     crates/license/data/texts/<id>.txt          the text only, front matter removed
     crates/license/data/ATTRIBUTION.md
@@ -22,56 +27,18 @@ import hashlib
 import os
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
 PACKAGE = "scancode-toolkit-mini"
 VERSION = "32.5.0"
 WHEEL = f"scancode_toolkit_mini-{VERSION}-cp311-none-any.whl"
+WHEEL_SHA256 = "7ae5e7b46b8cdbab78afb50380ffc1239d296e81e154314a8c3382e678c664cf"
 
 # (our id, scancode key). Our ids follow the Hugging Face Hub's license
 # identifiers where the Hub has one (`license:` in a model card), else the
 # `license_name:` the publishers use with `license: other`.
-TEXTS: list[tuple[str, str]] = [
-    # Permissive and copyleft software licenses.
-    ("apache-2.0", "apache-2.0"),
-    ("mit", "mit"),
-    ("bsd-2-clause", "bsd-simplified"),
-    ("bsd-3-clause", "bsd-new"),
-    ("gpl-3.0", "gpl-3.0"),
-    # Creative Commons 4.0.
-    ("cc-by-4.0", "cc-by-4.0"),
-    ("cc-by-sa-4.0", "cc-by-sa-4.0"),
-    ("cc-by-nc-4.0", "cc-by-nc-4.0"),
-    ("cc-by-nc-sa-4.0", "cc-by-nc-sa-4.0"),
-    # Meta.
-    ("llama1", "llama-license-2023"),
-    ("llama2", "llama-2-license-2023"),
-    ("llama3.1", "llama-3.1-license-2024"),
-    ("llama3.2", "llama-3.2-license-2024"),
-    ("llama3.3", "llama-3.3-license-2024"),
-    ("llama4", "llama-4-cla-2025"),
-    ("llama4-acceptable-use-policy", "llama-4-license-2025"),
-    # Google.
-    ("gemma", "gemma-tou-2025-03-24"),
-    ("gemma-prohibited-use-policy", "gemma-pup-2024-02-21"),
-    # Alibaba.
-    ("qwen", "qwen-2024"),
-    ("tongyi-qianwen", "tongyi-qianwen-2023"),
-    # DeepSeek.
-    ("deepseek", "deepseek-la-1.0"),
-    # Technology Innovation Institute.
-    ("falcon2-11b-license", "falcon-2-11b-1.0"),
-    # Responsible AI licenses.
-    ("bigscience-openrail-m", "bigscience-open-rail-m"),
-    ("bigscience-bloom-rail-1.0", "bigscience-rail-1.0"),
-    ("creativeml-openrail-m", "stable-diffusion-2022-08-22"),
-    ("openrail++", "bigscience-open-rail-m2"),
-    ("bigcode-openrail-m", "bigcode-open-rail-m-v1"),
-]
-
-# Wanted, but ScanCode 32.5.0 has no text for them: their terms entries
-# (crates/license/data/terms.toml) resolve declared ids only.
 ABSENT = [
     "Meta Llama 3 Community License (llama3)",
     "Llama 2, 3.x acceptable use policies (only the Llama 4 one is present)",
@@ -83,6 +50,15 @@ ABSENT = [
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "crates" / "license" / "data"
+
+
+def texts() -> list[tuple[str, str]]:
+    """(our id, ScanCode key) of every entry of terms.toml that has a
+    `scancode_key`, in the file's order: the knowledge base says which
+    licenses have a reference text, this script only fetches them."""
+    with open(OUT / "terms.toml", "rb") as source:
+        terms = tomllib.load(source)
+    return [(our_id, entry["scancode_key"]) for our_id, entry in terms.items() if "scancode_key" in entry]
 
 
 def cached_wheel() -> Path:
@@ -125,17 +101,20 @@ def main() -> None:
     args = parser.parse_args()
     wheel = args.wheel or cached_wheel()
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    if digest != WHEEL_SHA256:
+        sys.exit(f"extract: {wheel} has sha256 {digest}, expected {WHEEL_SHA256}")
+    wanted_texts = texts()
 
     texts_dir = OUT / "texts"
     texts_dir.mkdir(parents=True, exist_ok=True)
-    wanted = {f"{our_id}.txt" for our_id, _ in TEXTS}
+    wanted = {f"{our_id}.txt" for our_id, _ in wanted_texts}
     for stale in texts_dir.glob("*.txt"):
         if stale.name not in wanted:
             stale.unlink()
 
     rows = []
     with zipfile.ZipFile(wheel) as archive:
-        for our_id, key in TEXTS:
+        for our_id, key in wanted_texts:
             member = f"licensedcode/data/licenses/{key}.LICENSE"
             try:
                 raw = archive.read(member).decode("utf-8")

@@ -4,30 +4,15 @@
 //! plus the anomalies and errors the generator planted.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use std::path::{Path, PathBuf};
-
 use modelgate_archive::stream::{self, Compression};
 use modelgate_archive::tar::{TarArchive, TarKind};
 use modelgate_archive::zip::ZipArchive;
 use modelgate_archive::{Error, Limits};
+use modelgate_testdata::variant;
 use serde_json::Value as Json;
 
-fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/archive")
-}
-
 fn read(relative: &str) -> Vec<u8> {
-    let path = data_dir().join(relative);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The variant name of a `Debug`-printed enum value.
-fn variant(debug: impl std::fmt::Debug) -> String {
-    let text = format!("{debug:?}");
-    text.split([' ', '{', '('])
-        .next()
-        .unwrap_or_default()
-        .to_string()
+    modelgate_testdata::read("archive", relative)
 }
 
 fn tight() -> Limits {
@@ -235,23 +220,11 @@ fn check_stream(relative: &str, bytes: &[u8], expected: &Json) {
 
 #[test]
 fn every_input_matches_its_expected_json() {
-    let mut n_checked = 0;
-    for sub in ["ok", "err", "malicious"] {
-        let mut names: Vec<String> = std::fs::read_dir(data_dir().join(sub))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| !n.ends_with(".expected.json"))
-            .collect();
-        names.sort();
-        for name in names {
-            let stem = name.rsplit_once('.').unwrap().0;
-            let expected: Json =
-                serde_json::from_slice(&read(&format!("{sub}/{stem}.expected.json"))).unwrap();
-            check(&format!("{sub}/{name}"), &expected);
-            n_checked += 1;
-        }
+    let cases = modelgate_testdata::cases("archive");
+    for case in &cases {
+        check(&case.relative, &case.expected);
     }
-    assert_eq!(n_checked, 46);
+    assert_eq!(cases.len(), 46);
 }
 
 #[test]

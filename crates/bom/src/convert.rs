@@ -39,12 +39,19 @@ impl Refs {
 
 /// The model as a `machine-learning-model` component, its files nested.
 pub(crate) fn model_component(model: &ModelDescription, refs: &mut Refs) -> cdx::Component {
-    let bom_ref = refs.unique(model_ref(model));
     let mut component = identity(model);
-    component.description = text(model.description.as_ref());
-    component.hashes = hashes(&model.hashes);
+    let bom_ref = refs.unique(model_ref(model, component.purl.as_deref()));
+    component.description = text(model.description.as_deref());
+    component.hashes = model
+        .hashes
+        .iter()
+        .filter_map(|h| hash(h.alg, &h.content))
+        .collect();
     component.licenses = license(model.license.as_ref()).into_iter().collect();
-    component.external_references = distribution(model.source_url.as_ref());
+    component.external_references = external_reference(
+        ExternalReferenceType::Distribution,
+        model.source_url.as_deref(),
+    );
     component.pedigree = pedigree(&model.base_models);
     component.components = model
         .files
@@ -62,60 +69,50 @@ pub(crate) fn model_component(model: &ModelDescription, refs: &mut Refs) -> cdx:
 pub(crate) fn identity(model: &ModelDescription) -> cdx::Component {
     let mut component =
         cdx::Component::new(ComponentType::MachineLearningModel, model.name.clone());
-    component.publisher = text(model.publisher.as_ref());
+    component.publisher = text(model.publisher.as_deref());
     component.supplier = component
         .publisher
         .clone()
         .map(|name| cdx::OrganizationalEntity { name });
-    component.group = text(model.group.as_ref());
-    component.version = version(model.version.as_ref());
-    component.purl = purl(model.purl.as_ref());
+    component.group = text(model.group.as_deref());
+    component.version = version(model.version.as_deref());
+    component.purl = purl(model.purl.as_deref());
     component
 }
 
 /// modelgate itself, for `metadata.tools.components`.
 pub(crate) fn tool_component(tool_version: &str) -> cdx::Component {
     let mut component = cdx::Component::new(ComponentType::Application, "modelgate".to_owned());
-    component.version = version(Some(&tool_version.to_owned()));
-    component.external_references = iri_reference(Some(&env!("CARGO_PKG_REPOSITORY").to_owned()))
-        .map(|url| cdx::ExternalReference {
-            kind: ExternalReferenceType::Vcs,
-            url,
-        })
-        .into_iter()
-        .collect();
+    component.version = version(Some(tool_version));
+    component.external_references = external_reference(
+        ExternalReferenceType::Vcs,
+        Some(env!("CARGO_PKG_REPOSITORY")),
+    );
     component
 }
 
-/// The purl when there is one (what most CycloneDX tools use), otherwise
-/// `model:[group/]name[@version]`.
-fn model_ref(model: &ModelDescription) -> String {
-    if let Some(purl) = purl(model.purl.as_ref()) {
-        return purl;
+/// The purl when there is a valid one (what most CycloneDX tools use),
+/// otherwise `model:[group/]name[@version]`.
+fn model_ref(model: &ModelDescription, purl: Option<&str>) -> String {
+    if let Some(purl) = purl {
+        return purl.to_owned();
     }
     let mut candidate = "model:".to_owned();
-    if let Some(group) = text(model.group.as_ref()) {
+    if let Some(group) = text(model.group.as_deref()) {
         candidate.push_str(group.trim());
         candidate.push('/');
     }
     candidate.push_str(model.name.trim());
-    if let Some(version) = version(model.version.as_ref()) {
+    if let Some(version) = version(model.version.as_deref()) {
         candidate.push('@');
         candidate.push_str(version.trim());
     }
     candidate
 }
 
-fn hashes(hashes: &[model::Hash]) -> Vec<cdx::Hash> {
-    hashes
-        .iter()
-        .filter_map(|hash| {
-            hex_digest(hash.alg, &hash.content).map(|content| cdx::Hash {
-                alg: hash.alg,
-                content,
-            })
-        })
-        .collect()
+/// A digest, when it is hexadecimal of the algorithm's length.
+fn hash(alg: model::HashAlgorithm, content: &str) -> Option<cdx::Hash> {
+    hex_digest(alg, content).map(|content| cdx::Hash { alg, content })
 }
 
 fn license(license: Option<&LicenseChoice>) -> Option<cdx::LicenseEntry> {
@@ -129,18 +126,19 @@ fn license(license: Option<&LicenseChoice>) -> Option<cdx::LicenseEntry> {
         },
         LicenseChoice::Named { name, url } => cdx::License::Name {
             name: text(Some(name))?,
-            url: iri_reference(url.as_ref()),
+            url: iri_reference(url.as_deref()),
         },
     };
     Some(cdx::LicenseEntry { license })
 }
 
-fn distribution(url: Option<&String>) -> Vec<cdx::ExternalReference> {
+/// An external reference of `kind` to `url`, when an IRI can be made of it.
+fn external_reference(
+    kind: ExternalReferenceType,
+    url: Option<&str>,
+) -> Vec<cdx::ExternalReference> {
     iri_reference(url)
-        .map(|url| cdx::ExternalReference {
-            kind: ExternalReferenceType::Distribution,
-            url,
-        })
+        .map(|url| cdx::ExternalReference { kind, url })
         .into_iter()
         .collect()
 }
@@ -167,16 +165,21 @@ fn pedigree(base_models: &[model::BaseModel]) -> Option<cdx::Pedigree> {
     let ancestors: Vec<cdx::Component> = base_models
         .iter()
         .filter(|base| {
-            [Some(&base.name), base.purl.as_ref(), base.url.as_ref()]
-                .into_iter()
-                .any(|field| text(field).is_some())
+            [
+                Some(base.name.as_str()),
+                base.purl.as_deref(),
+                base.url.as_deref(),
+            ]
+            .into_iter()
+            .any(|field| text(field).is_some())
         })
         .map(|base| {
             let mut ancestor =
                 cdx::Component::new(ComponentType::MachineLearningModel, base.name.clone());
-            ancestor.version = version(base.version.as_ref());
-            ancestor.purl = purl(base.purl.as_ref());
-            ancestor.external_references = distribution(base.url.as_ref());
+            ancestor.version = version(base.version.as_deref());
+            ancestor.purl = purl(base.purl.as_deref());
+            ancestor.external_references =
+                external_reference(ExternalReferenceType::Distribution, base.url.as_deref());
             ancestor.properties = fact(
                 property::BASE_MODEL_RELATION,
                 base.relation.map(|relation| relation.as_str().to_owned()),
@@ -197,17 +200,13 @@ fn file_component(file: &model::FileEntry, model_ref: &str, refs: &mut Refs) -> 
     component.bom_ref = Some(refs.unique(format!("{model_ref}#{}", file.path)));
     component.hashes = file
         .sha256
-        .as_ref()
-        .and_then(|sha256| hex_digest(model::HashAlgorithm::Sha256, sha256))
-        .map(|content| cdx::Hash {
-            alg: model::HashAlgorithm::Sha256,
-            content,
-        })
+        .as_deref()
+        .and_then(|sha256| hash(model::HashAlgorithm::Sha256, sha256))
         .into_iter()
         .collect();
     component.properties = [
         fact(property::SIZE, Some(file.size.to_string())),
-        fact(property::FORMAT, text(file.format.as_ref())),
+        fact(property::FORMAT, text(file.format.as_deref())),
     ]
     .into_iter()
     .flatten()
@@ -236,16 +235,17 @@ fn model_parameters(parameters: &model::ModelParameters) -> Option<cdx::ModelPar
     };
     let section = cdx::ModelParameters {
         approach: parameters.approach.map(|kind| cdx::Approach { kind }),
-        task: text(parameters.task.as_ref()),
-        architecture_family: text(parameters.architecture_family.as_ref()),
-        model_architecture: text(parameters.model_architecture.as_ref()),
+        task: text(parameters.task.as_deref()),
+        architecture_family: text(parameters.architecture_family.as_deref()),
+        model_architecture: text(parameters.model_architecture.as_deref()),
         datasets: parameters
             .datasets
             .iter()
             .map(|dataset| cdx::ComponentData {
                 kind: "dataset",
                 name: text(Some(&dataset.name)),
-                contents: iri_reference(dataset.url.as_ref()).map(|url| cdx::DataContents { url }),
+                contents: iri_reference(dataset.url.as_deref())
+                    .map(|url| cdx::DataContents { url }),
             })
             .filter(|data| data.name.is_some() || data.contents.is_some())
             .collect(),
@@ -270,8 +270,8 @@ fn quantitative_analysis(metrics: &[model::Metric]) -> Option<cdx::QuantitativeA
             value: text(Some(&metric.value)),
             slice: metric_slice(metric),
             confidence_interval: metric.confidence_interval.as_ref().and_then(|interval| {
-                let lower_bound = text(interval.lower_bound.as_ref());
-                let upper_bound = text(interval.upper_bound.as_ref());
+                let lower_bound = text(interval.lower_bound.as_deref());
+                let upper_bound = text(interval.upper_bound.as_deref());
                 (lower_bound.is_some() || upper_bound.is_some()).then_some(
                     cdx::ConfidenceInterval {
                         lower_bound,
@@ -289,12 +289,15 @@ fn quantitative_analysis(metrics: &[model::Metric]) -> Option<cdx::QuantitativeA
 
 /// `task: dataset / slice`, each part when present.
 fn metric_slice(metric: &model::Metric) -> Option<String> {
-    let place = [text(metric.dataset.as_ref()), text(metric.slice.as_ref())]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" / ");
-    match (text(metric.task.as_ref()), place.is_empty()) {
+    let place = [
+        text(metric.dataset.as_deref()),
+        text(metric.slice.as_deref()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" / ");
+    match (text(metric.task.as_deref()), place.is_empty()) {
         (Some(task), false) => Some(format!("{task}: {place}")),
         (Some(task), true) => Some(task),
         (None, false) => Some(place),
@@ -307,11 +310,11 @@ fn considerations(considerations: &model::Considerations) -> Option<cdx::Conside
     let environmental_properties: Vec<cdx::Property> = [
         fact(
             property::ENERGY_CONSUMPTION,
-            text(environmental.energy_consumption.as_ref()),
+            text(environmental.energy_consumption.as_deref()),
         ),
         fact(
             property::CO2_EQ_EMISSIONS,
-            text(environmental.co2_emissions.as_ref()),
+            text(environmental.co2_emissions.as_deref()),
         ),
     ]
     .into_iter()
@@ -327,7 +330,7 @@ fn considerations(considerations: &model::Considerations) -> Option<cdx::Conside
             .iter()
             .map(|risk| cdx::Risk {
                 name: text(Some(&risk.name)),
-                mitigation_strategy: text(risk.mitigation_strategy.as_ref()),
+                mitigation_strategy: text(risk.mitigation_strategy.as_deref()),
             })
             .filter(|risk| risk.name.is_some() || risk.mitigation_strategy.is_some())
             .collect(),
@@ -340,10 +343,10 @@ fn considerations(considerations: &model::Considerations) -> Option<cdx::Conside
             .fairness_assessments
             .iter()
             .map(|assessment| cdx::FairnessAssessment {
-                group_at_risk: text(assessment.group_at_risk.as_ref()),
-                benefits: text(assessment.benefits.as_ref()),
-                harms: text(assessment.harms.as_ref()),
-                mitigation_strategy: text(assessment.mitigation_strategy.as_ref()),
+                group_at_risk: text(assessment.group_at_risk.as_deref()),
+                benefits: text(assessment.benefits.as_deref()),
+                harms: text(assessment.harms.as_deref()),
+                mitigation_strategy: text(assessment.mitigation_strategy.as_deref()),
             })
             .filter(|assessment| {
                 assessment.group_at_risk.is_some()

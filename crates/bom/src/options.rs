@@ -5,7 +5,7 @@
 //! and `date-time` format.
 
 use std::collections::hash_map::RandomState;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::hash::{BuildHasher, Hasher};
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -104,30 +104,22 @@ impl SerialNumber {
                 chunk.copy_from_slice(&hasher.finish().to_le_bytes());
             }
         }
-        let [
-            b0,
-            b1,
-            b2,
-            b3,
-            b4,
-            b5,
-            b6,
-            b7,
-            b8,
-            b9,
-            b10,
-            b11,
-            b12,
-            b13,
-            b14,
-            b15,
-        ] = bytes;
-        let b6 = (b6 & 0x0f) | 0x40; // version 4
-        let b8 = (b8 & 0x3f) | 0x80; // RFC 4122 variant
-        Self(format!(
-            "urn:uuid:{b0:02x}{b1:02x}{b2:02x}{b3:02x}-{b4:02x}{b5:02x}-{b6:02x}{b7:02x}-\
-             {b8:02x}{b9:02x}-{b10:02x}{b11:02x}{b12:02x}{b13:02x}{b14:02x}{b15:02x}"
-        ))
+        // RFC 9562 version 4: the version in the high nibble of byte 6, the
+        // variant in the high bits of byte 8.
+        let mut uuid = String::with_capacity(36);
+        for (byte_idx, byte) in bytes.into_iter().enumerate() {
+            let byte = match byte_idx {
+                6 => (byte & 0x0f) | 0x40,
+                8 => (byte & 0x3f) | 0x80,
+                _ => byte,
+            };
+            if matches!(byte_idx, 4 | 6 | 8 | 10) {
+                uuid.push('-');
+            }
+            // Writing to a String cannot fail.
+            let _ = write!(uuid, "{byte:02x}");
+        }
+        Self(format!("urn:uuid:{uuid}"))
     }
 
     /// The serial number, `urn:uuid:...`.

@@ -5,14 +5,17 @@
 //! BOM invalid. Each function here returns text the schema accepts, or
 //! `None` when nothing valid can be made of it.
 
+use std::fmt::Write as _;
+
 use crate::model::HashAlgorithm;
 
 /// The schema's `maxLength` for versions, in characters.
 const MAX_VERSION_CHARS: usize = 1024;
 
 /// `text` unless it is absent, empty or only whitespace.
-pub(crate) fn text(text: Option<&String>) -> Option<String> {
-    text.filter(|text| !text.trim().is_empty()).cloned()
+pub(crate) fn text(text: Option<&str>) -> Option<String> {
+    text.filter(|text| !text.trim().is_empty())
+        .map(str::to_owned)
 }
 
 /// The items that are not empty or only whitespace.
@@ -25,7 +28,7 @@ pub(crate) fn texts(texts: &[String]) -> Vec<String> {
 }
 
 /// A version, cut to the schema's 1024 characters.
-pub(crate) fn version(version: Option<&String>) -> Option<String> {
+pub(crate) fn version(version: Option<&str>) -> Option<String> {
     text(version).map(|version| version.chars().take(MAX_VERSION_CHARS).collect())
 }
 
@@ -42,7 +45,7 @@ pub(crate) fn hex_digest(alg: HashAlgorithm, content: &str) -> Option<String> {
 /// well-formed `key=value` qualifiers; no whitespace or controls. The
 /// schema does not check purls, but the tools that read BOMs parse them
 /// (cyclonedx-python-lib refuses a whole BOM over one bad purl).
-pub(crate) fn purl(purl: Option<&String>) -> Option<String> {
+pub(crate) fn purl(purl: Option<&str>) -> Option<String> {
     let purl = purl?.trim();
     if purl.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
         return None;
@@ -80,7 +83,7 @@ pub(crate) fn purl(purl: Option<&String>) -> Option<String> {
 /// quotes, `<>{}|\^`, controls, a second `#`, a `%` that starts no escape,
 /// brackets outside the authority). `None` when it is blank or still not an
 /// IRI reference (an unparsable authority, say).
-pub(crate) fn iri_reference(url: Option<&String>) -> Option<String> {
+pub(crate) fn iri_reference(url: Option<&str>) -> Option<String> {
     let url = url?.trim();
     if url.is_empty() {
         return None;
@@ -107,7 +110,8 @@ pub(crate) fn iri_reference(url: Option<&String>) -> Option<String> {
         } else {
             let mut utf8 = [0u8; 4];
             for byte in ch.encode_utf8(&mut utf8).bytes() {
-                escaped.push_str(&format!("%{byte:02X}"));
+                // Writing to a String cannot fail.
+                let _ = write!(escaped, "%{byte:02X}");
             }
         }
     }
@@ -152,7 +156,7 @@ mod tests {
     use super::*;
 
     fn iri(url: &str) -> Option<String> {
-        iri_reference(Some(&url.to_owned()))
+        iri_reference(Some(url))
     }
 
     #[test]
@@ -189,7 +193,7 @@ mod tests {
 
     #[test]
     fn purls_must_look_like_package_urls() {
-        let purl = |text: &str| super::purl(Some(&text.to_owned()));
+        let purl = |text: &str| super::purl(Some(text));
         for good in [
             "pkg:huggingface/meta-llama/Llama-3.1-8B@0e9e39f",
             "pkg:huggingface/gpt2",
@@ -234,7 +238,7 @@ mod tests {
 
     #[test]
     fn blank_text_is_absent_and_versions_are_cut() {
-        assert_eq!(text(Some(&" \t".to_owned())), None);
+        assert_eq!(text(Some(" \t")), None);
         assert_eq!(
             texts(&["a".to_owned(), String::new(), " ".to_owned()]),
             vec!["a".to_owned()]

@@ -38,6 +38,9 @@ pub const MAX_METRICS: usize = 1000;
 struct Checklist {
     placeholders: Vec<String>,
     boilerplate: Vec<String>,
+    /// `placeholders` and `boilerplate`, lower-cased once.
+    #[serde(skip)]
+    unfilled_markers: Vec<String>,
     section: Vec<SectionRule>,
 }
 
@@ -58,11 +61,20 @@ struct SectionRule {
 
 static CHECKLIST: LazyLock<Checklist> = LazyLock::new(|| {
     // The file is part of the crate, and a test parses it.
-    toml::from_str(include_str!("../data/sections.toml")).unwrap_or(Checklist {
-        placeholders: Vec::new(),
-        boilerplate: Vec::new(),
-        section: Vec::new(),
-    })
+    let mut checklist: Checklist =
+        toml::from_str(include_str!("../data/sections.toml")).unwrap_or(Checklist {
+            placeholders: Vec::new(),
+            boilerplate: Vec::new(),
+            unfilled_markers: Vec::new(),
+            section: Vec::new(),
+        });
+    checklist.unfilled_markers = checklist
+        .placeholders
+        .iter()
+        .chain(&checklist.boilerplate)
+        .map(|marker| marker.to_lowercase())
+        .collect();
+    checklist
 });
 
 /// The review of one model card.
@@ -138,33 +150,23 @@ pub struct Considerations {
     pub environmental: Option<String>,
 }
 
-/// A heading with its text and its subsections' text.
-struct Block<'a> {
-    title: &'a str,
-    text: String,
-}
-
-fn blocks(card: &ModelCard) -> Vec<Block<'_>> {
-    card.sections
+/// The text of section `idx` and of its subsections (the sections after it
+/// with deeper headings).
+fn section_text(card: &ModelCard, idx: usize) -> String {
+    let Some(section) = card.sections.get(idx) else {
+        return String::new();
+    };
+    let mut text = section.text.clone();
+    for child in card
+        .sections
         .iter()
-        .enumerate()
-        .map(|(idx, section)| {
-            let mut text = section.text.clone();
-            for child in card
-                .sections
-                .iter()
-                .skip(idx + 1)
-                .take_while(|child| child.level > section.level)
-            {
-                text.push('\n');
-                text.push_str(&child.text);
-            }
-            Block {
-                title: &section.title,
-                text,
-            }
-        })
-        .collect()
+        .skip(idx + 1)
+        .take_while(|child| child.level > section.level)
+    {
+        text.push('\n');
+        text.push_str(&child.text);
+    }
+    text
 }
 
 /// What is left of `text` once comments and every line holding a
@@ -175,10 +177,9 @@ fn content(text: &str, checklist: &Checklist) -> String {
     for line in text.lines() {
         let lower = line.to_lowercase();
         let unfilled = checklist
-            .placeholders
+            .unfilled_markers
             .iter()
-            .chain(&checklist.boilerplate)
-            .any(|marker| lower.contains(&marker.to_lowercase()));
+            .any(|marker| lower.contains(marker.as_str()));
         if !unfilled {
             out.push_str(line);
             out.push('\n');
@@ -284,7 +285,6 @@ pub fn review_optional(card: Option<&ModelCard>) -> CardReview {
 /// Review a parsed model card.
 pub fn review(card: &ModelCard) -> CardReview {
     let checklist = &*CHECKLIST;
-    let blocks = blocks(card);
     let mut checks = Vec::with_capacity(checklist.section.len());
     let mut gaps = Vec::new();
     let mut considerations = Considerations::default();
@@ -299,19 +299,22 @@ pub fn review(card: &ModelCard) -> CardReview {
             }
         }
         let mut matched_text = None;
-        for block in blocks
+        let matching = card
+            .sections
             .iter()
-            .filter(|block| title_matches(block.title, rule))
-        {
-            let left = content(&block.text, checklist);
-            let block_filled = meaningful_chars(&left) >= rule.min_chars;
-            if matched_text.is_none() || block_filled {
+            .enumerate()
+            .filter(|(_, section)| title_matches(&section.title, rule));
+        for (idx, section) in matching {
+            // Only sections whose title matches pay for their text.
+            let left = content(&section_text(card, idx), checklist);
+            let section_filled = meaningful_chars(&left) >= rule.min_chars;
+            if matched_text.is_none() || section_filled {
                 matched_text = Some(left.clone());
             }
-            if found_in.is_none() || (!filled && block_filled) {
-                found_in = Some(format!("section \"{}\"", block.title));
+            if found_in.is_none() || (!filled && section_filled) {
+                found_in = Some(format!("section \"{}\"", section.title));
             }
-            if block_filled {
+            if section_filled {
                 filled = true;
                 break;
             }
@@ -386,10 +389,9 @@ pub fn review(card: &ModelCard) -> CardReview {
 }
 
 fn count_placeholders(body: &str, placeholders: &[String]) -> (usize, Vec<String>) {
-    let body = strip_comments(body).to_lowercase();
+    let mut counted = strip_comments(body).to_lowercase();
     let mut total = 0;
     let mut seen = Vec::new();
-    let mut counted = body.clone();
     for placeholder in placeholders {
         let needle = placeholder.to_lowercase();
         let n = counted.matches(&needle).count();

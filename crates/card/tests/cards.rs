@@ -4,24 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use std::path::PathBuf;
+use modelgate_testdata::fixtures;
 
 use modelgate_card::{CardReview, review, review_optional};
 use modelgate_hf::ModelCard;
 
 fn data(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data/card")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn fixtures() -> PathBuf {
-    std::env::var_os("MODELGATE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/modelgate/fixtures")
-        })
+    String::from_utf8(modelgate_testdata::read("card", name)).unwrap()
 }
 
 fn filled(review: &CardReview) -> Vec<&str> {

@@ -200,12 +200,14 @@ Examples:
     /// was issued, which must allow digitalSignature or codeSigning.
     #[command(after_help = "\
 JSON (--format json): {\"model\", \"signature\", \"verified\", \"serialization\",
-\"files\", \"resources\", \"bytes\", \"root_digest\", \"signed_by\": {\"method\", ...},
-\"error\", \"advice\", \"modified\": [...], \"added\": [...], \"removed\": [...]}
+\"shard_size\", \"files\", \"resources\", \"bytes\", \"root_digest\",
+\"signed_by\": {\"method\", ...}, \"error\", \"advice\", \"modified\": [...],
+\"added\": [...], \"removed\": [...]}
 
 Exit codes: 0 verified; 1 not verified (a file was modified, added or removed,
-or the signature is invalid, untrusted or malformed); 2 usage error, or an
-unreadable model, signature, key or certificate file.
+a symbolic link the signature does not allow was met, or the signature is
+invalid, untrusted, malformed or too large); 2 usage error, or an unreadable
+model, signature, key or certificate file.
 
 Examples:
   modelgate verify ./my-model --public-key publisher.pub
@@ -289,7 +291,8 @@ pub(crate) struct OriginArgs {
     #[arg(long, value_name = "FILE", env = "MODELGATE_POLICY")]
     pub(crate) policy: Option<PathBuf>,
 
-    /// Signature file to verify (default: model.sig beside the model).
+    /// Signature file to verify (default: PATH/model.sig for a directory,
+    /// PATH.sig for a single file).
     #[arg(long, value_name = "FILE")]
     pub(crate) signature: Option<PathBuf>,
 

@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Subcommand;
 use modelgate_inventory::{
-    Approval, Date, Error as InventoryError, FileRecord, NewVersion, SignOff, Stage, Store,
-    Transition, VersionRef, VersionSummary,
+    Approval, Assignment, Date, Error as InventoryError, FileRecord, NewVersion, SignOff, Stage,
+    StageChange, Store, Transition, VersionRef, VersionSummary,
 };
+use modelgate_policy::Decision;
 use serde::Serialize;
 
 use crate::cli::{Args, BomArgs, OriginArgs, OutputFormat};
@@ -328,20 +329,8 @@ pub(crate) fn models(args: &Args, command: &ModelsCommand) -> anyhow::Result<u8>
         }
         ModelsCommand::Show { target } => show(args, target),
         ModelsCommand::Approve(approve_args) => approve(args, approve_args),
-        ModelsCommand::Promote(stage) => {
-            let r = reference(&stage.reference)?;
-            let change = open_store(args)?
-                .promote(&r, &stage.by, stage.note.as_deref())
-                .map_err(|e| explain(e, &stage.reference))?;
-            stage_change(args, &change)
-        }
-        ModelsCommand::Deprecate(stage) => {
-            let r = reference(&stage.reference)?;
-            let change = open_store(args)?
-                .deprecate(&r, &stage.by, stage.note.as_deref())
-                .map_err(|e| explain(e, &stage.reference))?;
-            stage_change(args, &change)
-        }
+        ModelsCommand::Promote(stage_args) => move_stage(args, stage_args, Store::promote),
+        ModelsCommand::Deprecate(stage_args) => move_stage(args, stage_args, Store::deprecate),
         ModelsCommand::Revoke(revoke) => {
             let r = reference(&revoke.reference)?;
             let revocation = open_store(args)?
@@ -364,12 +353,7 @@ pub(crate) fn models(args: &Args, command: &ModelsCommand) -> anyhow::Result<u8>
                     "Affected teams ({}): tell them to move off it\n",
                     revocation.affected.len()
                 ));
-                for assignment in &revocation.affected {
-                    text.push_str(&format!(
-                        "  {:<20} {}\n",
-                        assignment.team, assignment.purpose
-                    ));
-                }
+                text.push_str(&team_lines(&revocation.affected));
             }
             print_text(&text)?;
             Ok(exit::OK)
@@ -406,10 +390,10 @@ fn add(args: &Args, add_args: &AddArgs) -> anyhow::Result<u8> {
     let by = add_args.by.clone().unwrap_or_else(current_user);
     let mut store = open_store(args)?;
     // Fail before the (slow) vet when the answer is already known.
-    if let Ok(existing) = store.version(&r) {
+    if store.version(&r).is_ok() {
         return Err(explain(
             InventoryError::VersionExists {
-                reference: existing.summary.reference(),
+                reference: r.clone(),
             },
             &r.to_string(),
         ));
@@ -434,10 +418,10 @@ fn add(args: &Args, add_args: &AddArgs) -> anyhow::Result<u8> {
         shape(&summary)
     );
     text.push_str(&match summary.decision {
-        modelgate_policy::Decision::Approved => {
+        Decision::Approved => {
             format!("Next: modelgate models approve {r} --by WHO\n")
         }
-        modelgate_policy::Decision::NeedsReview => format!(
+        Decision::NeedsReview => format!(
             "Next: reviews by {}, then modelgate models approve {r} --by WHO --sign-off ROLE=WHO ...\n",
             summary
                 .reviewers
@@ -446,12 +430,29 @@ fn add(args: &Args, add_args: &AddArgs) -> anyhow::Result<u8> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        modelgate_policy::Decision::Rejected => {
+        Decision::Rejected => {
             "The verdict is rejected: it cannot be approved without an override (see `modelgate vet` for why).\n".to_string()
         }
     });
     print_text(&text)?;
     Ok(exit::OK)
+}
+
+/// `promote` or `deprecate`: a stage change with only --by and --note.
+fn move_stage(
+    args: &Args,
+    stage_args: &StageArgs,
+    change: fn(&mut Store, &VersionRef, &str, Option<&str>) -> Result<StageChange, InventoryError>,
+) -> anyhow::Result<u8> {
+    let r = reference(&stage_args.reference)?;
+    let change = change(
+        &mut open_store(args)?,
+        &r,
+        &stage_args.by,
+        stage_args.note.as_deref(),
+    )
+    .map_err(|e| explain(e, &stage_args.reference))?;
+    stage_change(args, &change)
 }
 
 fn approve(args: &Args, approve_args: &ApproveArgs) -> anyhow::Result<u8> {
@@ -481,7 +482,7 @@ fn approve(args: &Args, approve_args: &ApproveArgs) -> anyhow::Result<u8> {
     stage_change(args, &change)
 }
 
-fn stage_change(args: &Args, change: &modelgate_inventory::StageChange) -> anyhow::Result<u8> {
+fn stage_change(args: &Args, change: &StageChange) -> anyhow::Result<u8> {
     if args.format == OutputFormat::Json {
         print_json(change)?;
         return Ok(exit::OK);
@@ -616,15 +617,18 @@ fn show(args: &Args, target: &str) -> anyhow::Result<u8> {
     }
     if !detail.assignments.is_empty() {
         text.push_str("\nTeams\n");
-        for assignment in &detail.assignments {
-            text.push_str(&format!(
-                "  {:<20} {}\n",
-                assignment.team, assignment.purpose
-            ));
-        }
+        text.push_str(&team_lines(&detail.assignments));
     }
     print_text(&text)?;
     Ok(exit::OK)
+}
+
+/// One line per team: its name and what it uses the version for.
+fn team_lines(assignments: &[Assignment]) -> String {
+    assignments
+        .iter()
+        .map(|a| format!("  {:<20} {}\n", a.team, a.purpose))
+        .collect()
 }
 
 fn shape(summary: &VersionSummary) -> String {
@@ -733,25 +737,20 @@ fn verify(args: &Args, verify_args: &ModelVerifyArgs) -> anyhow::Result<u8> {
             path.display()
         );
     }
-    let signature = modelgate_signing::default_signature_path(&path);
-    let options = modelgate_signing::HashOptions {
-        allow_symlinks: true,
-        ignore_paths: modelgate_signing::path_within_model(&path, &signature)
-            .into_iter()
-            .collect(),
-        ..modelgate_signing::HashOptions::default()
-    };
     let bar = crate::progress::Bar::new("hashing");
-    let manifest = modelgate_signing::hash_model(&path, &options, &bar);
+    let digests = modelgate_vet::digests(
+        &path,
+        &modelgate_signing::default_signature_path(&path),
+        &bar,
+    );
     bar.finish();
-    let manifest = manifest.with_context(|| format!("cannot hash {}", path.display()))?;
-    let current: Vec<FileRecord> = manifest
-        .resources
-        .iter()
-        .map(|resource| FileRecord {
-            path: resource.name.clone(),
-            size: 0,
-            sha256: resource.digest_hex(),
+    let current: Vec<FileRecord> = digests
+        .with_context(|| format!("cannot hash {}", path.display()))?
+        .into_iter()
+        .map(|digest| FileRecord {
+            path: digest.path,
+            size: digest.size,
+            sha256: digest.sha256,
         })
         .collect();
     let comparison = modelgate_inventory::compare_files(&detail.files, &current);

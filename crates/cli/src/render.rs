@@ -191,21 +191,7 @@ fn memory_text(out: &mut impl Write, m: &MemoryEstimate, style: &Style) -> io::R
     Ok(())
 }
 
-/// `1536` → `1.5 KiB`.
-pub(crate) fn bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS.get(unit).copied().unwrap_or("B"))
-    }
-}
+pub(crate) use modelgate_inspect::human_bytes as bytes;
 
 /// `134515008` → `134.5M`.
 fn short_count(n: u64) -> String {

@@ -141,12 +141,6 @@ pub(crate) fn sign(args: &Args, sign_args: &SignArgs) -> anyhow::Result<u8> {
         .signature
         .clone()
         .unwrap_or_else(|| default_signature_path(model));
-    let mut ignore_paths: Vec<String> = sign_args
-        .ignore_paths
-        .iter()
-        .filter_map(|p| path_within_model(model, p))
-        .collect();
-    ignore_paths.extend(path_within_model(model, &signature_path));
     let options = HashOptions {
         serialization: match sign_args.serialization {
             SerializationArg::Files => Serialization::Files,
@@ -155,7 +149,7 @@ pub(crate) fn sign(args: &Args, sign_args: &SignArgs) -> anyhow::Result<u8> {
             },
         },
         allow_symlinks: sign_args.allow_symlinks,
-        ignore_paths,
+        ignore_paths: ignore_paths(model, &sign_args.ignore_paths, &signature_path),
         ignore_git_paths: !sign_args.no_ignore_git_paths,
     };
     let bar = Bar::new("signing");
@@ -232,23 +226,15 @@ pub(crate) fn verify_command(args: &Args, verify_args: &VerifyArgs) -> anyhow::R
         .signature
         .clone()
         .unwrap_or_else(|| default_signature_path(model));
-    let bytes = read_signature(&signature_path).map_err(|e| {
-        anyhow::anyhow!(
-            "{e}; sign the model first (modelgate sign) or pass --signature with the publisher's signature file"
-        )
-    })?;
-    let mut ignore_paths: Vec<String> = verify_args
-        .ignore_paths
-        .iter()
-        .filter_map(|p| path_within_model(model, p))
-        .collect();
-    ignore_paths.extend(path_within_model(model, &signature_path));
     let options = VerifyOptions {
-        ignore_paths,
+        ignore_paths: ignore_paths(model, &verify_args.ignore_paths, &signature_path),
         ignore_git_paths: !verify_args.no_ignore_git_paths,
     };
     let bar = Bar::new("verifying");
-    let result = verify(model, &bytes, trust, &options, &bar);
+    // An oversized signature file is a failed verification (exit 1), like
+    // any other malformed one; an unreadable one is an input error (exit 2).
+    let result = read_signature(&signature_path)
+        .and_then(|bytes| verify(model, &bytes, trust, &options, &bar));
     bar.finish();
 
     let mut report = VerifyReport {
@@ -298,8 +284,13 @@ pub(crate) fn verify_command(args: &Args, verify_args: &VerifyArgs) -> anyhow::R
             report.error = Some(error.to_string());
         }
         Err(error) => {
-            return Err(anyhow::Error::new(error))
-                .with_context(|| format!("cannot verify {}", model.display()));
+            let hint = match &error {
+                Error::Io { path, .. } if *path == signature_path => {
+                    "; sign the model first (modelgate sign) or pass --signature with the publisher's signature file"
+                }
+                _ => "",
+            };
+            anyhow::bail!("cannot verify {}: {error}{hint}", model.display());
         }
     }
 
@@ -391,6 +382,13 @@ fn advice(error: &Error, signature: &Path) -> String {
                 "--certificate-chain"
             }
         ),
+        Error::Symlink { path } => format!(
+            "The signature was made without following symbolic links, and {} is one. Verify a \
+             copy of the model that holds the files themselves (a Hugging Face cache snapshot \
+             is links: download with --local-dir), or ask the publisher to sign with symbolic \
+             links allowed.",
+            path.display()
+        ),
         Error::BadSignature { .. } => format!(
             "{} does not match the statement it signs: it was altered or corrupted. Download it again \
              from the publisher.",
@@ -410,6 +408,17 @@ fn check_format(args: &Args) -> anyhow::Result<()> {
     } else {
         anyhow::bail!("sign and verify write --format text or json")
     }
+}
+
+/// The `--ignore-paths` that lie inside the model, and the signature file
+/// when it does, relative to the model root.
+fn ignore_paths(model: &Path, given: &[PathBuf], signature: &Path) -> Vec<String> {
+    given
+        .iter()
+        .map(PathBuf::as_path)
+        .chain([signature])
+        .filter_map(|path| path_within_model(model, path))
+        .collect()
 }
 
 fn read_text(path: &Path) -> anyhow::Result<String> {
@@ -482,11 +491,7 @@ impl Summary {
             files: files.len(),
             resources: manifest.resources.len(),
             bytes,
-            root_digest: manifest
-                .root_digest()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+            root_digest: manifest.root_digest_hex(),
         }
     }
 

@@ -237,9 +237,9 @@ fn text(out: &mut impl Write, report: &VetReport, style: &Style) -> std::io::Res
     let total: u64 = report.files.iter().map(|f| f.size).sum();
     writeln!(
         out,
-        "Files       {} ({} bytes), SHA-256 in --format json",
+        "Files       {} ({}), SHA-256 in --format json",
         report.files.len(),
-        total
+        crate::render::bytes(total)
     )?;
     if std::io::stdout().is_terminal() {
         writeln!(

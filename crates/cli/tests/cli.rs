@@ -5,33 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use modelgate_testdata::{fixtures, minilm, smollm2};
 use serde_json::Value;
-
-/// The cached real models (see scripts/fixtures.sh).
-fn fixtures() -> PathBuf {
-    let dir = std::env::var_os("MODELGATE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/modelgate/fixtures")
-        });
-    assert!(
-        dir.join("reference.json").is_file(),
-        "real-model fixtures missing in {}: run scripts/fixtures.sh",
-        dir.display()
-    );
-    dir
-}
 
 fn reference() -> Value {
     serde_json::from_slice(&std::fs::read(fixtures().join("reference.json")).unwrap()).unwrap()
-}
-
-fn smollm2() -> PathBuf {
-    fixtures().join("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
-}
-
-fn minilm() -> PathBuf {
-    fixtures().join("minilm")
 }
 
 fn test_data(relative: &str) -> PathBuf {

@@ -54,6 +54,23 @@ impl Inventory {
         stdout
     }
 
+    /// `modelgate models add REPO --name NAME --version VERSION`, expecting
+    /// exit 0.
+    fn add(&self, repo: &Path, name: &str, version: &str) {
+        self.expect(
+            0,
+            &[
+                "models",
+                "add",
+                path(repo),
+                "--name",
+                name,
+                "--version",
+                version,
+            ],
+        );
+    }
+
     /// Run modelgate with --format json expecting exit 0; returns the JSON.
     fn json(&self, args: &[&str]) -> Value {
         let mut all = args.to_vec();
@@ -216,18 +233,7 @@ fn models_add_records_the_vet_evidence() {
 fn a_version_goes_through_its_stages_and_revoking_names_the_teams() {
     let inventory = Inventory::new();
     let repo = minilm_repo(inventory.dir("minilm"));
-    inventory.expect(
-        0,
-        &[
-            "models",
-            "add",
-            path(&repo),
-            "--name",
-            "minilm",
-            "--version",
-            "1",
-        ],
-    );
+    inventory.add(&repo, "minilm", "1");
     let review_by = modelgate_inventory::Date::today().add_days(90).to_string();
     let approved = inventory.json(&[
         "models",
@@ -347,18 +353,7 @@ fn a_version_goes_through_its_stages_and_revoking_names_the_teams() {
 fn refused_changes_exit_2_say_what_to_do_and_change_nothing() {
     let inventory = Inventory::new();
     let repo = tiny_repo(inventory.dir("tiny"), 1);
-    inventory.expect(
-        0,
-        &[
-            "models",
-            "add",
-            path(&repo),
-            "--name",
-            "tiny",
-            "--version",
-            "1",
-        ],
-    );
+    inventory.add(&repo, "tiny", "1");
     inventory.refused(
         &["models", "promote", "tiny@1", "--by", "carol"],
         "cannot promote tiny@1: it is candidate, and promote needs approved; approve it first",
@@ -532,21 +527,30 @@ fn approval_needs_the_verdict_sign_offs_or_a_recorded_override() {
 }
 
 #[test]
+fn a_single_file_model_verifies_against_its_own_digest() {
+    let inventory = Inventory::new();
+    let file = inventory.dir("gguf").join("model.gguf");
+    std::fs::copy(modelgate_testdata::smollm2(), &file).unwrap();
+    inventory.add(&file, "smol", "1");
+    let ok = inventory.expect(0, &["models", "verify", "smol@1"]);
+    assert!(ok.contains("1 files in"), "{ok}");
+    let json = inventory.json(&["models", "show", "smol@1"]);
+    assert_eq!(json["files"][0]["path"], "model.gguf", "{json:#}");
+    // One flipped byte at the end of the weights is a modified file.
+    let mut bytes = std::fs::read(&file).unwrap();
+    if let Some(last) = bytes.last_mut() {
+        *last ^= 1;
+    }
+    std::fs::write(&file, bytes).unwrap();
+    let text = inventory.expect(1, &["models", "verify", "smol@1"]);
+    assert!(text.contains("modified model.gguf"), "{text}");
+}
+
+#[test]
 fn models_verify_names_every_changed_file() {
     let inventory = Inventory::new();
     let repo = tiny_repo(inventory.dir("tiny"), 3);
-    inventory.expect(
-        0,
-        &[
-            "models",
-            "add",
-            path(&repo),
-            "--name",
-            "tiny",
-            "--version",
-            "1",
-        ],
-    );
+    inventory.add(&repo, "tiny", "1");
     let ok = inventory.expect(0, &["models", "verify", "tiny@1"]);
     assert!(ok.contains("3 files in"), "{ok}");
 
@@ -581,18 +585,7 @@ fn due_lists_versions_past_their_review_date() {
     let today = modelgate_inventory::Date::today();
     for (idx, name) in ["a", "b", "c"].iter().enumerate() {
         let repo = tiny_repo(inventory.dir(name), 10 + idx as u8);
-        inventory.expect(
-            0,
-            &[
-                "models",
-                "add",
-                path(&repo),
-                "--name",
-                name,
-                "--version",
-                "1",
-            ],
-        );
+        inventory.add(&repo, name, "1");
     }
     let approve = |reference: &str, review_by: &str| {
         inventory.expect(
@@ -717,18 +710,7 @@ fn five_events() -> Inventory {
     let inventory = Inventory::new();
     let one = tiny_repo(inventory.dir("one"), 1);
     let two = tiny_repo(inventory.dir("two"), 2);
-    inventory.expect(
-        0,
-        &[
-            "models",
-            "add",
-            path(&one),
-            "--name",
-            "tiny",
-            "--version",
-            "1",
-        ],
-    );
+    inventory.add(&one, "tiny", "1");
     inventory.expect(
         0,
         &[
@@ -744,18 +726,7 @@ fn five_events() -> Inventory {
         ],
     );
     inventory.expect(0, &["models", "promote", "tiny@1", "--by", "carol"]);
-    inventory.expect(
-        0,
-        &[
-            "models",
-            "add",
-            path(&two),
-            "--name",
-            "tiny",
-            "--version",
-            "2",
-        ],
-    );
+    inventory.add(&two, "tiny", "2");
     inventory.expect(
         0,
         &[
@@ -845,6 +816,15 @@ fn audit_verify_names_reordered_events() {
 }
 
 #[test]
+fn audit_verify_reports_a_value_of_the_wrong_type_as_tampering() {
+    let inventory = five_events();
+    tamper(&inventory, "UPDATE events SET actor = X'FF' WHERE seq = 2;");
+    let (first, text) = first_bad(&inventory);
+    assert_eq!(first, 2, "{text}");
+    inventory.expect(0, &["audit", "log"]);
+}
+
+#[test]
 fn audit_verify_finds_state_changed_behind_its_back() {
     let inventory = five_events();
     // Promote tiny@2 without an event, and drop the last event.
@@ -877,30 +857,8 @@ fn bom_inventory_lists_approved_and_production_versions() {
     let inventory = Inventory::new();
     let minilm = minilm_repo(inventory.dir("minilm"));
     let tiny = tiny_repo(inventory.dir("tiny"), 4);
-    inventory.expect(
-        0,
-        &[
-            "models",
-            "add",
-            path(&minilm),
-            "--name",
-            "minilm",
-            "--version",
-            "1",
-        ],
-    );
-    inventory.expect(
-        0,
-        &[
-            "models",
-            "add",
-            path(&tiny),
-            "--name",
-            "tiny",
-            "--version",
-            "1",
-        ],
-    );
+    inventory.add(&minilm, "minilm", "1");
+    inventory.add(&tiny, "tiny", "1");
     inventory.expect(0, &["models", "approve", "minilm@1", "--by", "bob"]);
     let bom = inventory.json(&["bom", "--inventory"]);
     assert_eq!(bom["bomFormat"], "CycloneDX");
@@ -969,18 +927,7 @@ fn variant_of_links_another_version() {
     let inventory = Inventory::new();
     let f32 = tiny_repo(inventory.dir("f32"), 6);
     let other = tiny_repo(inventory.dir("other"), 7);
-    inventory.expect(
-        0,
-        &[
-            "models",
-            "add",
-            path(&f32),
-            "--name",
-            "tiny",
-            "--version",
-            "1-f32",
-        ],
-    );
+    inventory.add(&f32, "tiny", "1-f32");
     inventory.expect(
         0,
         &[

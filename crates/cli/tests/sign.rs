@@ -70,38 +70,49 @@ fn code(output: &Output) -> i32 {
     output.status.code().unwrap()
 }
 
+/// Run `modelgate ARGS` in `dir` and check its exit code; on a mismatch,
+/// show the command and everything it printed.
+fn run(dir: &Path, args: &[&str], expected_code: i32) -> Output {
+    let output = modelgate(dir, args);
+    assert_eq!(
+        code(&output),
+        expected_code,
+        "modelgate {}\n{}",
+        args.join(" "),
+        describe(&output)
+    );
+    output
+}
+
+fn assert_stdout_contains(output: &Output, expected: &str) {
+    assert!(
+        stdout(output).contains(expected),
+        "{expected:?} not in {}",
+        describe(output)
+    );
+}
+
 #[test]
 fn sign_then_verify_with_a_key() {
     let (tmp, model) = model_dir();
     let m = model.to_str().unwrap();
-    let output = modelgate(tmp.path(), &["sign", m, "--key", &key("p256.pem")]);
-    assert_eq!(code(&output), 0, "{}", describe(&output));
-    assert!(stdout(&output).contains("signed"), "{}", describe(&output));
+    let output = run(tmp.path(), &["sign", m, "--key", &key("p256.pem")], 0);
+    assert_stdout_contains(&output, "signed");
     assert!(model.join("model.sig").is_file());
 
-    let output = modelgate(
-        tmp.path(),
-        &["verify", m, "--public-key", &key("p256.pub.pem")],
-    );
-    assert_eq!(code(&output), 0, "{}", describe(&output));
+    let verify = ["verify", m, "--public-key", &key("p256.pub.pem")];
+    let output = run(tmp.path(), &verify, 0);
     assert!(
         stdout(&output).starts_with("verified"),
         "{}",
         describe(&output)
     );
 
-    let output = modelgate(
+    let report = json(&run(
         tmp.path(),
-        &[
-            "verify",
-            m,
-            "--public-key",
-            &key("p256.pub.pem"),
-            "--format",
-            "json",
-        ],
-    );
-    let report = json(&output);
+        &[&verify[..], &["--format", "json"]].concat(),
+        0,
+    ));
     assert_eq!(report["verified"], true);
     assert_eq!(report["serialization"], "files");
     assert_eq!(report["files"], 4);
@@ -114,30 +125,23 @@ fn verify_names_every_modified_added_and_removed_file() {
     for serialization in ["files", "shards"] {
         let (tmp, model) = model_dir();
         let m = model.to_str().unwrap();
-        let output = modelgate(
-            tmp.path(),
-            &[
-                "sign",
-                m,
-                "--key",
-                &key("p384.pem"),
-                "--serialization",
-                serialization,
-                "--shard-size",
-                "100000",
-            ],
-        );
-        assert_eq!(code(&output), 0, "{}", describe(&output));
+        let sign = [
+            "sign",
+            m,
+            "--key",
+            &key("p384.pem"),
+            "--serialization",
+            serialization,
+            "--shard-size",
+            "100000",
+        ];
+        run(tmp.path(), &sign, 0);
         fs::write(model.join("model-00002-of-00002.safetensors"), b"tampered").unwrap();
         fs::write(model.join("tokenizer/extra.py"), b"import os").unwrap();
         fs::remove_file(model.join("config.json")).unwrap();
 
-        let output = modelgate(
-            tmp.path(),
-            &["verify", m, "--public-key", &key("p384.pub.pem")],
-        );
-        assert_eq!(code(&output), 1, "{}", describe(&output));
-        let text = stdout(&output);
+        let verify = ["verify", m, "--public-key", &key("p384.pub.pem")];
+        let output = run(tmp.path(), &verify, 1);
         for expected in [
             "NOT VERIFIED",
             "modified  model-00002-of-00002.safetensors",
@@ -145,26 +149,14 @@ fn verify_names_every_modified_added_and_removed_file() {
             "removed   config.json",
             "Do not use this model",
         ] {
-            assert!(
-                text.contains(expected),
-                "{expected:?} in {}",
-                describe(&output)
-            );
+            assert_stdout_contains(&output, expected);
         }
 
-        let output = modelgate(
+        let report = json(&run(
             tmp.path(),
-            &[
-                "verify",
-                m,
-                "--public-key",
-                &key("p384.pub.pem"),
-                "--format",
-                "json",
-            ],
-        );
-        assert_eq!(code(&output), 1);
-        let report = json(&output);
+            &[&verify[..], &["--format", "json"]].concat(),
+            1,
+        ));
         assert_eq!(report["verified"], false);
         assert_eq!(
             report["modified"],
@@ -181,66 +173,47 @@ fn sign_then_verify_with_a_certificate_in_shards() {
     let m = model.to_str().unwrap();
     let signature = tmp.path().join("release.sig");
     let s = signature.to_str().unwrap();
-    let output = modelgate(
-        tmp.path(),
-        &[
-            "sign",
-            m,
-            "--key",
-            &key("leaf.pem"),
-            "--signing-certificate",
-            &key("leaf.cert.pem"),
-            "--certificate-chain",
-            &key("intermediate.pem"),
-            "--serialization",
-            "shards",
-            "--shard-size",
-            "65536",
-            "--signature",
-            s,
-            "--format",
-            "json",
-        ],
-    );
-    assert_eq!(code(&output), 0, "{}", describe(&output));
-    let report = json(&output);
+    let sign = [
+        "sign",
+        m,
+        "--key",
+        &key("leaf.pem"),
+        "--signing-certificate",
+        &key("leaf.cert.pem"),
+        "--certificate-chain",
+        &key("intermediate.pem"),
+        "--serialization",
+        "shards",
+        "--shard-size",
+        "65536",
+        "--signature",
+        s,
+        "--format",
+        "json",
+    ];
+    let report = json(&run(tmp.path(), &sign, 0));
     assert_eq!(report["resources"], 7);
     assert_eq!(
         report["signer"]["chain"][0]["subject"],
         "CN=modelgate test signer"
     );
 
-    let output = modelgate(
-        tmp.path(),
-        &[
-            "verify",
-            m,
-            "--certificate-chain",
-            &key("root.pem"),
-            "--signature",
-            s,
-        ],
-    );
-    assert_eq!(code(&output), 0, "{}", describe(&output));
-    assert!(stdout(&output).contains("CN=modelgate test root"));
-
-    let output = modelgate(
-        tmp.path(),
-        &[
-            "verify",
-            m,
-            "--certificate-chain",
-            &key("other_root.pem"),
-            "--signature",
-            s,
-        ],
-    );
-    assert_eq!(code(&output), 1, "{}", describe(&output));
-    assert!(
-        stdout(&output).contains("--certificate-chain"),
-        "{}",
-        describe(&output)
-    );
+    let verify_with_ca = |ca: &str, expected_code: i32| {
+        run(
+            tmp.path(),
+            &[
+                "verify",
+                m,
+                "--certificate-chain",
+                &key(ca),
+                "--signature",
+                s,
+            ],
+            expected_code,
+        )
+    };
+    assert_stdout_contains(&verify_with_ca("root.pem", 0), "CN=modelgate test root");
+    assert_stdout_contains(&verify_with_ca("other_root.pem", 1), "--certificate-chain");
 }
 
 #[test]
@@ -248,38 +221,27 @@ fn a_single_file_is_signed_beside_itself() {
     let (tmp, model) = model_dir();
     let file = model.join("model-00001-of-00002.safetensors");
     let f = file.to_str().unwrap();
-    let output = modelgate(tmp.path(), &["sign", f, "--key", &key("p521.pem")]);
-    assert_eq!(code(&output), 0, "{}", describe(&output));
+    run(tmp.path(), &["sign", f, "--key", &key("p521.pem")], 0);
     assert!(model.join("model-00001-of-00002.safetensors.sig").is_file());
-    let output = modelgate(
+    run(
         tmp.path(),
         &["verify", f, "--public-key", &key("p521.pub.pem")],
+        0,
     );
-    assert_eq!(code(&output), 0, "{}", describe(&output));
 }
 
 #[test]
 fn wrong_keys_and_broken_signatures_fail_with_exit_1() {
     let (tmp, model) = model_dir();
     let m = model.to_str().unwrap();
-    assert_eq!(
-        code(&modelgate(
-            tmp.path(),
-            &["sign", m, "--key", &key("p256.pem")]
-        )),
-        0
-    );
+    run(tmp.path(), &["sign", m, "--key", &key("p256.pem")], 0);
 
-    let output = modelgate(
+    let output = run(
         tmp.path(),
         &["verify", m, "--public-key", &key("other.pub.pem")],
+        1,
     );
-    assert_eq!(code(&output), 1, "{}", describe(&output));
-    assert!(
-        stdout(&output).contains("not a trusted key"),
-        "{}",
-        describe(&output)
-    );
+    assert_stdout_contains(&output, "not a trusted key");
 
     let signature = model.join("model.sig");
     let bytes = fs::read(&signature).unwrap();
@@ -293,17 +255,37 @@ fn wrong_keys_and_broken_signatures_fail_with_exit_1() {
             .collect(),
     ] {
         fs::write(&signature, &garbled).unwrap();
-        let output = modelgate(
+        let output = run(
             tmp.path(),
             &["verify", m, "--public-key", &key("p256.pub.pem")],
+            1,
         );
-        assert_eq!(code(&output), 1, "{}", describe(&output));
-        assert!(
-            stdout(&output).contains("NOT VERIFIED"),
-            "{}",
-            describe(&output)
-        );
+        assert_stdout_contains(&output, "NOT VERIFIED");
     }
+}
+
+#[test]
+fn an_oversized_signature_and_a_symlink_fail_with_exit_1_and_their_own_advice() {
+    let (tmp, model) = model_dir();
+    let m = model.to_str().unwrap();
+    run(tmp.path(), &["sign", m, "--key", &key("p256.pem")], 0);
+    let verify = ["verify", m, "--public-key", &key("p256.pub.pem")];
+
+    std::os::unix::fs::symlink("config.json", model.join("link.json")).unwrap();
+    let output = run(tmp.path(), &verify, 1);
+    assert_stdout_contains(&output, "link.json is a symbolic link");
+    assert_stdout_contains(&output, "without following symbolic links");
+    fs::remove_file(model.join("link.json")).unwrap();
+
+    // Sparse: the size is refused before anything is read.
+    let size = 200_000_000;
+    fs::File::create(model.join("model.sig"))
+        .unwrap()
+        .set_len(size)
+        .unwrap();
+    let output = run(tmp.path(), &verify, 1);
+    assert_stdout_contains(&output, &format!("signature is {size} bytes"));
+    assert_stdout_contains(&output, "is not a valid model signature");
 }
 
 #[test]
@@ -311,20 +293,20 @@ fn usage_errors_and_unreadable_inputs_exit_2() {
     let (tmp, model) = model_dir();
     let m = model.to_str().unwrap();
     // No signature yet.
-    let output = modelgate(
+    let output = run(
         tmp.path(),
         &["verify", m, "--public-key", &key("p256.pub.pem")],
+        2,
     );
-    assert_eq!(code(&output), 2, "{}", describe(&output));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("model.sig"),
         "{}",
         describe(&output)
     );
     // Neither a key nor a CA.
-    assert_eq!(code(&modelgate(tmp.path(), &["verify", m])), 2);
+    run(tmp.path(), &["verify", m], 2);
     // Both.
-    let output = modelgate(
+    run(
         tmp.path(),
         &[
             "verify",
@@ -334,13 +316,12 @@ fn usage_errors_and_unreadable_inputs_exit_2() {
             "--certificate-chain",
             &key("root.pem"),
         ],
+        2,
     );
-    assert_eq!(code(&output), 2);
     // A public key where a private key belongs.
-    let output = modelgate(tmp.path(), &["sign", m, "--key", &key("p256.pub.pem")]);
-    assert_eq!(code(&output), 2, "{}", describe(&output));
+    run(tmp.path(), &["sign", m, "--key", &key("p256.pub.pem")], 2);
     // A chain without a signing certificate.
-    let output = modelgate(
+    run(
         tmp.path(),
         &[
             "sign",
@@ -350,10 +331,10 @@ fn usage_errors_and_unreadable_inputs_exit_2() {
             "--certificate-chain",
             &key("intermediate.pem"),
         ],
+        2,
     );
-    assert_eq!(code(&output), 2);
     // A certificate that does not certify the key.
-    let output = modelgate(
+    run(
         tmp.path(),
         &[
             "sign",
@@ -363,26 +344,24 @@ fn usage_errors_and_unreadable_inputs_exit_2() {
             "--signing-certificate",
             &key("leaf.cert.pem"),
         ],
+        2,
     );
-    assert_eq!(code(&output), 2, "{}", describe(&output));
     // A missing model.
-    let output = modelgate(
+    run(
         tmp.path(),
         &["sign", "no-such-model", "--key", &key("p256.pem")],
+        2,
     );
-    assert_eq!(code(&output), 2);
 }
 
 #[test]
 fn help_shows_examples_and_exit_codes() {
     let tmp = tempfile::tempdir().unwrap();
     for command in ["sign", "verify"] {
-        let output = modelgate(tmp.path(), &[command, "--help"]);
-        assert_eq!(code(&output), 0);
-        let text = stdout(&output);
-        assert!(text.contains("Examples:"), "{text}");
-        assert!(text.contains("Exit codes:"), "{text}");
-        assert!(text.contains(&format!("modelgate {command} ")), "{text}");
+        let output = run(tmp.path(), &[command, "--help"], 0);
+        for expected in ["Examples:", "Exit codes:", &format!("modelgate {command} ")] {
+            assert_stdout_contains(&output, expected);
+        }
     }
 }
 
@@ -413,13 +392,7 @@ fn interop_model_signing_verifies_what_modelgate_signs() {
     let m = model.to_str().unwrap();
     let sig = model.join("model.sig");
     let s = sig.to_str().unwrap();
-    assert_eq!(
-        code(&modelgate(
-            tmp.path(),
-            &["sign", m, "--key", &key("p256.pem")]
-        )),
-        0
-    );
+    run(tmp.path(), &["sign", m, "--key", &key("p256.pem")], 0);
     let output = model_signing(
         tmp.path(),
         &[
@@ -434,7 +407,7 @@ fn interop_model_signing_verifies_what_modelgate_signs() {
     );
     assert!(output.status.success(), "{}", describe(&output));
 
-    let output = modelgate(
+    run(
         tmp.path(),
         &[
             "sign",
@@ -446,8 +419,8 @@ fn interop_model_signing_verifies_what_modelgate_signs() {
             "--certificate-chain",
             &key("intermediate.pem"),
         ],
+        0,
     );
-    assert_eq!(code(&output), 0, "{}", describe(&output));
     let output = model_signing(
         tmp.path(),
         &[
@@ -474,7 +447,7 @@ fn interop_modelgate_verifies_what_model_signing_signs() {
         &["sign", "key", m, "--private_key", &key("p384.pem")],
     );
     assert!(output.status.success(), "{}", describe(&output));
-    let output = modelgate(
+    run(
         tmp.path(),
         &[
             "verify",
@@ -484,8 +457,8 @@ fn interop_modelgate_verifies_what_model_signing_signs() {
             "--signature",
             "model.sig",
         ],
+        0,
     );
-    assert_eq!(code(&output), 0, "{}", describe(&output));
 
     let output = model_signing(
         tmp.path(),
@@ -504,34 +477,15 @@ fn interop_modelgate_verifies_what_model_signing_signs() {
         ],
     );
     assert!(output.status.success(), "{}", describe(&output));
-    let output = modelgate(
-        tmp.path(),
-        &[
-            "verify",
-            m,
-            "--certificate-chain",
-            &key("root.pem"),
-            "--signature",
-            "cert.sig",
-        ],
-    );
-    assert_eq!(code(&output), 0, "{}", describe(&output));
+    let verify = [
+        "verify",
+        m,
+        "--certificate-chain",
+        &key("root.pem"),
+        "--signature",
+        "cert.sig",
+    ];
+    run(tmp.path(), &verify, 0);
     fs::write(model.join("config.json"), b"{}").unwrap();
-    let output = modelgate(
-        tmp.path(),
-        &[
-            "verify",
-            m,
-            "--certificate-chain",
-            &key("root.pem"),
-            "--signature",
-            "cert.sig",
-        ],
-    );
-    assert_eq!(code(&output), 1, "{}", describe(&output));
-    assert!(
-        stdout(&output).contains("modified  config.json"),
-        "{}",
-        describe(&output)
-    );
+    assert_stdout_contains(&run(tmp.path(), &verify, 1), "modified  config.json");
 }

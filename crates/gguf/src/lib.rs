@@ -865,13 +865,6 @@ impl Gguf {
     pub fn duplicate_tensor_names(&self) -> Vec<&str> {
         duplicates(self.tensors.iter().map(|t| t.name.as_str()))
     }
-
-    /// [`Gguf::duplicate_keys`] followed by [`Gguf::duplicate_tensor_names`].
-    pub fn duplicate_names(&self) -> Vec<&str> {
-        let mut names = self.duplicate_keys();
-        names.extend(self.duplicate_tensor_names());
-        names
-    }
 }
 
 /// The names that occur more than once in `names`, each once.
@@ -1050,6 +1043,5 @@ mod tests {
         }
         assert_eq!(gguf.duplicate_tensor_names(), ["same"]);
         assert!(gguf.duplicate_keys().is_empty());
-        assert_eq!(gguf.duplicate_names(), ["same"]);
     }
 }

@@ -29,7 +29,7 @@ mod memory;
 mod runtimes;
 
 pub use facts::{ArtifactFacts, DtypeBytes, EmbeddedMetadata, artifact_facts};
-pub use memory::{MemoryEstimate, kv_cache_bytes};
+pub use memory::{MemoryEstimate, human_bytes, kv_cache_bytes};
 
 use modelgate_formats::Loaded;
 use serde::Serialize;

@@ -117,6 +117,22 @@ pub(crate) fn facts_kv_cache(facts: &ArtifactFacts, context_length: u64) -> Opti
     kv_cache_bytes(kv_heads, key_dim, value_dim, context_length)
 }
 
+/// A byte count for people: `1536` → `1.5 KiB`, `10` → `10 B`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS.get(unit).copied().unwrap_or("B"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -89,7 +89,7 @@ impl Event {
     pub fn compute_hash(&self) -> String {
         let mut hasher = Sha256::new();
         self.feed(&mut hasher);
-        hex(&hasher.finalize())
+        format!("{:x}", hasher.finalize())
     }
 
     fn feed(&self, sink: &mut impl Sink) {
@@ -174,28 +174,12 @@ fn put_string(sink: &mut impl Sink, text: &str) {
 pub(crate) fn stored_hash(event: &EventParts<'_>) -> String {
     let mut hasher = Sha256::new();
     feed_canonical(&mut hasher, event);
-    hex(&hasher.finalize())
+    format!("{:x}", hasher.finalize())
 }
 
 /// Lower-case hex SHA-256.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    fn digit(nibble: u8) -> char {
-        char::from(if nibble < 10 {
-            b'0' + nibble
-        } else {
-            b'a' + nibble - 10
-        })
-    }
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(digit(byte >> 4));
-        out.push(digit(byte & 0x0f));
-    }
-    out
+    format!("{:x}", Sha256::digest(bytes))
 }
 
 /// JSON with object keys sorted at every level and no whitespace.
@@ -262,11 +246,11 @@ pub fn manifest_sha256(files: &[crate::FileRecord]) -> String {
     sha256_hex(out.as_bytes())
 }
 
-/// An event as stored: `details` is the stored text, which may have been
-/// edited into something that is not JSON.
+/// An event as stored, which may have been edited: `seq` is `None` when it
+/// is not an integer, and `details` may not be JSON.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct StoredEvent<'a> {
-    pub(crate) seq: i64,
+    pub(crate) seq: Option<i64>,
     pub(crate) at: &'a str,
     pub(crate) actor: &'a str,
     pub(crate) action: &'a str,
@@ -283,7 +267,10 @@ impl StoredEvent<'_> {
         let details = serde_json::from_str(self.details)
             .unwrap_or_else(|_| Value::String(self.details.to_string()));
         Event {
-            seq: u64::try_from(self.seq).unwrap_or(0),
+            seq: self
+                .seq
+                .and_then(|seq| u64::try_from(seq).ok())
+                .unwrap_or(0),
             at: self.at.to_string(),
             actor: self.actor.to_string(),
             action: self.action.to_string(),
@@ -296,31 +283,19 @@ impl StoredEvent<'_> {
 }
 
 /// The fields of `details` that the replay needs (others are skipped
-/// without being built).
+/// without being built; a missing one is empty).
 #[derive(Debug, Default, serde::Deserialize)]
-struct ReplayDetails<'a> {
-    #[serde(borrow, default)]
-    name: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    version: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    stage: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    to: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    decision: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    report_sha256: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    files_sha256: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    team: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    purpose: Option<std::borrow::Cow<'a, str>>,
-}
-
-fn owned(text: Option<std::borrow::Cow<'_, str>>) -> String {
-    text.map(std::borrow::Cow::into_owned).unwrap_or_default()
+#[serde(default)]
+struct ReplayDetails {
+    name: String,
+    version: String,
+    stage: String,
+    to: String,
+    decision: String,
+    report_sha256: String,
+    files_sha256: String,
+    team: String,
+    purpose: String,
 }
 
 /// Something `audit verify` found wrong.
@@ -395,14 +370,15 @@ impl ChainCheck {
     pub(crate) fn push(&mut self, stored: StoredEvent<'_>) {
         self.n_events += 1;
         let expected = self.last_seq + 1;
-        let Ok(seq) = u64::try_from(stored.seq) else {
+        let Some(seq) = stored.seq.and_then(|seq| u64::try_from(seq).ok()) else {
+            let found = stored.seq.map_or_else(
+                || "whose number is not an integer".to_string(),
+                |seq| format!("numbered {seq}"),
+            );
             self.problem(
                 Some(expected),
                 None,
-                format!(
-                    "event {expected}: found an event numbered {} instead",
-                    stored.seq
-                ),
+                format!("event {expected}: found an event {found} instead"),
             );
             return;
         };
@@ -459,7 +435,7 @@ impl ChainCheck {
             };
             self.problem(Some(seq), Some(stored.subject.to_string()), message);
         }
-        if let Ok(details) = serde_json::from_str::<ReplayDetails<'_>>(stored.details) {
+        if let Ok(details) = serde_json::from_str::<ReplayDetails>(stored.details) {
             self.replay(seq, stored.action, details);
         }
         self.last_seq = seq.max(self.last_seq);
@@ -472,30 +448,28 @@ impl ChainCheck {
         }
     }
 
-    fn replay(&mut self, seq: u64, action: &str, details: ReplayDetails<'_>) {
-        let key = (owned(details.name), owned(details.version));
+    fn replay(&mut self, seq: u64, action: &str, details: ReplayDetails) {
+        let key = (details.name, details.version);
         match action {
             "version.added" => {
                 self.versions.insert(
                     key,
                     ExpectedVersion {
-                        stage: owned(details.stage),
-                        decision: owned(details.decision),
-                        report_sha256: owned(details.report_sha256),
-                        files_sha256: owned(details.files_sha256),
+                        stage: details.stage,
+                        decision: details.decision,
+                        report_sha256: details.report_sha256,
+                        files_sha256: details.files_sha256,
                         last_seq: seq,
                     },
                 );
             }
             "team.assigned" => {
-                self.assignments.insert(
-                    (owned(details.team), key.0, key.1),
-                    (owned(details.purpose), seq),
-                );
+                self.assignments
+                    .insert((details.team, key.0, key.1), (details.purpose, seq));
             }
             _ if action.starts_with("version.") => {
                 if let Some(expected) = self.versions.get_mut(&key) {
-                    expected.stage = owned(details.to);
+                    expected.stage = details.to;
                     expected.last_seq = seq;
                 }
             }

@@ -8,12 +8,14 @@
 //! instead of failing, the chain stays linear, and a crash or a refused
 //! change leaves nothing behind.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use modelgate_bom::{ModelDescription, Property};
 use modelgate_policy::{Decision, Reviewer};
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::{Value, json};
 
@@ -348,7 +350,9 @@ impl Store {
         Ok(events)
     }
 
-    /// Call `each` with every event in order, borrowed from the row.
+    /// Call `each` with every event in order, borrowed from the row. The
+    /// rows may have been edited: a value that is not text is read as text
+    /// (which the hash check then refuses), never as an error.
     fn for_each_stored_event(&self, mut each: impl FnMut(StoredEvent<'_>)) -> Result<(), Error> {
         let doing = "reading the audit trail";
         let mut stmt = self
@@ -360,20 +364,26 @@ impl Store {
             .map_err(Error::database(doing))?;
         let mut rows = stmt.query([]).map_err(Error::database(doing))?;
         while let Some(row) = rows.next().map_err(Error::database(doing))? {
-            let text = |idx: usize| -> Result<&str, Error> {
+            let text = |idx: usize| {
                 row.get_ref(idx)
-                    .and_then(|value| value.as_str().map_err(rusqlite::Error::from))
+                    .map(lenient_text)
                     .map_err(Error::database(doing))
             };
+            let seq = match row.get_ref(0).map_err(Error::database(doing))? {
+                ValueRef::Integer(seq) => Some(seq),
+                _ => None,
+            };
+            let (at, actor, action, subject) = (text(1)?, text(2)?, text(3)?, text(4)?);
+            let (details, prev_hash, hash) = (text(5)?, text(6)?, text(7)?);
             each(StoredEvent {
-                seq: row.get(0).map_err(Error::database(doing))?,
-                at: text(1)?,
-                actor: text(2)?,
-                action: text(3)?,
-                subject: text(4)?,
-                details: text(5)?,
-                prev_hash: text(6)?,
-                hash: text(7)?,
+                seq,
+                at: &at,
+                actor: &actor,
+                action: &action,
+                subject: &subject,
+                details: &details,
+                prev_hash: &prev_hash,
+                hash: &hash,
             });
         }
         Ok(())
@@ -392,98 +402,102 @@ impl Store {
         Ok(check.finish())
     }
 
+    /// Every stored manifest, by version, as the chain check reads it:
+    /// leniently, naming the versions with a size that is not a byte count.
+    fn stored_manifests(
+        &self,
+        check: &mut ChainCheck,
+    ) -> Result<HashMap<(String, String), Vec<FileRecord>>, Error> {
+        let doing = "checking versions against the audit trail";
+        let mut stmt = self
+            .conn
+            .prepare("SELECT model, version, path, size, sha256 FROM version_files")
+            .map_err(Error::database(doing))?;
+        let mut rows = stmt.query([]).map_err(Error::database(doing))?;
+        let mut manifests: HashMap<(String, String), Vec<FileRecord>> = HashMap::new();
+        while let Some(row) = rows.next().map_err(Error::database(doing))? {
+            let text = |idx: usize| {
+                row.get_ref(idx)
+                    .map(|value| lenient_text(value).into_owned())
+                    .map_err(Error::database(doing))
+            };
+            let key = (text(0)?, text(1)?);
+            let path = text(2)?;
+            let size = match row.get_ref(3).map_err(Error::database(doing))? {
+                ValueRef::Integer(size) => u64::try_from(size).ok(),
+                _ => None,
+            };
+            let Some(size) = size else {
+                let subject = format!("{}@{}", key.0, key.1);
+                check.problem(
+                    None,
+                    Some(subject.clone()),
+                    format!("{subject}'s stored size of {path} is not a byte count"),
+                );
+                continue;
+            };
+            let sha256 = text(4)?;
+            manifests
+                .entry(key)
+                .or_default()
+                .push(FileRecord { path, size, sha256 });
+        }
+        Ok(manifests)
+    }
+
     fn check_versions(
         &self,
         check: &mut ChainCheck,
         mut expected: HashMap<(String, String), crate::audit::ExpectedVersion>,
     ) -> Result<(), Error> {
         let doing = "checking versions against the audit trail";
-        let mut manifests: HashMap<(String, String), Vec<FileRecord>> = HashMap::new();
-        {
-            let mut stmt = self
-                .conn
-                .prepare("SELECT model, version, path, size, sha256 FROM version_files")
-                .map_err(Error::database(doing))?;
-            let rows = stmt
-                .query_map([], |row| {
-                    Ok((
-                        (row.get::<_, String>(0)?, row.get::<_, String>(1)?),
-                        FileRecord {
-                            path: row.get(2)?,
-                            size: u64::try_from(row.get::<_, i64>(3)?).unwrap_or(0),
-                            sha256: row.get(4)?,
-                        },
-                    ))
-                })
-                .map_err(Error::database(doing))?;
-            for row in rows {
-                let (key, file) = row.map_err(Error::database(doing))?;
-                manifests.entry(key).or_default().push(file);
-            }
-        }
+        let manifests = self.stored_manifests(check)?;
         let mut stmt = self
             .conn
-            .prepare("SELECT model, version, stage, decision, report FROM versions ORDER BY model, version")
+            .prepare(
+                "SELECT model, version, stage, decision, report FROM versions
+                 ORDER BY model, version",
+            )
             .map_err(Error::database(doing))?;
-        let rows = stmt
-            .query_map([], |row| {
-                Ok((
-                    (row.get::<_, String>(0)?, row.get::<_, String>(1)?),
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, String>(4)?,
-                ))
-            })
-            .map_err(Error::database(doing))?;
-        for row in rows {
-            let (key, stage, decision, report) = row.map_err(Error::database(doing))?;
+        let mut rows = stmt.query([]).map_err(Error::database(doing))?;
+        while let Some(row) = rows.next().map_err(Error::database(doing))? {
+            let text = |idx: usize| {
+                row.get_ref(idx)
+                    .map(lenient_text)
+                    .map_err(Error::database(doing))
+            };
+            let key = (text(0)?.into_owned(), text(1)?.into_owned());
+            let (stage, decision, report) = (text(2)?, text(3)?, text(4)?);
             let subject = format!("{}@{}", key.0, key.1);
+            let mut problem = |message| check.problem(None, Some(subject.clone()), message);
             let Some(trail) = expected.remove(&key) else {
-                check.problem(
-                    None,
-                    Some(subject.clone()),
-                    format!("{subject} is in the inventory but the audit trail never added it"),
-                );
+                problem(format!(
+                    "{subject} is in the inventory but the audit trail never added it"
+                ));
                 continue;
             };
             if stage != trail.stage {
-                check.problem(
-                    None,
-                    Some(subject.clone()),
-                    format!(
-                        "{subject} is {stage} in the inventory, but the audit trail leaves it {} (event {}): the stage was edited, or later events were removed",
-                        trail.stage, trail.last_seq
-                    ),
-                );
+                problem(format!(
+                    "{subject} is {stage} in the inventory, but the audit trail leaves it {} (event {}): the stage was edited, or later events were removed",
+                    trail.stage, trail.last_seq
+                ));
             }
             if decision != trail.decision {
-                check.problem(
-                    None,
-                    Some(subject.clone()),
-                    format!(
-                        "{subject}'s verdict is {decision} in the inventory, but {} in the audit trail",
-                        trail.decision
-                    ),
-                );
+                problem(format!(
+                    "{subject}'s verdict is {decision} in the inventory, but {} in the audit trail",
+                    trail.decision
+                ));
             }
             if sha256_hex(report.as_bytes()) != trail.report_sha256 {
-                check.problem(
-                    None,
-                    Some(subject.clone()),
-                    format!(
-                        "{subject}'s stored vet report is not the one recorded when it was added"
-                    ),
-                );
+                problem(format!(
+                    "{subject}'s stored vet report is not the one recorded when it was added"
+                ));
             }
             let files = manifests.get(&key).map(Vec::as_slice).unwrap_or_default();
             if manifest_sha256(files) != trail.files_sha256 {
-                check.problem(
-                    None,
-                    Some(subject.clone()),
-                    format!(
-                        "{subject}'s stored file digests are not the ones recorded when it was added"
-                    ),
-                );
+                problem(format!(
+                    "{subject}'s stored file digests are not the ones recorded when it was added"
+                ));
             }
         }
         let mut missing: Vec<_> = expected.into_iter().collect();
@@ -512,59 +526,55 @@ impl Store {
             .conn
             .prepare("SELECT team, model, version, purpose FROM assignments")
             .map_err(Error::database(doing))?;
-        let rows = stmt
-            .query_map([], |row| {
-                Ok((
-                    (
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, String>(2)?,
-                    ),
-                    row.get::<_, String>(3)?,
-                ))
-            })
-            .map_err(Error::database(doing))?;
-        for row in rows {
-            let (key, purpose) = row.map_err(Error::database(doing))?;
-            match expected.remove(&key) {
-                None => {
-                    let subject = format!("{}@{}", key.1, key.2);
-                    check.problem(
-                        None,
-                        Some(subject.clone()),
-                        format!(
-                            "team {} uses {subject} in the inventory, but the audit trail never assigned it",
-                            key.0
-                        ),
-                    );
-                }
-                Some((recorded, seq)) if recorded != purpose => {
-                    let subject = format!("{}@{}", key.1, key.2);
-                    check.problem(
-                        None,
-                        Some(subject.clone()),
-                        format!(
-                            "team {}'s purpose for {subject} is not the one recorded (event {seq})",
-                            key.0
-                        ),
-                    );
-                }
-                Some(_) => {}
-            }
+        let mut rows = stmt.query([]).map_err(Error::database(doing))?;
+        while let Some(row) = rows.next().map_err(Error::database(doing))? {
+            let text = |idx: usize| {
+                row.get_ref(idx)
+                    .map(|value| lenient_text(value).into_owned())
+                    .map_err(Error::database(doing))
+            };
+            let key = (text(0)?, text(1)?, text(2)?);
+            let purpose = text(3)?;
+            let subject = format!("{}@{}", key.1, key.2);
+            let message = match expected.remove(&key) {
+                None => format!(
+                    "team {} uses {subject} in the inventory, but the audit trail never assigned it",
+                    key.0
+                ),
+                Some((recorded, seq)) if recorded != purpose => format!(
+                    "team {}'s purpose for {subject} is not the one recorded (event {seq})",
+                    key.0
+                ),
+                Some(_) => continue,
+            };
+            check.problem(None, Some(subject), message);
         }
         let mut missing: Vec<_> = expected.into_iter().collect();
         missing.sort_by(|a, b| a.0.cmp(&b.0));
-        for (key, (_, seq)) in missing {
+        for ((team, model, version), (_, seq)) in missing {
+            let subject = format!("{model}@{version}");
             check.problem(
                 None,
-                Some(format!("{}@{}", key.1, key.2)),
+                Some(subject.clone()),
                 format!(
-                    "team {}'s assignment to {}@{} (event {seq}) is missing from the inventory",
-                    key.0, key.1, key.2
+                    "team {team}'s assignment to {subject} (event {seq}) is missing from the inventory"
                 ),
             );
         }
         Ok(())
+    }
+}
+
+/// A stored value as text, whatever someone with the file put there:
+/// invalid UTF-8 is replaced, numbers are written out, NULL is empty. Only
+/// for checking stored state, where a changed value must show as a
+/// mismatch rather than stop the check.
+fn lenient_text(value: ValueRef<'_>) -> Cow<'_, str> {
+    match value {
+        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => String::from_utf8_lossy(bytes),
+        ValueRef::Integer(n) => Cow::Owned(n.to_string()),
+        ValueRef::Real(x) => Cow::Owned(x.to_string()),
+        ValueRef::Null => Cow::Borrowed(""),
     }
 }
 
@@ -819,7 +829,7 @@ impl Batch<'_> {
                 }
             }
         }
-        let today = self.now.date();
+        let today = Date::of(&self.now);
         let review_by = approval
             .review_by
             .unwrap_or_else(|| today.add_days(DEFAULT_REVIEW_DAYS));

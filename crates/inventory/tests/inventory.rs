@@ -8,6 +8,7 @@ use std::path::Path;
 
 use modelgate_inventory::{
     Approval, Date, Error, FileRecord, NewVersion, SignOff, Stage, Store, Transition, VersionRef,
+    VersionSummary,
 };
 use modelgate_policy::{Decision, Reviewer};
 use serde_json::json;
@@ -40,6 +41,14 @@ fn version(text: &str, decision: Decision) -> NewVersion {
     new
 }
 
+/// Record `text` (`NAME@VERSION`) as an `approved`-verdict candidate, by
+/// alice.
+fn add(store: &mut Store, text: &str) -> VersionSummary {
+    store
+        .add_version(&version(text, Decision::Approved), "alice")
+        .unwrap()
+}
+
 fn open(dir: &Path) -> Store {
     Store::open(dir).unwrap()
 }
@@ -64,9 +73,7 @@ fn raw(dir: &Path) -> rusqlite::Connection {
 fn a_version_is_recorded_with_its_evidence_and_listed() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(dir.path());
-    let summary = store
-        .add_version(&version("smollm2@1.0", Decision::Approved), "alice")
-        .unwrap();
+    let summary = add(&mut store, "smollm2@1.0");
     assert_eq!(summary.stage, Stage::Candidate);
     assert_eq!(summary.n_files, 2);
     assert_eq!(summary.total_bytes, 98_001_200);
@@ -96,9 +103,7 @@ fn a_version_is_recorded_with_its_evidence_and_listed() {
 fn a_version_cannot_be_recorded_twice() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(dir.path());
-    store
-        .add_version(&version("m@1", Decision::Approved), "alice")
-        .unwrap();
+    add(&mut store, "m@1");
     let again = store.add_version(&version("m@1", Decision::Rejected), "mallory");
     assert!(
         matches!(again, Err(Error::VersionExists { .. })),
@@ -115,9 +120,7 @@ fn a_version_cannot_be_recorded_twice() {
 fn unknown_versions_name_the_known_ones() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(dir.path());
-    store
-        .add_version(&version("m@1", Decision::Approved), "alice")
-        .unwrap();
+    add(&mut store, "m@1");
     let error = store
         .approve(&reference("m@2"), &approval("bob"))
         .unwrap_err();
@@ -182,9 +185,7 @@ fn stages_follow_the_life_of_a_version() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(dir.path());
     let m = reference("m@1");
-    store
-        .add_version(&version("m@1", Decision::Approved), "alice")
-        .unwrap();
+    add(&mut store, "m@1");
     let approved = store.approve(&m, &approval("bob")).unwrap();
     assert_eq!(
         (approved.from, approved.to),
@@ -237,9 +238,7 @@ fn illegal_stage_changes_are_refused_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(dir.path());
     let m = reference("m@1");
-    store
-        .add_version(&version("m@1", Decision::Approved), "alice")
-        .unwrap();
+    add(&mut store, "m@1");
     let illegal = |result: Result<_, Error>, stage: Stage, transition: Transition| match result {
         Err(Error::IllegalTransition {
             stage: s,
@@ -369,9 +368,7 @@ fn review_dates_default_to_a_year_and_come_due() {
     let mut store = open(dir.path());
     let today = Date::today();
     for name in ["a@1", "b@1", "c@1"] {
-        store
-            .add_version(&version(name, Decision::Approved), "alice")
-            .unwrap();
+        add(&mut store, name);
     }
     let a = store.approve(&reference("a@1"), &approval("bob")).unwrap();
     assert_eq!(a.review_by, Some(today.add_days(365).to_string()));
@@ -434,9 +431,7 @@ fn revoking_names_the_teams_that_use_the_version() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(dir.path());
     let m = reference("m@1");
-    store
-        .add_version(&version("m@1", Decision::Approved), "alice")
-        .unwrap();
+    add(&mut store, "m@1");
     let early = store.assign("search", &m, "ranking", "carol");
     assert!(
         matches!(
@@ -544,14 +539,10 @@ fn concurrent_writers_lose_nothing_and_keep_the_chain_linear() {
 fn five_events(dir: &Path) -> Store {
     let mut store = open(dir);
     let m = reference("m@1");
-    store
-        .add_version(&version("m@1", Decision::Approved), "alice")
-        .unwrap();
+    add(&mut store, "m@1");
     store.approve(&m, &approval("bob")).unwrap();
     store.promote(&m, "carol", None).unwrap();
-    store
-        .add_version(&version("n@1", Decision::Approved), "alice")
-        .unwrap();
+    add(&mut store, "n@1");
     store.assign("search", &m, "ranking", "carol").unwrap();
     assert!(store.verify_audit().unwrap().ok);
     store
@@ -753,4 +744,42 @@ fn bad_names_are_refused_before_anything_is_written() {
     ));
     assert!("2026-02-30".parse::<Date>().is_err());
     assert_eq!(n_events(&store), 0);
+}
+
+#[test]
+fn hostile_values_in_the_database_are_reported_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = five_events(dir.path());
+    // Values of the wrong type: invalid UTF-8, numbers, a seq that is text
+    // (which sorts after every number).
+    attacker(dir.path())
+        .execute_batch(
+            "UPDATE events SET actor = X'FF00' WHERE seq = 2;
+             UPDATE events SET details = 42 WHERE seq = 3;
+             UPDATE events SET seq = 'four' WHERE seq = 4;
+             UPDATE versions SET report = X'FF' WHERE model = 'n';
+             UPDATE version_files SET size = 'big' WHERE model = 'm' AND path = 'README.md';
+             UPDATE assignments SET purpose = 3.5;",
+        )
+        .unwrap();
+    let report = store.verify_audit().unwrap();
+    let messages: Vec<&str> = report.problems.iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(report.first_bad, Some(2), "{messages:#?}");
+    for expected in [
+        "event 2 (version.approved m@1) was changed",
+        "event 3 (version.promoted m@1) was changed",
+        "event 4 is missing: the trail jumps from 3 to 5",
+        "event 6: found an event whose number is not an integer instead",
+        "m@1's stored size of README.md is not a byte count",
+        "n@1 is in the inventory but the audit trail never added it",
+        "team search's purpose for m@1 is not the one recorded",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.starts_with(expected)),
+            "{expected:?} not in {messages:#?}"
+        );
+    }
+    let events = store.events().unwrap();
+    assert_eq!(events.len(), 5);
+    assert_eq!(events[1].actor, "\u{fffd}\u{0}");
 }

@@ -1,5 +1,8 @@
 //! Reconciliation of every license source of a model into one answer.
 
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+
 use serde::Serialize;
 
 use crate::matcher::{MatchMethod, TextMatch, UnknownReason, identify};
@@ -214,9 +217,15 @@ impl Resolution {
     /// Do two resolutions agree? The same license, or one license that an
     /// expression contains.
     fn agrees(&self, other: &Resolution) -> bool {
-        self == other
-            || (self.ids.len() == 1 && other.ids.contains(&self.ids.join("")))
-            || (other.ids.len() == 1 && self.ids.contains(&other.ids.join("")))
+        self == other || self.is_one_of(other) || other.is_one_of(self)
+    }
+
+    /// Is this one license that `expression` names?
+    fn is_one_of(&self, expression: &Resolution) -> bool {
+        match self.ids.as_slice() {
+            [id] => expression.ids.contains(id),
+            _ => false,
+        }
     }
 }
 
@@ -229,17 +238,43 @@ fn tier(kind: SourceKind, method: Method) -> u8 {
     }
 }
 
+/// One examined source: its result, and what it resolved to when it names a
+/// license (or an expression of licenses) and so competes for the answer.
 struct Working {
     result: SourceResult,
     resolution: Option<Resolution>,
-    tier: u8,
+}
+
+impl Working {
+    fn new(result: SourceResult) -> Working {
+        Working {
+            result,
+            resolution: None,
+        }
+    }
+
+    fn tier(&self) -> u8 {
+        tier(self.result.kind, self.result.method)
+    }
+}
+
+/// The texts of one [`crate::analyse`] call: how many bytes may still be
+/// compared, and the match of every text compared so far, so that a text
+/// given by several sources (the same license in every GGUF shard) is
+/// identified once.
+struct Texts<'a> {
+    budget: usize,
+    matched: HashMap<&'a str, TextMatch>,
 }
 
 /// Reconcile `sources`; see [`crate::analyse`].
 pub(crate) fn analyse_sources(sources: &[LicenseSource]) -> LicenseReport {
     let mut unknown = Vec::new();
     let mut working: Vec<Working> = Vec::new();
-    let mut text_budget = MAX_TOTAL_TEXT_BYTES;
+    let mut texts = Texts {
+        budget: MAX_TOTAL_TEXT_BYTES,
+        matched: HashMap::new(),
+    };
     for (idx, source) in sources.iter().enumerate() {
         if idx >= MAX_SOURCES {
             unknown.push(UnknownSource {
@@ -252,7 +287,7 @@ pub(crate) fn analyse_sources(sources: &[LicenseSource]) -> LicenseReport {
             });
             continue;
         }
-        let item = examine(source, &mut text_budget);
+        let item = examine(source, &mut texts);
         if item.result.role == SourceRole::Unidentified {
             unknown.push(UnknownSource {
                 kind: source.kind,
@@ -272,34 +307,39 @@ pub(crate) fn analyse_sources(sources: &[LicenseSource]) -> LicenseReport {
 
     let (winner_idx, decided) = decide(&working);
     let mut conflicts = Vec::new();
-    let competing: Vec<&Working> = working.iter().filter(|w| w.resolution.is_some()).collect();
+    let competing: Vec<(&Working, &Resolution)> = working
+        .iter()
+        .filter_map(|w| Some((w, w.resolution.as_ref()?)))
+        .collect();
     match winner_idx.and_then(|idx| working.get(idx)) {
         Some(winner) => {
-            for other in &competing {
-                if std::ptr::eq(*other, winner) {
-                    continue;
-                }
-                if let (Some(a), Some(b)) = (&other.resolution, &winner.resolution)
-                    && !a.agrees(b)
-                {
-                    conflicts.push(conflict(other, winner));
+            if let Some(decided) = &winner.resolution {
+                for (other, resolution) in &competing {
+                    if !std::ptr::eq(*other, winner) && !resolution.agrees(decided) {
+                        conflicts.push(conflict(other, winner));
+                    }
                 }
             }
         }
         None => {
-            // No winner: report each distinct disagreement once.
-            for (a_idx, a) in competing.iter().enumerate() {
-                for b in competing.iter().skip(a_idx + 1) {
-                    if let (Some(ra), Some(rb)) = (&a.resolution, &b.resolution)
-                        && !ra.agrees(rb)
-                        && !conflicts
-                            .iter()
-                            .any(|c: &Conflict| c.id == rb.label() && c.other_id == ra.label())
-                        && !conflicts
-                            .iter()
-                            .any(|c: &Conflict| c.id == ra.label() && c.other_id == rb.label())
-                    {
-                        let (low, high) = if b.tier > a.tier { (*b, *a) } else { (*a, *b) };
+            // No winner: report each distinct disagreement once. Labels are
+            // made once and pairs remembered in a set, so that many sources
+            // cost their pairs and no more.
+            let labels: Vec<String> = competing.iter().map(|(_, r)| r.label()).collect();
+            let mut reported: HashSet<(&str, &str)> = HashSet::new();
+            for (a_idx, ((a, ra), a_label)) in competing.iter().zip(&labels).enumerate() {
+                for ((b, rb), b_label) in competing.iter().zip(&labels).skip(a_idx + 1) {
+                    let pair = if a_label <= b_label {
+                        (a_label.as_str(), b_label.as_str())
+                    } else {
+                        (b_label.as_str(), a_label.as_str())
+                    };
+                    if !ra.agrees(rb) && reported.insert(pair) {
+                        let (low, high) = if b.tier() > a.tier() {
+                            (*b, *a)
+                        } else {
+                            (*a, *b)
+                        };
                         conflicts.push(conflict(low, high));
                     }
                 }
@@ -384,62 +424,43 @@ fn decide(working: &[Working]) -> (Option<usize>, Option<Resolution>) {
     let Some(top) = working
         .iter()
         .filter(|w| w.resolution.is_some())
-        .map(|w| w.tier)
+        .map(Working::tier)
         .min()
     else {
         return (None, None);
     };
-    let candidates: Vec<usize> = working
+    let candidates: Vec<(usize, &Resolution)> = working
         .iter()
         .enumerate()
-        .filter(|(_, w)| w.resolution.is_some() && w.tier == top)
-        .map(|(idx, _)| idx)
+        .filter(|(_, w)| w.tier() == top)
+        .filter_map(|(idx, w)| Some((idx, w.resolution.as_ref()?)))
         .collect();
-    let resolution = |idx: usize| working.get(idx).and_then(|w| w.resolution.clone());
-    let first = candidates.first().copied();
-    let all_agree =
-        candidates
-            .iter()
-            .all(|&idx| match (resolution(idx), first.and_then(resolution)) {
-                (Some(a), Some(b)) => a.agrees(&b),
-                _ => false,
-            });
-    if all_agree {
+    let Some(&(first_idx, first)) = candidates.first() else {
+        return (None, None);
+    };
+    if candidates.iter().all(|(_, r)| r.agrees(first)) {
         // Prefer the most specific of agreeing resolutions: a single license
         // over an expression that contains it.
-        let pick = candidates
+        let (pick, resolution) = candidates
             .iter()
+            .find(|(_, r)| r.operator.is_none())
             .copied()
-            .find(|&idx| resolution(idx).is_some_and(|r| r.operator.is_none()))
-            .or(first);
-        return (pick, pick.and_then(resolution));
+            .unwrap_or((first_idx, first));
+        return (Some(pick), Some(resolution.clone()));
     }
-    let corroborated: Vec<usize> = candidates
+    let corroborated: Vec<(usize, &Resolution)> = candidates
         .iter()
         .copied()
-        .filter(|&idx| {
-            resolution(idx).is_some_and(|r| {
-                working
-                    .iter()
-                    .filter(|w| w.tier > top)
-                    .any(|w| w.resolution.as_ref().is_some_and(|lower| lower.agrees(&r)))
-            })
+        .filter(|(_, r)| {
+            working
+                .iter()
+                .filter(|w| w.tier() > top)
+                .any(|w| w.resolution.as_ref().is_some_and(|lower| lower.agrees(r)))
         })
         .collect();
-    let distinct: Vec<Resolution> =
-        corroborated
-            .iter()
-            .filter_map(|&idx| resolution(idx))
-            .fold(Vec::new(), |mut acc, r| {
-                if !acc.contains(&r) {
-                    acc.push(r);
-                }
-                acc
-            });
-    match distinct.as_slice() {
-        [one] => {
-            let pick = corroborated.first().copied();
-            (pick, Some(one.clone()))
+    match corroborated.as_slice() {
+        [(pick, resolution), rest @ ..] if rest.iter().all(|(_, r)| r == resolution) => {
+            (Some(*pick), Some((*resolution).clone()))
         }
         _ => (None, None),
     }
@@ -477,7 +498,7 @@ fn describe(item: &Working) -> String {
 }
 
 /// Resolve one source.
-fn examine(source: &LicenseSource, text_budget: &mut usize) -> Working {
+fn examine<'a>(source: &'a LicenseSource, texts: &mut Texts<'a>) -> Working {
     let value = source.value.trim();
     let is_text_kind = matches!(
         source.kind,
@@ -485,7 +506,7 @@ fn examine(source: &LicenseSource, text_budget: &mut usize) -> Working {
     );
     let looks_like_text =
         value.len() > TEXT_MIN_BYTES.min(MAX_DECLARED_BYTES) || value.contains('\n');
-    let mut result = SourceResult {
+    let result = SourceResult {
         kind: source.kind,
         location: source.location.clone(),
         declared: excerpt(value),
@@ -500,56 +521,44 @@ fn examine(source: &LicenseSource, text_budget: &mut usize) -> Working {
         also_contains: Vec::new(),
         note: None,
     };
-    if is_text_kind && value.len() <= TEXT_MIN_BYTES && !value.contains('\n') {
+    if is_text_kind && !looks_like_text {
         // A one-line license file ("MIT", "Apache-2.0"): an identifier.
-        if let Declared::License(_) | Declared::Expression(..) = resolve_declared(value) {
-            return declared(result, source.kind, value);
+        let declared = resolve_declared(value);
+        if let Declared::License(_) | Declared::Expression(..) = declared {
+            return declared_as(result, declared);
         }
     }
     if is_text_kind || looks_like_text {
-        return text(result, source.kind, value, text_budget);
+        return text(result, value, texts);
     }
     if value.is_empty() {
-        result.role = SourceRole::Placeholder;
-        result.note = Some("empty".to_owned());
-        return Working {
-            result,
-            resolution: None,
-            tier: 2,
-        };
+        let mut item = Working::new(result);
+        item.result.role = SourceRole::Placeholder;
+        item.result.note = Some("empty".to_owned());
+        return item;
     }
     if source.kind == SourceKind::CardLicenseLink {
-        result = declared_with(result, resolve_link(value));
-        if result.role == SourceRole::Unidentified && result.note.is_none() {
-            result.note = Some("a link that is not a known license page".to_owned());
+        let mut item = declared_as(result, resolve_link(value));
+        if item.result.role == SourceRole::Unidentified {
+            item.result.note = Some("a link that is not a known license page".to_owned());
         }
-        let resolution = resolution_of(&result);
-        let tier = tier(source.kind, Method::Declared);
-        return Working {
-            result,
-            resolution,
-            tier,
-        };
+        return item;
     }
-    declared(result, source.kind, value)
+    declared_as(result, resolve_declared(value))
 }
 
-fn declared(result: SourceResult, kind: SourceKind, value: &str) -> Working {
-    let result = declared_with(result, resolve_declared(value));
-    let resolution = resolution_of(&result);
-    Working {
-        result,
-        resolution,
-        tier: tier(kind, Method::Declared),
-    }
-}
-
-fn declared_with(mut result: SourceResult, declared: Declared) -> SourceResult {
+/// A source resolved from its declared value.
+fn declared_as(result: SourceResult, declared: Declared) -> Working {
+    let mut item = Working::new(result);
+    let result = &mut item.result;
     result.method = Method::Declared;
     match declared {
         Declared::License(terms) => {
             result.resolved = Some(terms.id.clone());
             result.role = role_of(terms);
+            if result.role == SourceRole::License {
+                item.resolution = Some(Resolution::single(&terms.id));
+            }
         }
         Declared::Expression(operator, all) => {
             let resolution = Resolution {
@@ -558,6 +567,7 @@ fn declared_with(mut result: SourceResult, declared: Declared) -> SourceResult {
             };
             result.expression = Some(resolution.label());
             result.role = SourceRole::License;
+            item.resolution = Some(resolution);
         }
         Declared::Placeholder => {
             result.role = SourceRole::Placeholder;
@@ -573,7 +583,7 @@ fn declared_with(mut result: SourceResult, declared: Declared) -> SourceResult {
             result.note = Some("not a known license identifier or name".to_owned());
         }
     }
-    result
+    item
 }
 
 fn role_of(terms: &Terms) -> SourceRole {
@@ -583,47 +593,27 @@ fn role_of(terms: &Terms) -> SourceRole {
     }
 }
 
-fn resolution_of(result: &SourceResult) -> Option<Resolution> {
-    if result.role != SourceRole::License {
-        return None;
-    }
-    if let Some(id) = &result.resolved {
-        return Some(Resolution::single(id));
-    }
-    result.expression.as_ref().map(|label| {
-        let (operator, sep) = if label.contains(" AND ") {
-            (Operator::And, " AND ")
-        } else {
-            (Operator::Or, " OR ")
-        };
-        Resolution {
-            ids: label.split(sep).map(str::to_owned).collect(),
-            operator: Some(operator),
-        }
-    })
-}
-
-fn text(
-    mut result: SourceResult,
-    kind: SourceKind,
-    value: &str,
-    text_budget: &mut usize,
-) -> Working {
+/// A source resolved from its text. A text already compared in this call is
+/// not compared again, nor charged to the budget again.
+fn text<'a>(result: SourceResult, value: &'a str, texts: &mut Texts<'a>) -> Working {
+    let mut item = Working::new(result);
+    let result = &mut item.result;
     result.method = Method::Text;
-    let cost = value.len().min(crate::MAX_TEXT_BYTES);
-    if cost > *text_budget {
-        result.role = SourceRole::Unidentified;
-        result.note = Some(format!(
-            "not examined: more than {MAX_TOTAL_TEXT_BYTES} bytes of text in all"
-        ));
-        return Working {
-            result,
-            resolution: None,
-            tier: tier(kind, Method::Text),
-        };
-    }
-    *text_budget -= cost;
-    let found: TextMatch = identify(value);
+    let found: &TextMatch = match texts.matched.entry(value) {
+        Entry::Occupied(seen) => seen.into_mut(),
+        Entry::Vacant(new) => {
+            let cost = value.len().min(crate::MAX_TEXT_BYTES);
+            let Some(budget_left) = texts.budget.checked_sub(cost) else {
+                result.role = SourceRole::Unidentified;
+                result.note = Some(format!(
+                    "not examined: more than {MAX_TOTAL_TEXT_BYTES} bytes of text in all"
+                ));
+                return item;
+            };
+            texts.budget = budget_left;
+            new.insert(identify(value))
+        }
+    };
     result.score = Some(found.score);
     result.margin = Some(found.margin);
     result.match_method = Some(found.method);
@@ -633,6 +623,9 @@ fn text(
         Some(terms) => {
             result.resolved = Some(terms.id.clone());
             result.role = role_of(terms);
+            if result.role == SourceRole::License {
+                item.resolution = Some(Resolution::single(&terms.id));
+            }
             if found.truncated {
                 result.note = Some(format!(
                     "compared the first {} bytes",
@@ -640,21 +633,16 @@ fn text(
                 ));
             }
         }
-        None if kind == SourceKind::NoticeFile => {
+        None if result.kind == SourceKind::NoticeFile => {
             result.role = SourceRole::Notice;
             result.note = Some("a notice, not a license text".to_owned());
         }
         None => {
             result.role = SourceRole::Unidentified;
-            result.note = Some(unknown_note(&found));
+            result.note = Some(unknown_note(found));
         }
     }
-    let resolution = resolution_of(&result);
-    Working {
-        result,
-        resolution,
-        tier: tier(kind, Method::Text),
-    }
+    item
 }
 
 fn unknown_note(found: &TextMatch) -> String {

@@ -27,7 +27,7 @@ use std::sync::LazyLock;
 use serde::Serialize;
 
 use crate::normalize::{Tokens, tokenize};
-use crate::terms::{KNOWLEDGE_BASE, TEXTS, TermsKind};
+use crate::terms::{TEXTS, TermsKind, lookup};
 
 /// Largest input compared, in bytes; longer texts are cut at this size (on a
 /// character boundary) and reported as [`TextMatch::truncated`]. A license
@@ -157,6 +157,17 @@ struct Reference {
     key_phrases: Vec<Vec<String>>,
 }
 
+impl Reference {
+    /// How often the reference has the bigram `dense`.
+    fn count(&self, dense: u32) -> u32 {
+        self.counts
+            .binary_search_by_key(&dense, |&(bigram, _)| bigram)
+            .ok()
+            .and_then(|idx| self.counts.get(idx))
+            .map_or(0, |&(_, count)| count)
+    }
+}
+
 /// Every reference, with the vocabulary and bigram index they share.
 struct Index {
     /// Reference words to word ids.
@@ -191,7 +202,7 @@ impl Index {
             let mut counts: Vec<(u32, u32)> = counts.into_iter().collect();
             counts.sort_unstable();
             let total = counts.iter().map(|(_, count)| count).sum();
-            let entry = KNOWLEDGE_BASE.iter().find(|terms| terms.id == *id);
+            let entry = lookup(id);
             let kind = entry.map_or(TermsKind::License, |terms| terms.kind);
             let key_phrases = entry
                 .map(|terms| {
@@ -224,14 +235,14 @@ impl Index {
 }
 
 /// Does the token range hold `phrase` as consecutive tokens?
-fn contains_phrase(tokens: &Tokens, range: Range<usize>, phrase: &[&str]) -> bool {
+fn contains_phrase(tokens: &Tokens, range: Range<usize>, phrase: &[impl AsRef<str>]) -> bool {
     let Some(first) = phrase.first() else {
         return false;
     };
     range.clone().any(|start| {
-        tokens.text(start) == *first
+        tokens.text(start) == first.as_ref()
             && phrase.iter().enumerate().skip(1).all(|(offset, word)| {
-                start + offset < range.end && tokens.text(start + offset) == *word
+                start + offset < range.end && tokens.text(start + offset) == word.as_ref()
             })
     })
 }
@@ -460,10 +471,10 @@ pub(crate) fn identify(text: &str) -> TextMatch {
 /// reference none)?
 fn has_key_phrase(input: &Input, reference: &Reference, range: Range<usize>) -> bool {
     reference.key_phrases.is_empty()
-        || reference.key_phrases.iter().any(|phrase| {
-            let words: Vec<&str> = phrase.iter().map(String::as_str).collect();
-            contains_phrase(&input.tokens, range.clone(), &words)
-        })
+        || reference
+            .key_phrases
+            .iter()
+            .any(|phrase| contains_phrase(&input.tokens, range.clone(), phrase))
 }
 
 /// Compare the input with one reference.
@@ -491,30 +502,42 @@ fn score(input: &Input, reference: &Reference, reference_idx: usize) -> Scored {
 
 /// The window of the input, as long as the reference, with the highest Dice
 /// against it, and the range of tokens it covers. One pass: counts enter and
-/// leave the window as it slides.
+/// leave the window as it slides, kept in vectors indexed by dense bigram.
 fn best_window(input: &Input, reference: &Reference) -> Option<(f64, Range<usize>)> {
     let len = reference.total as usize;
     if len == 0 || input.total() < len {
         return None;
     }
-    let wanted: HashMap<u32, u32> = reference.counts.iter().copied().collect();
-    let mut in_window: HashMap<u32, u32> = HashMap::with_capacity(wanted.len());
+    let n_bigrams = input.counts.len();
+    let mut wanted = vec![0u32; n_bigrams];
+    for &(dense, count) in &reference.counts {
+        if let Some(slot) = wanted.get_mut(dense as usize) {
+            *slot = count;
+        }
+    }
+    let mut in_window = vec![0u32; n_bigrams];
     let mut shared = 0usize;
     let mut best = (0usize, 0usize);
     for (position, entering) in input.sequence.iter().enumerate() {
-        if let Some(dense) = entering
-            && let Some(&want) = wanted.get(dense)
+        if let Some(dense) = *entering
+            && let (Some(&want), Some(have)) = (
+                wanted.get(dense as usize),
+                in_window.get_mut(dense as usize),
+            )
+            && want > 0
         {
-            let have = in_window.entry(*dense).or_insert(0);
             if *have < want {
                 shared += 1;
             }
             *have += 1;
         }
-        if position >= len
-            && let Some(Some(dense)) = input.sequence.get(position - len)
-            && let Some(&want) = wanted.get(dense)
-            && let Some(have) = in_window.get_mut(dense)
+        if let Some(leaving) = position.checked_sub(len)
+            && let Some(Some(dense)) = input.sequence.get(leaving)
+            && let (Some(&want), Some(have)) = (
+                wanted.get(*dense as usize),
+                in_window.get_mut(*dense as usize),
+            )
+            && want > 0
         {
             *have = have.saturating_sub(1);
             if *have < want {
@@ -533,12 +556,10 @@ fn best_window(input: &Input, reference: &Reference) -> Option<(f64, Range<usize
 /// Share of each reference's own bigrams (those the other lacks, as
 /// multisets) that the input contains: `(best, runner_up)`.
 fn distinguishing_found(input: &Input, best: &Reference, runner_up: &Reference) -> (f64, f64) {
-    let best_counts: HashMap<u32, u32> = best.counts.iter().copied().collect();
-    let runner_counts: HashMap<u32, u32> = runner_up.counts.iter().copied().collect();
-    let found = |own: &HashMap<u32, u32>, other: &HashMap<u32, u32>| {
+    let found = |own: &Reference, other: &Reference| {
         let (mut wanted, mut hits) = (0u64, 0u64);
-        for (&dense, &count) in own {
-            let common = other.get(&dense).copied().unwrap_or(0).min(count);
+        for &(dense, count) in &own.counts {
+            let common = other.count(dense).min(count);
             let excess = count - common;
             if excess > 0 {
                 wanted += u64::from(excess);
@@ -551,10 +572,7 @@ fn distinguishing_found(input: &Input, best: &Reference, runner_up: &Reference) 
             hits as f64 / wanted as f64
         }
     };
-    (
-        found(&best_counts, &runner_counts),
-        found(&runner_counts, &best_counts),
-    )
+    (found(best, runner_up), found(runner_up, best))
 }
 
 /// Cut `text` to [`MAX_TEXT_BYTES`] on a character boundary.
@@ -581,13 +599,10 @@ pub fn reference_similarity() -> Vec<(String, String, f64)> {
     let mut out = Vec::new();
     for (a_idx, a) in index.references.iter().enumerate() {
         for b in index.references.iter().skip(a_idx + 1) {
-            let a_counts: HashMap<u32, u32> = a.counts.iter().copied().collect();
             let shared: u64 = b
                 .counts
                 .iter()
-                .map(|(dense, count)| {
-                    u64::from((*count).min(a_counts.get(dense).copied().unwrap_or(0)))
-                })
+                .map(|&(dense, count)| u64::from(count.min(a.count(dense))))
                 .sum();
             let dice = 2.0 * shared as f64 / (f64::from(a.total) + f64::from(b.total));
             out.push((a.id.to_owned(), b.id.to_owned(), round(dice)));

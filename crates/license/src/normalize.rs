@@ -146,13 +146,14 @@ fn scan_line(
     is_word: Option<&dyn Fn(&str) -> bool>,
 ) {
     let bytes = line.as_bytes();
+    let mut closers = Closers::new();
     let mut word_start: Option<usize> = None;
     let mut idx = 0usize;
     let mut prev_char: Option<char> = None;
     while let Some(ch) = line.get(idx..).and_then(|rest| rest.chars().next()) {
         let width = ch.len_utf8();
         // Markup and URLs are skipped as a whole; they also end a word.
-        if let Some(skip) = markup_len(line, idx, prev_char) {
+        if let Some(skip) = markup_len(line, idx, prev_char, &mut closers) {
             finish_word(
                 out,
                 word,
@@ -252,9 +253,72 @@ fn ends_with_hyphen_break(line: &str) -> bool {
     matches!(rev.next(), Some('-' | '\u{2010}')) && rev.next().is_some_and(char::is_alphabetic)
 }
 
+/// Where the next `)` (closing a Markdown link target) and `>` (closing an
+/// HTML tag) of a line are. Each is searched for once per stretch of the line
+/// and remembered, so a line of markup that never closes (`](](](…`,
+/// `<a<a<a…`) costs time linear in its length, not in its length times the
+/// search limit.
+struct Closers {
+    paren: NextByte,
+    angle: NextByte,
+}
+
+impl Closers {
+    fn new() -> Closers {
+        Closers {
+            paren: NextByte::new(b')', MAX_LINK_TARGET_BYTES),
+            angle: NextByte::new(b'>', MAX_TAG_BYTES),
+        }
+    }
+}
+
+/// The next occurrence of one byte in a line, remembered from the last search.
+struct NextByte {
+    needle: u8,
+    /// Farthest distance that counts as found.
+    limit: usize,
+    /// Where the last search found it; the line's length when it found none.
+    at: Option<usize>,
+}
+
+impl NextByte {
+    fn new(needle: u8, limit: usize) -> NextByte {
+        NextByte {
+            needle,
+            limit,
+            at: None,
+        }
+    }
+
+    /// Distance from `idx` to the next needle in `line`, if below the limit.
+    /// `idx` must not decrease between calls on one line.
+    fn distance(&mut self, line: &[u8], idx: usize) -> Option<usize> {
+        let at = match self.at {
+            Some(at) if at >= idx => at,
+            _ => {
+                let at = line
+                    .get(idx..)
+                    .and_then(|rest| rest.iter().position(|&b| b == self.needle))
+                    .map_or(line.len(), |offset| idx + offset);
+                self.at = Some(at);
+                at
+            }
+        };
+        (at < line.len())
+            .then(|| at - idx)
+            .filter(|&distance| distance < self.limit)
+    }
+}
+
 /// If markup or a URL starts at byte `idx` of `line`, its length in bytes.
-/// Every search is bounded, so hostile lines cost linear time.
-fn markup_len(line: &str, idx: usize, prev_char: Option<char>) -> Option<usize> {
+/// Every search is bounded, and the closing brackets are found once per
+/// stretch of the line ([`Closers`]), so hostile lines cost linear time.
+fn markup_len(
+    line: &str,
+    idx: usize,
+    prev_char: Option<char>,
+    closers: &mut Closers,
+) -> Option<usize> {
     let rest = line.get(idx..)?.as_bytes();
     let first = rest.first().copied()?;
     let starts_with = |prefix: &[u8]| {
@@ -267,13 +331,19 @@ fn markup_len(line: &str, idx: usize, prev_char: Option<char>) -> Option<usize> 
                 .then(|| url_len(rest))
         }
         // `](target)`: the target of a Markdown link.
-        b']' if rest.get(1) == Some(&b'(') => {
-            Some(find_byte(rest, b')', MAX_LINK_TARGET_BYTES).map_or(1, |end| end + 1))
-        }
+        b']' if rest.get(1) == Some(&b'(') => Some(
+            closers
+                .paren
+                .distance(line.as_bytes(), idx)
+                .map_or(1, |end| end + 1),
+        ),
         b'<' => {
             let next = rest.get(1).copied()?;
             if next.is_ascii_alphabetic() || next == b'/' || next == b'!' {
-                find_byte(rest, b'>', MAX_TAG_BYTES).map(|end| end + 1)
+                closers
+                    .angle
+                    .distance(line.as_bytes(), idx)
+                    .map(|end| end + 1)
             } else {
                 None
             }
@@ -399,6 +469,23 @@ mod tests {
         assert_eq!(words, ["the", "distribution", "is", "non", "exclusive"]);
         let first = tokens.tokens.get(1).copied();
         assert_eq!(first.map(|t| (t.src_start, t.src_end)), Some((4, 18)));
+    }
+
+    #[test]
+    fn a_link_target_closed_far_away_is_text_but_a_later_one_is_skipped() {
+        // The first `](` has no `)` within the limit: punctuation. The search
+        // that found the far `)` is reused for the second `](`, whose target
+        // it closes.
+        let far = "x".repeat(MAX_LINK_TARGET_BYTES + 10);
+        assert_eq!(
+            words(&format!("a ](b{far}](target) c")),
+            ["a", &format!("b{far}"), "c"]
+        );
+        let far = "x".repeat(MAX_TAG_BYTES + 10);
+        assert_eq!(
+            words(&format!("<a{far}<b>c")),
+            [format!("a{far}"), "c".to_owned()]
+        );
     }
 
     #[test]

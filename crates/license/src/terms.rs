@@ -225,7 +225,9 @@ impl Terms {
 }
 
 /// The reference texts, by id, from `data/texts/` (ScanCode license data,
-/// CC-BY-4.0; see `data/ATTRIBUTION.md`).
+/// CC-BY-4.0; see `data/ATTRIBUTION.md`), which `scripts/licenses/extract.py`
+/// writes for every entry with a `scancode_key` (tests check that the two
+/// lists agree).
 pub(crate) static TEXTS: &[(&str, &str)] = &[
     ("apache-2.0", include_str!("../data/texts/apache-2.0.txt")),
     ("mit", include_str!("../data/texts/mit.txt")),

@@ -51,8 +51,9 @@ pub enum Error {
     CardScore(u32),
 }
 
-/// What a rule does when it matches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What a rule does when it matches. Ordered by severity:
+/// `Allow < Review < Reject`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// The check passes.
@@ -471,12 +472,10 @@ pub fn judge(policy: &Policy, facts: &Facts) -> Verdict {
     limit_rules(policy, facts, &mut judge);
 
     let reasons = judge.reasons;
-    let decision = if reasons.iter().any(|r| r.action == Action::Reject) {
-        Decision::Rejected
-    } else if reasons.iter().any(|r| r.action == Action::Review) {
-        Decision::NeedsReview
-    } else {
-        Decision::Approved
+    let decision = match reasons.iter().map(|r| r.action).max() {
+        Some(Action::Reject) => Decision::Rejected,
+        Some(Action::Review) => Decision::NeedsReview,
+        Some(Action::Allow) | None => Decision::Approved,
     };
     let mut reviewers: Vec<Reviewer> = reasons.iter().filter_map(|r| r.reviewer).collect();
     reviewers.sort();
@@ -723,15 +722,12 @@ fn provenance_rules(policy: &Policy, facts: &Facts, judge: &mut Judge) {
     let trusted = &policy.provenance.trusted_publishers;
     match facts.publisher.as_deref() {
         None => {
-            if policy.provenance.unknown_publisher != Action::Allow || !trusted.is_empty() {
-                let action = if trusted.is_empty() {
-                    policy.provenance.unknown_publisher
-                } else {
-                    policy
-                        .provenance
-                        .untrusted
-                        .max_with(policy.provenance.unknown_publisher)
-                };
+            // With a list of trusted publishers, an unknown one is not on it.
+            let mut action = policy.provenance.unknown_publisher;
+            if !trusted.is_empty() {
+                action = action.max(policy.provenance.untrusted);
+            }
+            if action != Action::Allow {
                 judge.add(
                     "provenance.unknown-publisher",
                     action,
@@ -761,21 +757,6 @@ fn provenance_rules(policy: &Policy, facts: &Facts, judge: &mut Judge) {
             }
         }
         Some(_) => {}
-    }
-}
-
-impl Action {
-    fn max_with(self, other: Action) -> Action {
-        let rank = |action: Action| match action {
-            Action::Allow => 0,
-            Action::Review => 1,
-            Action::Reject => 2,
-        };
-        if rank(other) > rank(self) {
-            other
-        } else {
-            self
-        }
     }
 }
 

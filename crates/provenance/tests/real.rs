@@ -3,18 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use std::path::{Path, PathBuf};
+use modelgate_testdata::fixtures;
+use std::path::Path;
 
 use modelgate_formats::{LoadOptions, load};
 use modelgate_provenance::{Fact, Hints, provenance};
-
-fn fixtures() -> PathBuf {
-    std::env::var_os("MODELGATE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/modelgate/fixtures")
-        })
-}
 
 fn values(facts: &[Fact]) -> Vec<&str> {
     facts.iter().map(|f| f.value.as_str()).collect()

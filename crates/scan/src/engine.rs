@@ -389,8 +389,17 @@ pub(crate) fn scan_bytes(
                         };
                         findings.push(finding("gguf.structure", Severity::High, format!("tensors '{}' and '{}' overlap: the same bytes are read as two tensors", name(a), name(b)), location.clone(), None));
                     }
-                    for duplicate in gguf.duplicate_names() {
-                        findings.push(finding("gguf.duplicate-key", Severity::Medium, format!("'{duplicate}' appears more than once; readers may use different copies"), Location { key: Some(duplicate.to_string()), ..location.clone() }, None));
+                    let duplicates = gguf
+                        .duplicate_keys()
+                        .into_iter()
+                        .map(|name| (name, "metadata key"))
+                        .chain(
+                            gguf.duplicate_tensor_names()
+                                .into_iter()
+                                .map(|name| (name, "tensor name")),
+                        );
+                    for (duplicate, what) in duplicates {
+                        findings.push(finding("gguf.duplicate-key", Severity::Medium, format!("{what} '{duplicate}' appears more than once; readers may use different copies"), Location { key: Some(duplicate.to_string()), ..location.clone() }, None));
                     }
                 }
                 Err(error) => findings.push(finding(

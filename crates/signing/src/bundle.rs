@@ -66,11 +66,27 @@ pub enum SignerInfo {
     },
 }
 
+/// What a bundle carries to identify its signer.
 #[derive(Debug, Clone)]
 pub(crate) enum Material {
     PublicKey { hint: Option<String> },
     CertificateChain(Vec<Certificate>),
 }
+
+impl Material {
+    pub(crate) fn signer_info(&self) -> SignerInfo {
+        match self {
+            Material::PublicKey { hint } => SignerInfo::Key { hint: hint.clone() },
+            Material::CertificateChain(chain) => SignerInfo::Certificate {
+                chain: chain.iter().map(|c| c.info().clone()).collect(),
+            },
+        }
+    }
+}
+
+/// `verificationMaterial.x509CertificateChain.certificates`.
+pub(crate) const CERTIFICATES_FIELD: &str =
+    "verificationMaterial.x509CertificateChain.certificates";
 
 /// A parsed, not yet verified, signature file.
 #[derive(Debug, Clone)]
@@ -139,12 +155,7 @@ impl Bundle {
     /// Who the bundle says signed it. Unverified: use it to pick or report a
     /// key, never to trust one.
     pub fn signer(&self) -> SignerInfo {
-        match &self.material {
-            Material::PublicKey { hint } => SignerInfo::Key { hint: hint.clone() },
-            Material::CertificateChain(chain) => SignerInfo::Certificate {
-                chain: chain.iter().map(|c| c.info().clone()).collect(),
-            },
-        }
+        self.material.signer_info()
     }
 
     /// The DSSE payload (the in-toto statement's JSON bytes).
@@ -161,28 +172,30 @@ impl Bundle {
     /// The bundle JSON (compact, no trailing newline) for a signed payload.
     pub(crate) fn encode(material: &Material, payload: &[u8], signature: &[u8]) -> Vec<u8> {
         let b64 = &base64::engine::general_purpose::STANDARD;
-        let certificates: Vec<RawBytesOut> = match material {
-            Material::PublicKey { .. } => Vec::new(),
-            Material::CertificateChain(chain) => chain
-                .iter()
-                .map(|c| RawBytesOut {
-                    raw_bytes: b64.encode(c.to_der()),
-                })
-                .collect(),
+        let (public_key, x509_certificate_chain) = match material {
+            Material::PublicKey { hint } => (
+                Some(HintOut {
+                    hint: hint.as_deref().unwrap_or(""),
+                }),
+                None,
+            ),
+            Material::CertificateChain(chain) => (
+                None,
+                Some(ChainOut {
+                    certificates: chain
+                        .iter()
+                        .map(|c| RawBytesOut {
+                            raw_bytes: b64.encode(c.to_der()),
+                        })
+                        .collect(),
+                }),
+            ),
         };
         let out = BundleOut {
             media_type: BUNDLE_MEDIA_TYPE,
             verification_material: MaterialOut {
-                public_key: match material {
-                    Material::PublicKey { hint } => Some(HintOut {
-                        hint: hint.as_deref().unwrap_or(""),
-                    }),
-                    Material::CertificateChain(_) => None,
-                },
-                x509_certificate_chain: match material {
-                    Material::PublicKey { .. } => None,
-                    Material::CertificateChain(_) => Some(ChainOut { certificates }),
-                },
+                public_key,
+                x509_certificate_chain,
                 tlog_entries: [],
             },
             dsse_envelope: EnvelopeOut {
@@ -215,14 +228,13 @@ fn parse_material(material: MaterialIn) -> Result<Material, Error> {
         return Ok(Material::PublicKey { hint });
     }
     if let Some(chain) = material.x509_certificate_chain {
-        const FIELD: &str = "verificationMaterial.x509CertificateChain.certificates";
-        let certificates = required(chain.certificates, FIELD)?.0;
+        let certificates = required(chain.certificates, CERTIFICATES_FIELD)?.0;
         if certificates.is_empty() {
-            return Err(Error::bundle(FIELD, "empty"));
+            return Err(Error::bundle(CERTIFICATES_FIELD, "empty"));
         }
         let mut chain = Vec::with_capacity(certificates.len());
         for (index, certificate) in certificates.into_iter().enumerate() {
-            let field = format!("{FIELD}[{index}].rawBytes");
+            let field = format!("{CERTIFICATES_FIELD}[{index}].rawBytes");
             let der = decode_base64(&required(certificate.raw_bytes, &field)?, &field)?;
             chain.push(
                 Certificate::parse(&der).map_err(|reason| Error::Certificate {
@@ -265,7 +277,7 @@ fn decode_base64(text: &str, field: &str) -> Result<Vec<u8>, Error> {
 struct CertificatesCap;
 impl Cap for CertificatesCap {
     const MAX: usize = MAX_BUNDLE_CERTIFICATES;
-    const FIELD: &'static str = "verificationMaterial.x509CertificateChain.certificates";
+    const FIELD: &'static str = CERTIFICATES_FIELD;
 }
 
 struct SignaturesCap;

@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 use spki::SubjectPublicKeyInfoRef;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage};
 
+use crate::bundle::CERTIFICATES_FIELD;
 use crate::keys::{ID_EC_PUBLIC_KEY, PublicKey, hex};
 use crate::{Error, pem};
 
@@ -28,6 +29,9 @@ use crate::{Error, pem};
 pub const MAX_CHAIN_LENGTH: usize = 10;
 /// Most certificates read from one bundle.
 pub const MAX_BUNDLE_CERTIFICATES: usize = 32;
+/// Most extensions in one certificate (real ones carry about ten; the
+/// duplicate check is quadratic in them).
+pub const MAX_CERTIFICATE_EXTENSIONS: usize = 256;
 
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
@@ -125,6 +129,12 @@ impl Certificate {
             .ok_or_else(|| "cannot locate tbsCertificate".to_string())?
             .to_vec();
         let tbs = &cert.tbs_certificate;
+        let n_extensions = tbs.extensions.as_ref().map_or(0, Vec::len);
+        if n_extensions > MAX_CERTIFICATE_EXTENSIONS {
+            return Err(format!(
+                "{n_extensions} extensions, more than {MAX_CERTIFICATE_EXTENSIONS}"
+            ));
+        }
         let info = CertificateInfo {
             subject: tbs.subject.to_string(),
             issuer: tbs.issuer.to_string(),
@@ -381,10 +391,7 @@ pub(crate) fn verify_chain(
     anchors: &[Certificate],
 ) -> Result<VerifiedChain, Error> {
     let Some((leaf, intermediates)) = chain.split_first() else {
-        return Err(Error::bundle(
-            "verificationMaterial.x509CertificateChain.certificates",
-            "empty",
-        ));
+        return Err(Error::bundle(CERTIFICATES_FIELD, "empty"));
     };
     let untrusted = |certificate: &Certificate, reason: String| Error::UntrustedChain {
         subject: certificate.info.subject.clone(),

@@ -115,36 +115,30 @@ pub fn hash_model(
     let files = list_files(model, options.allow_symlinks, &ignore)?;
     let jobs = plan(&files, options.serialization)?;
 
-    let total: u64 = files.iter().map(|f| f.size).sum();
+    let total = files.iter().fold(0u64, |sum, f| sum.saturating_add(f.size));
     progress.start(total);
     let done = AtomicU64::new(0);
     // Largest first, so that the last job to start is a small one.
     let mut ordered: Vec<(usize, &Job<'_>)> = jobs.iter().enumerate().collect();
     ordered.sort_by_key(|(_, job)| std::cmp::Reverse(job.end - job.start));
-    let digests: Vec<(usize, [u8; 32])> = ordered
+    let mut digests: Vec<(usize, [u8; 32])> = ordered
         .par_iter()
         .with_max_len(1)
         .map(|&(job_index, job)| Ok((job_index, hash_range(job, &done, progress)?)))
         .collect::<Result<_, Error>>()?;
-    let mut by_job = vec![[0u8; 32]; jobs.len()];
-    for (job_index, digest) in digests {
-        if let Some(slot) = by_job.get_mut(job_index) {
-            *slot = digest;
-        }
-    }
+    // Back to manifest order: one digest per job.
+    digests.sort_unstable_by_key(|&(job_index, _)| job_index);
 
-    let algorithm = options.serialization.algorithm();
     let resources = jobs
         .iter()
-        .zip(by_job)
-        .map(|(job, digest)| Resource {
+        .zip(digests)
+        .map(|(job, (_, digest))| Resource {
             name: match options.serialization {
                 Serialization::Files => job.file.name.clone(),
                 Serialization::Shards { .. } => {
                     format!("{}:{}:{}", job.file.name, job.start, job.end)
                 }
             },
-            algorithm: algorithm.clone(),
             digest,
         })
         .collect();

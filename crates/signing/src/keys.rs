@@ -50,13 +50,30 @@ impl Curve {
         }
     }
 
-    fn from_oid(oid: ObjectIdentifier) -> Option<Curve> {
+    fn from_oid(oid: ObjectIdentifier) -> Result<Curve, String> {
         match oid {
-            SECP256R1 => Some(Curve::P256),
-            SECP384R1 => Some(Curve::P384),
-            SECP521R1 => Some(Curve::P521),
-            _ => None,
+            SECP256R1 => Ok(Curve::P256),
+            SECP384R1 => Ok(Curve::P384),
+            SECP521R1 => Ok(Curve::P521),
+            _ => Err(format!(
+                "unsupported curve {oid} (supported: P-256, P-384, P-521)"
+            )),
         }
+    }
+
+    /// The curve of an `id-ecPublicKey` algorithm identifier (of a
+    /// SubjectPublicKeyInfo or a PKCS#8 key).
+    fn from_algorithm(algorithm: &AlgorithmIdentifierRef<'_>) -> Result<Curve, String> {
+        if algorithm.oid != ID_EC_PUBLIC_KEY {
+            return Err(format!(
+                "unsupported key algorithm {} (model signing keys are ECDSA P-256, P-384 or P-521)",
+                algorithm.oid
+            ));
+        }
+        let curve_oid = algorithm
+            .parameters_oid()
+            .map_err(|e| format!("EC key without a named curve: {e}"))?;
+        Curve::from_oid(curve_oid)
     }
 }
 
@@ -115,19 +132,7 @@ impl PublicKey {
     }
 
     pub(crate) fn from_spki(spki: &SubjectPublicKeyInfoRef<'_>) -> Result<PublicKey, String> {
-        if spki.algorithm.oid != ID_EC_PUBLIC_KEY {
-            return Err(format!(
-                "unsupported key algorithm {} (model signing keys are ECDSA P-256, P-384 or P-521)",
-                spki.algorithm.oid
-            ));
-        }
-        let curve_oid = spki
-            .algorithm
-            .parameters_oid()
-            .map_err(|e| format!("EC key without a named curve: {e}"))?;
-        let curve = Curve::from_oid(curve_oid).ok_or_else(|| {
-            format!("unsupported curve {curve_oid} (supported: P-256, P-384, P-521)")
-        })?;
+        let curve = Curve::from_algorithm(&spki.algorithm)?;
         let point = spki
             .subject_public_key
             .as_bytes()
@@ -279,21 +284,7 @@ impl PrivateKey {
     pub fn from_pkcs8_der(der: &[u8]) -> Result<PrivateKey, Error> {
         let info = pkcs8::PrivateKeyInfo::try_from(der)
             .map_err(|e| private_error(&format!("not a PKCS#8 private key: {e}")))?;
-        if info.algorithm.oid != ID_EC_PUBLIC_KEY {
-            return Err(private_error(&format!(
-                "unsupported key algorithm {} (model signing keys are ECDSA P-256, P-384 or P-521)",
-                info.algorithm.oid
-            )));
-        }
-        let curve_oid = info
-            .algorithm
-            .parameters_oid()
-            .map_err(|e| private_error(&format!("EC key without a named curve: {e}")))?;
-        let curve = Curve::from_oid(curve_oid).ok_or_else(|| {
-            private_error(&format!(
-                "unsupported curve {curve_oid} (supported: P-256, P-384, P-521)"
-            ))
-        })?;
+        let curve = Curve::from_algorithm(&info.algorithm).map_err(|e| private_error(&e))?;
         let sec1 = sec1::EcPrivateKey::try_from(info.private_key)
             .map_err(|e| private_error(&format!("not an EC private key: {e}")))?;
         PrivateKey::from_scalar(curve, sec1.private_key)
@@ -304,11 +295,7 @@ impl PrivateKey {
         let sec1 = sec1::EcPrivateKey::try_from(der)
             .map_err(|e| private_error(&format!("not a SEC1 EC private key: {e}")))?;
         let curve = match sec1.parameters.and_then(|p| p.named_curve()) {
-            Some(oid) => Curve::from_oid(oid).ok_or_else(|| {
-                private_error(&format!(
-                    "unsupported curve {oid} (supported: P-256, P-384, P-521)"
-                ))
-            })?,
+            Some(oid) => Curve::from_oid(oid).map_err(|e| private_error(&e))?,
             // Without parameters the scalar's length names the curve.
             None => match sec1.private_key.len() {
                 32 => Curve::P256,

@@ -59,7 +59,10 @@ mod sign;
 mod verify;
 
 pub use bundle::{BUNDLE_MEDIA_TYPE, Bundle, MAX_SIGNATURE_BYTES, PAYLOAD_TYPE, SignerInfo};
-pub use certificate::{Certificate, CertificateInfo, MAX_BUNDLE_CERTIFICATES, MAX_CHAIN_LENGTH};
+pub use certificate::{
+    Certificate, CertificateInfo, MAX_BUNDLE_CERTIFICATES, MAX_CERTIFICATE_EXTENSIONS,
+    MAX_CHAIN_LENGTH,
+};
 pub use error::{Error, ModelMismatch};
 pub use hashing::{
     DEFAULT_SHARD_SIZE, GIT_PATHS, HashOptions, MAX_DIR_DEPTH, MAX_DIR_ENTRIES, NoProgress,

@@ -2,6 +2,8 @@
 //! wire form, the in-toto Statement v1 with the model-signing v1.0
 //! predicate.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -71,13 +73,13 @@ pub struct SerializationParams {
     pub ignore_paths: Vec<String>,
 }
 
-/// One manifest entry: a file or a shard and its digest.
+/// One manifest entry: a file or a shard and its digest. Its `algorithm`
+/// in the statement follows from the manifest's serialization
+/// ([`Serialization::algorithm`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resource {
     /// `path` (files) or `path:start:end` (shards), `/`-separated.
     pub name: String,
-    /// `sha256` or `sha256-sharded-<shard_size>`.
-    pub algorithm: String,
     /// SHA-256 of the file or shard.
     pub digest: [u8; 32],
 }
@@ -120,6 +122,11 @@ impl Manifest {
         root_digest(&self.resources)
     }
 
+    /// The subject digest in lower-case hex.
+    pub fn root_digest_hex(&self) -> String {
+        hex(&self.root_digest())
+    }
+
     /// The distinct files the manifest covers, in order.
     pub fn files(&self) -> Vec<&str> {
         let mut files: Vec<&str> = Vec::new();
@@ -135,6 +142,7 @@ impl Manifest {
     /// The in-toto statement, as the DSSE payload: pretty JSON with two-space
     /// indentation like model_signing's, `shard_size` as an integer.
     pub fn statement_json(&self) -> Vec<u8> {
+        let algorithm = self.params.serialization.algorithm();
         let serialization = SerializationOut {
             method: self.params.serialization.method(),
             hash_type: HASH_TYPE,
@@ -150,7 +158,7 @@ impl Manifest {
             subject: [SubjectOut {
                 name: &self.model_name,
                 digest: DigestOut {
-                    sha256: hex(&self.root_digest()),
+                    sha256: self.root_digest_hex(),
                 },
             }],
             predicate_type: PREDICATE_TYPE,
@@ -161,7 +169,7 @@ impl Manifest {
                     .iter()
                     .map(|r| ResourceOut {
                         name: &r.name,
-                        algorithm: &r.algorithm,
+                        algorithm: &algorithm,
                         digest: r.digest_hex(),
                     })
                     .collect(),
@@ -219,7 +227,6 @@ impl Manifest {
 
         let entries = required(predicate.resources, "predicate.resources")?.0;
         let mut resources = Vec::with_capacity(entries.len());
-        let mut names = std::collections::HashSet::with_capacity(entries.len());
         for (index, entry) in entries.into_iter().enumerate() {
             let field = |name: &str| format!("predicate.resources[{index}].{name}");
             let name = required(entry.name, &field("name"))?;
@@ -230,12 +237,6 @@ impl Manifest {
                 check_shard_name(&name, shard_size)
                     .map_err(|r| Error::statement(field("name"), r))?;
             }
-            if names.contains(name.as_str()) {
-                return Err(Error::statement(
-                    field("name"),
-                    format!("{name:?} appears twice"),
-                ));
-            }
             let entry_algorithm = required(entry.algorithm, &field("algorithm"))?;
             if entry_algorithm != algorithm {
                 return Err(Error::statement(
@@ -245,12 +246,16 @@ impl Manifest {
             }
             let digest =
                 parse_digest(&required(entry.digest, &field("digest"))?, &field("digest"))?;
-            names.insert(name.clone());
-            resources.push(Resource {
-                name,
-                algorithm: algorithm.clone(),
-                digest,
-            });
+            resources.push(Resource { name, digest });
+        }
+        let mut names = HashSet::with_capacity(resources.len());
+        for (index, resource) in resources.iter().enumerate() {
+            if !names.insert(resource.name.as_str()) {
+                return Err(Error::statement(
+                    format!("predicate.resources[{index}].name"),
+                    format!("{:?} appears twice", resource.name),
+                ));
+            }
         }
         let computed = root_digest(&resources);
         if computed != expected_root {

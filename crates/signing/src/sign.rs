@@ -48,13 +48,22 @@ impl Signer {
 
     /// What the bundle will say about the signer.
     pub fn info(&self) -> SignerInfo {
+        self.material().signer_info()
+    }
+
+    fn key(&self) -> &PrivateKey {
         match self {
-            Signer::Key(key) => SignerInfo::Key {
+            Signer::Key(key) | Signer::Certificate { key, .. } => key,
+        }
+    }
+
+    /// What the bundle carries: the key's hint, or the chain.
+    fn material(&self) -> Material {
+        match self {
+            Signer::Key(key) => Material::PublicKey {
                 hint: Some(key.public_key().hint()),
             },
-            Signer::Certificate { chain, .. } => SignerInfo::Certificate {
-                chain: chain.iter().map(|c| c.info().clone()).collect(),
-            },
+            Signer::Certificate { chain, .. } => Material::CertificateChain(chain.clone()),
         }
     }
 }
@@ -65,17 +74,8 @@ impl Signer {
 pub fn sign_manifest(manifest: &Manifest, signer: &Signer) -> Result<Vec<u8>, Error> {
     let payload = manifest.statement_json();
     let message = pae(&payload);
-    let (key, material) = match signer {
-        Signer::Key(key) => (
-            key,
-            Material::PublicKey {
-                hint: Some(key.public_key().hint()),
-            },
-        ),
-        Signer::Certificate { key, chain } => (key, Material::CertificateChain(chain.clone())),
-    };
-    let signature = key.sign(&message);
-    let bundle = Bundle::encode(&material, &payload, &signature);
+    let signature = signer.key().sign(&message);
+    let bundle = Bundle::encode(&signer.material(), &payload, &signature);
     let size = bundle.len() as u64;
     if size > MAX_SIGNATURE_BYTES {
         return Err(Error::SignatureTooLarge {

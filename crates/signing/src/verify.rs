@@ -117,16 +117,23 @@ pub fn path_within_model(model: &Path, path: &Path) -> Option<String> {
 /// Read a signature file, refusing one larger than [`MAX_SIGNATURE_BYTES`].
 pub fn read_signature(path: &Path) -> Result<Vec<u8>, Error> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let too_large = |size| Error::SignatureTooLarge {
+        size,
+        limit: MAX_SIGNATURE_BYTES,
+    };
+    let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    if size > MAX_SIGNATURE_BYTES {
+        return Err(too_large(size));
+    }
+    // The file may grow, or be a pipe whose metadata says 0: read one byte
+    // more than the limit at most.
     let mut bytes = Vec::new();
     file.take(MAX_SIGNATURE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io(path, e))?;
     let size = bytes.len() as u64;
     if size > MAX_SIGNATURE_BYTES {
-        return Err(Error::SignatureTooLarge {
-            size,
-            limit: MAX_SIGNATURE_BYTES,
-        });
+        return Err(too_large(size));
     }
     Ok(bytes)
 }

@@ -11,10 +11,10 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use modelgate_signing::{
-    Bundle, Certificate, Error, HashOptions, Manifest, ModelMismatch, NoProgress, PrivateKey,
-    Progress, PublicKey, Serialization, SignedBy, Signer, SignerInfo, Trust, VerifyOptions,
-    default_signature_path, hash_model, path_within_model, sign_manifest, sign_model, verify,
-    verify_with_certificates, verify_with_keys,
+    Bundle, Certificate, Error, HashOptions, MAX_CERTIFICATE_EXTENSIONS, Manifest, ModelMismatch,
+    NoProgress, PrivateKey, Progress, PublicKey, Serialization, SignedBy, Signer, SignerInfo,
+    Trust, Verified, VerifyOptions, default_signature_path, hash_model, path_within_model,
+    sign_manifest, sign_model, verify, verify_with_certificates, verify_with_keys,
 };
 
 // ---------------------------------------------------------------------------
@@ -98,6 +98,27 @@ fn sign_into(model: &Path, options: &HashOptions, signer: &Signer) -> PathBuf {
     signature
 }
 
+/// The key-method signer most tests use; its public key is `p256.pub.pem`.
+fn p256_signer() -> Signer {
+    Signer::with_key(key("p256.pem"))
+}
+
+/// Verify with `p256.pub.pem` as the only trusted key.
+fn verify_p256(model: &Path, signature: &Path) -> Result<Verified, Error> {
+    verify_with_keys(model, signature, &[public("p256.pub.pem")])
+}
+
+/// The certificate-method signer: the leaf key and certificate, with the
+/// intermediate that links it to `root.pem`.
+fn leaf_signer() -> Signer {
+    Signer::with_certificate(
+        key("leaf.pem"),
+        cert("leaf.cert.pem"),
+        certs("intermediate.pem"),
+    )
+    .unwrap()
+}
+
 fn mismatch(error: Error) -> ModelMismatch {
     match error {
         Error::ModelMismatch(mismatch) => *mismatch,
@@ -166,11 +187,9 @@ fn shards_cover_each_non_empty_file_in_shard_size_pieces() {
             "tokenizer/tokenizer.json:0:2",
         ]
     );
-    assert!(
-        manifest
-            .resources
-            .iter()
-            .all(|r| r.algorithm == "sha256-sharded-100000")
+    assert_eq!(
+        manifest.params.serialization.algorithm(),
+        "sha256-sharded-100000"
     );
     // A shard's digest is the SHA-256 of its bytes: a whole small file's
     // shard equals the file's digest.
@@ -325,13 +344,7 @@ fn key_method_round_trips_for_every_curve_and_both_serializations() {
 fn certificate_method_round_trips_and_reports_the_chain() {
     for options in [HashOptions::default(), shards(64 * 1024)] {
         let (_tmp, model) = model_dir();
-        let signer = Signer::with_certificate(
-            key("leaf.pem"),
-            cert("leaf.cert.pem"),
-            certs("intermediate.pem"),
-        )
-        .unwrap();
-        let signature = sign_into(&model, &options, &signer);
+        let signature = sign_into(&model, &options, &leaf_signer());
         let authorities = [cert("other_root.pem"), cert("root.pem")];
         let verified = verify_with_certificates(&model, &signature, &authorities).unwrap();
         let SignedBy::Certificate {
@@ -382,7 +395,7 @@ fn the_bundle_says_who_signed_it() {
 fn bundle_json_has_model_signing_shape() {
     let (_tmp, model) = model_dir();
     let manifest = hash_model(&model, &shards(1_000_000), &NoProgress).unwrap();
-    let bundle = sign_manifest(&manifest, &Signer::with_key(key("p256.pem"))).unwrap();
+    let bundle = sign_manifest(&manifest, &p256_signer()).unwrap();
     let json: serde_json::Value = serde_json::from_slice(&bundle).unwrap();
     assert_eq!(
         json["mediaType"],
@@ -443,12 +456,12 @@ fn the_hint_is_the_sha256_of_the_public_key_pem() {
 fn a_tampered_file_is_named() {
     for options in [HashOptions::default(), shards(100_000)] {
         let (_tmp, model) = model_dir();
-        let signature = sign_into(&model, &options, &Signer::with_key(key("p256.pem")));
+        let signature = sign_into(&model, &options, &p256_signer());
         let path = model.join("model-00001-of-00002.safetensors");
         let mut bytes = fs::read(&path).unwrap();
         bytes[150_000] ^= 1;
         fs::write(&path, bytes).unwrap();
-        let error = verify_with_keys(&model, &signature, &[public("p256.pub.pem")]).unwrap_err();
+        let error = verify_p256(&model, &signature).unwrap_err();
         assert!(error.is_verification_failure());
         assert!(
             error
@@ -470,7 +483,7 @@ fn a_tampered_file_is_named() {
 fn added_removed_and_modified_files_are_all_named() {
     for options in [HashOptions::default(), shards(100_000)] {
         let (_tmp, model) = model_dir();
-        let signature = sign_into(&model, &options, &Signer::with_key(key("p256.pem")));
+        let signature = sign_into(&model, &options, &p256_signer());
         fs::write(model.join("tokenizer/added.py"), b"import os").unwrap();
         fs::remove_file(model.join("config.json")).unwrap();
         // A size change moves shard boundaries: still one modified file.
@@ -479,7 +492,7 @@ fn added_removed_and_modified_files_are_all_named() {
             noise(170_001, 2),
         )
         .unwrap();
-        let error = verify_with_keys(&model, &signature, &[public("p256.pub.pem")]).unwrap_err();
+        let error = verify_p256(&model, &signature).unwrap_err();
         assert_eq!(
             mismatch(error),
             ModelMismatch {
@@ -495,24 +508,16 @@ fn added_removed_and_modified_files_are_all_named() {
 #[test]
 fn git_files_and_the_signature_itself_may_change() {
     let (_tmp, model) = model_dir();
-    let signature = sign_into(
-        &model,
-        &HashOptions::default(),
-        &Signer::with_key(key("p256.pem")),
-    );
+    let signature = sign_into(&model, &HashOptions::default(), &p256_signer());
     fs::write(model.join(".git/HEAD"), b"changed").unwrap();
     fs::write(model.join(".gitignore"), b"*.tmp").unwrap();
-    verify_with_keys(&model, &signature, &[public("p256.pub.pem")]).unwrap();
+    verify_p256(&model, &signature).unwrap();
 }
 
 #[test]
 fn the_wrong_key_is_refused() {
     let (_tmp, model) = model_dir();
-    let signature = sign_into(
-        &model,
-        &HashOptions::default(),
-        &Signer::with_key(key("p256.pem")),
-    );
+    let signature = sign_into(&model, &HashOptions::default(), &p256_signer());
     let error = verify_with_keys(&model, &signature, &[public("other.pub.pem")]).unwrap_err();
     assert!(
         matches!(&error, Error::UntrustedKey { hint } if *hint == public("p256.pub.pem").hint()),
@@ -528,11 +533,7 @@ fn the_wrong_key_is_refused() {
 #[test]
 fn a_bundle_without_hint_is_checked_against_every_trusted_key() {
     let (_tmp, model) = model_dir();
-    let signature = sign_into(
-        &model,
-        &HashOptions::default(),
-        &Signer::with_key(key("p256.pem")),
-    );
+    let signature = sign_into(&model, &HashOptions::default(), &p256_signer());
     let mut json: serde_json::Value =
         serde_json::from_slice(&fs::read(&signature).unwrap()).unwrap();
     json["verificationMaterial"]["publicKey"]
@@ -553,11 +554,7 @@ fn a_bundle_without_hint_is_checked_against_every_trusted_key() {
 #[test]
 fn a_changed_payload_breaks_the_signature() {
     let (_tmp, model) = model_dir();
-    let signature = sign_into(
-        &model,
-        &HashOptions::default(),
-        &Signer::with_key(key("p256.pem")),
-    );
+    let signature = sign_into(&model, &HashOptions::default(), &p256_signer());
     let mut json: serde_json::Value =
         serde_json::from_slice(&fs::read(&signature).unwrap()).unwrap();
     let payload = Bundle::parse(&fs::read(&signature).unwrap())
@@ -577,7 +574,7 @@ fn a_changed_payload_breaks_the_signature() {
         .encode(serde_json::to_vec(&statement).unwrap())
         .into();
     fs::write(&signature, serde_json::to_vec(&json).unwrap()).unwrap();
-    let error = verify_with_keys(&model, &signature, &[public("p256.pub.pem")]).unwrap_err();
+    let error = verify_p256(&model, &signature).unwrap_err();
     assert!(matches!(error, Error::BadSignature { .. }), "{error}");
 }
 
@@ -585,13 +582,7 @@ fn a_changed_payload_breaks_the_signature() {
 fn truncated_or_garbled_bundles_are_clean_errors() {
     let (_tmp, model) = model_dir();
     let manifest = hash_model(&model, &HashOptions::default(), &NoProgress).unwrap();
-    let signer = Signer::with_certificate(
-        key("leaf.pem"),
-        cert("leaf.cert.pem"),
-        certs("intermediate.pem"),
-    )
-    .unwrap();
-    let bundle = sign_manifest(&manifest, &signer).unwrap();
+    let bundle = sign_manifest(&manifest, &leaf_signer()).unwrap();
     let trust = [cert("root.pem")];
     for end in (0..bundle.len()).step_by(5) {
         let result = verify(
@@ -604,21 +595,19 @@ fn truncated_or_garbled_bundles_are_clean_errors() {
         let error = result.unwrap_err();
         assert!(error.is_verification_failure(), "{end}: {error}");
     }
-    // Flip each byte of the first kilobyte in turn: never a panic, and
-    // never a success.
+    // Flip each byte of the first kilobyte in turn (the media type and the
+    // certificates): never a panic, and never a success.
     for index in 0..bundle.len().min(1024) {
         let mut garbled = bundle.clone();
         garbled[index] = garbled[index].wrapping_add(1);
-        if let Ok(verified) = verify(
+        let result = verify(
             &model,
             &garbled,
             Trust::CertificateAuthorities(&trust),
             &VerifyOptions::default(),
             &NoProgress,
-        ) {
-            // Only whitespace-like or key-order-neutral changes may pass.
-            assert_eq!(verified.manifest, manifest, "byte {index}");
-        }
+        );
+        assert!(result.is_err(), "byte {index} changed, and still verified");
     }
     for text in ["", "{}", "[]", "null", "{\"mediaType\": 3}", "\u{0}"] {
         assert!(Bundle::parse(text.as_bytes()).is_err(), "{text:?}");
@@ -638,6 +627,20 @@ fn truncated_or_garbled_bundles_are_clean_errors() {
     );
     let error = Bundle::parse(br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"certificate":{"rawBytes":""}},"dsseEnvelope":{}}"#).unwrap_err();
     assert!(error.to_string().contains("keyless"), "{error}");
+}
+
+#[test]
+fn a_statement_naming_a_file_twice_is_refused() {
+    let (_tmp, model) = model_dir();
+    let mut manifest = hash_model(&model, &HashOptions::default(), &NoProgress).unwrap();
+    let first = manifest.resources[0].clone();
+    manifest.resources.push(first);
+    // statement_json writes a subject digest that matches the entries.
+    let error = Manifest::from_statement_json(&manifest.statement_json()).unwrap_err();
+    assert!(
+        matches!(&error, Error::Statement { field, .. } if field == "predicate.resources[5].name"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -730,6 +733,39 @@ fn the_signing_certificate_must_certify_the_key() {
     let error =
         Signer::with_certificate(key("p256.pem"), cert("leaf.cert.pem"), vec![]).unwrap_err();
     assert!(matches!(error, Error::CertificateKeyMismatch), "{error}");
+}
+
+#[test]
+fn a_certificate_with_too_many_extensions_is_refused() {
+    use x509_cert::der::asn1::{ObjectIdentifier, OctetString};
+    use x509_cert::der::{Decode, Encode};
+    let der = cert("leaf.cert.pem").to_der().to_vec();
+    let with_extensions = |n_extra: u32| {
+        let mut parsed = x509_cert::Certificate::from_der(&der).unwrap();
+        let extensions = parsed.tbs_certificate.extensions.get_or_insert_default();
+        for arc in 0..n_extra {
+            extensions.push(x509_cert::ext::Extension {
+                extn_id: ObjectIdentifier::new(&format!("1.3.6.1.4.1.99999.{arc}")).unwrap(),
+                critical: false,
+                extn_value: OctetString::new(vec![0x05, 0x00]).unwrap(),
+            });
+        }
+        parsed.to_der().unwrap()
+    };
+    let n_present = x509_cert::Certificate::from_der(&der)
+        .unwrap()
+        .tbs_certificate
+        .extensions
+        .map_or(0, |e| e.len());
+    let n_extra = u32::try_from(MAX_CERTIFICATE_EXTENSIONS - n_present).unwrap();
+    Certificate::from_der(&with_extensions(n_extra)).unwrap();
+    let error = Certificate::from_der(&with_extensions(n_extra + 1)).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("more than {MAX_CERTIFICATE_EXTENSIONS}")),
+        "{error}"
+    );
 }
 
 #[test]
@@ -898,7 +934,7 @@ config.verify(model, signature)
 #[test]
 fn interop_model_signing_verifies_our_shard_signatures() {
     let (tmp, model) = model_dir();
-    let signature = sign_into(&model, &shards(100_000), &Signer::with_key(key("p256.pem")));
+    let signature = sign_into(&model, &shards(100_000), &p256_signer());
     run_python(
         tmp.path(),
         &[
@@ -911,13 +947,7 @@ fn interop_model_signing_verifies_our_shard_signatures() {
         ],
     );
     let (tmp, model) = model_dir();
-    let signer = Signer::with_certificate(
-        key("leaf.pem"),
-        cert("leaf.cert.pem"),
-        certs("intermediate.pem"),
-    )
-    .unwrap();
-    let signature = sign_into(&model, &shards(65_536), &signer);
+    let signature = sign_into(&model, &shards(65_536), &leaf_signer());
     run_python(
         tmp.path(),
         &[
@@ -934,11 +964,7 @@ fn interop_model_signing_verifies_our_shard_signatures() {
 #[test]
 fn interop_model_signing_cli_detects_what_we_detect() {
     let (tmp, model) = model_dir();
-    let signature = sign_into(
-        &model,
-        &HashOptions::default(),
-        &Signer::with_key(key("p256.pem")),
-    );
+    let signature = sign_into(&model, &HashOptions::default(), &p256_signer());
     fs::write(model.join("config.json"), b"{}").unwrap();
     let output = Command::new(python())
         .args(["-m", "model_signing", "verify", "key"])
@@ -1056,7 +1082,7 @@ fn interop_we_verify_model_signing_shard_signatures() {
             &key_path("p256.pem"),
         ],
     );
-    let verified = verify_with_keys(&model, &signature, &[public("p256.pub.pem")]).unwrap();
+    let verified = verify_p256(&model, &signature).unwrap();
     assert_eq!(
         verified.manifest.params.serialization,
         Serialization::Shards {

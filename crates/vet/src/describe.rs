@@ -49,34 +49,15 @@ pub fn model_description(report: &VetReport) -> ModelDescription {
         },
         (None, _) => None,
     };
-    let primary = report
-        .inspect
-        .artifacts
-        .iter()
-        .max_by_key(|artifact| artifact.weights_bytes)
-        .map(|artifact| artifact.path.clone());
-    let formats: std::collections::HashMap<&str, &str> = report
-        .inspect
-        .artifacts
-        .iter()
-        .map(|artifact| (artifact.path.as_str(), artifact.format.as_str()))
-        .collect();
     for file in &report.files {
-        let format = formats
-            .iter()
-            .find(|(path, _)| path.ends_with(file.path.as_str()))
-            .map(|(_, format)| format.to_string());
-        if primary
-            .as_deref()
-            .is_some_and(|p| p.ends_with(file.path.as_str()))
-        {
+        if report.model.primary_file.as_deref() == Some(file.path.as_str()) {
             description.hashes.push(Hash::sha256(file.sha256.clone()));
         }
         description.files.push(FileEntry {
             path: file.path.clone(),
             size: file.size,
             sha256: Some(file.sha256.clone()),
-            format,
+            format: file.format.clone(),
         });
     }
     let card = &report.card;

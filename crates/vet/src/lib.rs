@@ -36,6 +36,7 @@ use modelgate_license::LicenseReport;
 use modelgate_policy::{Facts, LicenseFacts, Policy, ScanFinding, SignatureStatus, Verdict, judge};
 use modelgate_provenance::{Hints, Provenance};
 use modelgate_scan::{ScanOptions, ScanReport};
+use modelgate_signing::{HashOptions, Manifest, Serialization};
 use serde::Serialize;
 
 pub use describe::model_description;
@@ -126,6 +127,9 @@ pub struct VetOptions {
 pub struct ModelSummary {
     /// Name, from the provenance facts or the path.
     pub name: String,
+    /// The primary artifact (the one holding the most weights), relative
+    /// to the model root.
+    pub primary_file: Option<String>,
     /// Format of the primary artifact.
     pub format: Option<String>,
     /// Architecture.
@@ -155,6 +159,8 @@ pub struct FileDigest {
     pub size: u64,
     /// Lower-case hex SHA-256.
     pub sha256: String,
+    /// The model format its content was read as, for model artifacts.
+    pub format: Option<String>,
 }
 
 /// Signature facts.
@@ -229,10 +235,26 @@ pub fn vet(path: &Path, options: &VetOptions) -> Result<VetReport, Error> {
     let mut hints = options.hints.clone();
     sources::download_hints(&loaded, &mut hints);
     let provenance = modelgate_provenance::provenance(&loaded, &hints);
-    let files = digests(path, options)?;
-    let signature = signature(path, options)?;
+    let (signature, verified) = signature(path, options)?;
+    let manifest = match verified {
+        Some(manifest) if covers_every_file(&manifest, path, options) => manifest,
+        _ => hash_files(
+            path,
+            &signature_path(path, options),
+            &ProgressAdapter(options),
+        )?,
+    };
+    let formats: std::collections::HashMap<&str, &str> = loaded
+        .artifacts
+        .iter()
+        .map(|artifact| (artifact.relative_path.as_str(), artifact.format.name()))
+        .collect();
+    let mut files = named_digests(path, &manifest);
+    for file in &mut files {
+        file.format = formats.get(file.path.as_str()).map(|f| f.to_string());
+    }
 
-    let mut model = summary(path, &inspected, &provenance);
+    let mut model = summary(path, &loaded, &inspected, &provenance);
     if let Some(card) = &loaded.snapshot.card {
         model.task = card.pipeline_tag.clone();
         model.datasets = card.datasets.clone();
@@ -267,14 +289,19 @@ pub fn vet(path: &Path, options: &VetOptions) -> Result<VetReport, Error> {
 
 fn summary(
     path: &Path,
+    loaded: &Loaded,
     inspected: &modelgate_inspect::Report,
     provenance: &Provenance,
 ) -> ModelSummary {
-    // The primary artifact: the one holding the most weights.
-    let primary = inspected
+    // The primary artifact: the one holding the most weights. `inspect`
+    // reports one entry per loaded artifact, in the same order.
+    let primary_idx = inspected
         .artifacts
         .iter()
-        .max_by_key(|artifact| artifact.weights_bytes);
+        .enumerate()
+        .max_by_key(|(_, artifact)| artifact.weights_bytes)
+        .map(|(idx, _)| idx);
+    let primary = primary_idx.and_then(|idx| inspected.artifacts.get(idx));
     let name = provenance
         .name
         .as_ref()
@@ -286,6 +313,9 @@ fn summary(
         });
     ModelSummary {
         name,
+        primary_file: primary_idx
+            .and_then(|idx| loaded.artifacts.get(idx))
+            .map(|artifact| artifact.relative_path.clone()),
         format: primary.map(|a| a.format.clone()),
         architecture: primary.and_then(|a| a.architecture.clone()),
         parameters: primary.and_then(|a| a.parameters),
@@ -377,47 +407,89 @@ fn signature_path(path: &Path, options: &VetOptions) -> PathBuf {
 /// SHA-256 of every file, as the OMS `files` manifest lists them (the
 /// signature file left out). Symbolic links are followed: Hugging Face
 /// cache snapshots are links into the blob store.
-fn digests(path: &Path, options: &VetOptions) -> Result<Vec<FileDigest>, Error> {
-    let signature = signature_path(path, options);
-    let hash_options = modelgate_signing::HashOptions {
+fn hash_files(
+    path: &Path,
+    signature: &Path,
+    progress: &dyn modelgate_signing::Progress,
+) -> Result<Manifest, Error> {
+    let hash_options = HashOptions {
         allow_symlinks: true,
-        ignore_paths: modelgate_signing::path_within_model(path, &signature)
+        ignore_paths: modelgate_signing::path_within_model(path, signature)
             .into_iter()
             .collect(),
-        ..modelgate_signing::HashOptions::default()
+        ..HashOptions::default()
     };
-    let manifest = modelgate_signing::hash_model(path, &hash_options, &ProgressAdapter(options))
-        .map_err(|source| Error::Digest {
-            path: path.to_path_buf(),
-            source: Box::new(source),
-        })?;
+    modelgate_signing::hash_model(path, &hash_options, progress).map_err(|source| Error::Digest {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    })
+}
+
+/// The digests `vet` records for the model at `path`, computed again: what
+/// `models verify` compares with the recorded ones. `signature` is the
+/// signature file, left out when it lies inside the model.
+pub fn digests(
+    path: &Path,
+    signature: &Path,
+    progress: &dyn modelgate_signing::Progress,
+) -> Result<Vec<FileDigest>, Error> {
+    Ok(named_digests(path, &hash_files(path, signature, progress)?))
+}
+
+/// Whether a verified manifest lists what [`hash_files`] would: every file
+/// hashed whole, nothing left out but the signature and git metadata. Then
+/// vet takes its digests from the verification instead of hashing twice.
+fn covers_every_file(manifest: &Manifest, path: &Path, options: &VetOptions) -> bool {
+    let signature = modelgate_signing::path_within_model(path, &signature_path(path, options));
+    manifest.params.serialization == Serialization::Files
+        && manifest.params.ignore_paths.iter().all(|ignored| {
+            Some(ignored) == signature.as_ref()
+                || modelgate_signing::GIT_PATHS.contains(&ignored.as_str())
+        })
+}
+
+/// The manifest's entries with their sizes. A single-file model's one
+/// entry (`.` in OMS) is named by the file.
+fn named_digests(path: &Path, manifest: &Manifest) -> Vec<FileDigest> {
     let is_dir = path.is_dir();
-    Ok(manifest
+    manifest
         .resources
         .iter()
         .map(|resource| {
-            let file = if is_dir {
-                path.join(&resource.name)
+            let (name, file) = if is_dir {
+                (resource.name.clone(), path.join(&resource.name))
             } else {
-                path.to_path_buf()
+                let name = path.file_name().map_or_else(
+                    || resource.name.clone(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
+                (name, path.to_path_buf())
             };
             FileDigest {
-                path: resource.name.clone(),
                 size: std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0),
                 sha256: resource.digest_hex(),
+                path: name,
+                format: None,
             }
         })
-        .collect())
+        .collect()
 }
 
-fn signature(path: &Path, options: &VetOptions) -> Result<SignatureFacts, Error> {
+/// Check `model.sig` (when present) against the policy's trusted keys.
+/// Returns the verified manifest too, so its digests need not be computed
+/// again.
+fn signature(
+    path: &Path,
+    options: &VetOptions,
+) -> Result<(SignatureFacts, Option<Manifest>), Error> {
     let signature_path = signature_path(path, options);
     let shown = signature_path.display().to_string();
+    let facts = |status| SignatureFacts {
+        path: shown.clone(),
+        status,
+    };
     if !signature_path.is_file() {
-        return Ok(SignatureFacts {
-            path: shown,
-            status: SignatureStatus::Unsigned,
-        });
+        return Ok((facts(SignatureStatus::Unsigned), None));
     }
     let mut names = Vec::new();
     let mut keys = Vec::new();
@@ -440,30 +512,45 @@ fn signature(path: &Path, options: &VetOptions) -> Result<SignatureFacts, Error>
         keys.push(public);
     }
     if keys.is_empty() {
-        return Ok(SignatureFacts {
-            path: shown,
-            status: SignatureStatus::Unchecked,
-        });
+        return Ok((facts(SignatureStatus::Unchecked), None));
     }
-    let status = match modelgate_signing::verify_with_keys(path, &signature_path, &keys) {
-        Ok(verified) => SignatureStatus::Verified {
-            signer: match verified.signed_by {
+    let verified = modelgate_signing::read_signature(&signature_path).and_then(|bundle| {
+        let verify_options = modelgate_signing::VerifyOptions {
+            ignore_paths: modelgate_signing::path_within_model(path, &signature_path)
+                .into_iter()
+                .collect(),
+            ..modelgate_signing::VerifyOptions::default()
+        };
+        modelgate_signing::verify(
+            path,
+            &bundle,
+            modelgate_signing::Trust::Keys(&keys),
+            &verify_options,
+            &ProgressAdapter(options),
+        )
+    });
+    Ok(match verified {
+        Ok(verified) => {
+            let signer = match &verified.signed_by {
                 modelgate_signing::SignedBy::Key { key_index, .. } => names
-                    .get(key_index)
+                    .get(*key_index)
                     .cloned()
                     .unwrap_or_else(|| "a trusted key".to_string()),
                 modelgate_signing::SignedBy::Certificate { chain, .. } => chain
                     .first()
                     .map(|cert| format!("certificate {}", cert.subject))
                     .unwrap_or_else(|| "a trusted certificate".to_string()),
-            },
-        },
-        Err(error) => SignatureStatus::Invalid {
-            reason: error.to_string(),
-        },
-    };
-    Ok(SignatureFacts {
-        path: shown,
-        status,
+            };
+            (
+                facts(SignatureStatus::Verified { signer }),
+                Some(verified.manifest),
+            )
+        }
+        Err(error) => (
+            facts(SignatureStatus::Invalid {
+                reason: error.to_string(),
+            }),
+            None,
+        ),
     })
 }

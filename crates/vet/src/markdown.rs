@@ -8,17 +8,22 @@ use std::fmt::Write;
 
 use modelgate_policy::{Action, Decision, SignatureStatus};
 
+use modelgate_inspect::human_bytes as bytes;
+
 use crate::VetReport;
 
 /// Most scan findings listed individually.
 const MAX_FINDINGS_LISTED: usize = 200;
+/// Longest untrusted value written into one cell or line, in characters.
+const MAX_CELL_CHARS: usize = 1000;
 /// Most files listed individually.
 const MAX_FILES_LISTED: usize = 500;
 
 /// Escape untrusted text for a Markdown table cell or list item.
 fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars().take(1000) {
+    let mut out = String::with_capacity(text.len().min(2 * MAX_CELL_CHARS));
+    let mut chars = text.chars();
+    for c in chars.by_ref().take(MAX_CELL_CHARS) {
         match c {
             '\n' | '\r' | '\t' => out.push(' '),
             '|' => out.push_str("\\|"),
@@ -33,22 +38,10 @@ fn esc(text: &str) -> String {
             c => out.push(c),
         }
     }
+    if chars.next().is_some() {
+        out.push('…');
+    }
     out
-}
-
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS.get(unit).unwrap_or(&"B"))
-    }
 }
 
 fn opt<T: ToString>(value: &Option<T>) -> String {
@@ -336,7 +329,8 @@ mod tests {
             esc("a|b\n<script>[x](http://e)`c`"),
             "a\\|b &lt;script&gt;\\[x\\](http://e)\\`c\\`"
         );
-        assert_eq!(bytes(1536), "1.5 KiB");
-        assert_eq!(bytes(10), "10 B");
+        let long = esc(&"x".repeat(MAX_CELL_CHARS + 5));
+        assert_eq!(long.chars().count(), MAX_CELL_CHARS + 1);
+        assert!(long.ends_with('…'));
     }
 }

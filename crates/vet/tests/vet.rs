@@ -4,24 +4,16 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use std::path::{Path, PathBuf};
+use modelgate_testdata::fixtures;
+use std::path::Path;
 
 use modelgate_policy::{Action, Decision, Policy, Reviewer, SignatureStatus};
 use modelgate_vet::{VetOptions, VetReport, markdown, model_description, vet};
 
-fn fixtures() -> PathBuf {
-    std::env::var_os("MODELGATE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/modelgate/fixtures")
-        })
-}
-
 fn license_text(id: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../license/data/texts")
-        .join(format!("{id}.txt"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    modelgate_license::reference_text(id)
+        .unwrap_or_else(|| panic!("no reference text for {id}"))
+        .to_string()
 }
 
 /// Re-wrap a text to `width` columns, as a LICENSE file in a repository is
@@ -129,6 +121,13 @@ fn smollm2_gguf_without_a_card_needs_governance_review() {
     );
     assert_eq!(report.verdict.decision, Decision::NeedsReview);
     assert_eq!(report.verdict.reviewers, [Reviewer::Governance]);
+    assert_eq!(report.files.len(), 1);
+    assert_eq!(report.files[0].path, "SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert_eq!(report.files[0].format.as_deref(), Some("gguf"));
+    assert_eq!(
+        report.model.primary_file.as_deref(),
+        Some("SmolLM2-135M-Instruct.Q4_1.gguf")
+    );
     assert!(rules(&report).contains(&("card.score", Action::Review)));
 }
 
@@ -281,6 +280,10 @@ fn signatures_verify_with_trusted_keys_and_tampering_rejects() {
         report.signature
     );
     assert!(rules(&report).contains(&("signature.verified", Action::Allow)));
+    // The digests come from the verification; they equal a fresh hash.
+    let unchecked = vet(dir.path(), &VetOptions::default()).unwrap();
+    assert_eq!(report.files, unchecked.files);
+    assert_eq!(report.files.len(), 3);
 
     std::fs::write(dir.path().join("config.json"), "{\"tampered\": true}").unwrap();
     let report = vet(dir.path(), &options).unwrap();
