@@ -11,6 +11,11 @@ export MODELGATE_FIXTURES=${MODELGATE_FIXTURES:-$HOME/.cache/modelgate/fixtures}
 # Reference tools some tests run against (model_signing, cyclonedx schemas).
 MODELGATE_PYTHON=${MODELGATE_PYTHON:-$(./scripts/venv.sh)}
 export MODELGATE_PYTHON
+# Pickles from the real writers (must pass the gate) and calls of every
+# acting standard-library callable (must fail it): crates/scan/tests/real_writers.rs.
+export MODELGATE_REAL_PICKLES=${MODELGATE_REAL_PICKLES:-$HOME/.cache/modelgate/real-pickles}
+"$MODELGATE_PYTHON" scripts/testdata/make_real_pickles.py "$MODELGATE_REAL_PICKLES/writers"
+"$MODELGATE_PYTHON" scripts/testdata/make_stdlib_calls.py "$MODELGATE_REAL_PICKLES/stdlib-calls"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -113,6 +113,62 @@ def main():
         out("ok", f"memo_persid_{protocol}.pkl", buf.getvalue())
         json.dump(listing(buf.getvalue()), open(os.path.join(ROOT, "ok", f"memo_persid_{protocol}.ops.json"), "w"))
 
+    # joblib.dump interleaves each array's raw bytes with the pickle opcodes.
+    # The expectation is where each array's data lies, found by content.
+    import joblib
+    import numpy as np
+
+    def joblib_bytes(value, **kwargs):
+        path = os.path.join(ROOT, "joblib.tmp")
+        joblib.dump(value, path, **kwargs)
+        data = open(path, "rb").read()
+        os.remove(path)
+        return data
+
+    decoy = np.frombuffer(b"cos\nsystem\n(S'id'\ntR.", dtype=np.uint8)
+    arrays = {
+        "f8": np.arange(12, dtype="<f8").reshape(3, 4),
+        "fortran": np.asfortranarray(np.arange(6, dtype=">i4").reshape(2, 3)),
+        "scalar": np.array(7, dtype=np.int16),
+        "empty": np.zeros((0, 5), dtype=np.float32),
+        "text": np.array(["ab", "cde"], dtype="<U3"),
+        "record": np.array([(1.5, b"ab"), (2.5, b"cd")], dtype=[("x", "<f4"), ("y", "S2")]),
+        "decoy": decoy,
+        "objects": np.array([1, "two", None], dtype=object),
+        "datetime": np.array(["2024-01-01"], dtype="datetime64[D]"),
+        "complex": np.ones(2, dtype=np.complex128),
+    }
+    data = joblib_bytes(arrays)
+    out("ok", "joblib_arrays.pkl", data)
+    buffers = []
+    searched = 0
+    for name, array in arrays.items():
+        if array.dtype.hasobject:
+            buffers.append({"array": name, "object": True})
+            continue
+        raw = np.ascontiguousarray(array).tobytes() if not array.flags.f_contiguous or array.flags.c_contiguous else array.T.tobytes()
+        offset = data.find(raw, searched) if raw else None
+        searched = offset + len(raw) if raw else searched
+        buffers.append({"array": name, "object": False, "len": len(raw), "shape": list(array.shape),
+                        "offset": offset})
+    json.dump({"joblib": joblib.__version__, "buffers": buffers},
+              open(os.path.join(ROOT, "ok", "joblib_arrays.buffers.json"), "w"), indent=1)
+    # A stream joblib writes without seeking (no alignment padding).
+    buf = io.BytesIO()
+    joblib.dump({"a": np.arange(5)}, buf)
+    out("ok", "joblib_unaligned.pkl", buf.getvalue())
+
+    class Run:
+        def __reduce__(self):
+            return (os.system, ("id",))
+
+    # A payload between two arrays, and one after the last pickle.
+    out("malicious", "joblib_between.pkl", joblib_bytes([np.arange(4), Run(), np.ones(3)]))
+    out("malicious", "joblib_after.pkl",
+        joblib_bytes({"w": np.arange(8)}) + b"cos\nsystem\n(S'id'\ntR.")
+    # A payload inside an object array's embedded pickle.
+    out("malicious", "joblib_object_array.pkl", joblib_bytes(np.array([Run(), 1], dtype=object)))
+
     # Malformed.
     good = pickle.dumps(sample(), protocol=2)
     out("err", "unknown_opcode.pkl", good[:-1] + b"\xff")

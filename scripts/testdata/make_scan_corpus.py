@@ -74,8 +74,27 @@ def main():
         ("getattr.pkl", Exec(builtins.getattr, "text", "upper"), 2),
     ]:
         expected[w("malicious", name, pickle.dumps(obj, protocol=protocol))] = ["pickle.dangerous-import"]
-    # Unknown import: medium.
-    expected[w("malicious", "unknown_import.pkl", b"\x80\x02cmy_lib.layers\nCustom\n)R.")] = ["pickle.unknown-import"]
+    # partial(print, "x") also references print, which no list names.
+    expected["scan/malicious/functools_partial.pkl"].append("pickle.unknown-import")
+    # A callable on neither list, invoked: high (the allow list decides).
+    expected[w("malicious", "unknown_import.pkl", b"\x80\x02cmy_lib.layers\nCustom\n)R.")] = ["pickle.unsafe-call"]
+    # The same name only referenced (a defaultdict's factory, not called while loading): medium.
+    expected[w("malicious", "referenced_only.pkl", b"\x80\x02ccollections\ndefaultdict\ncmy_lib\nfactory\n\x85R.")] = ["pickle.unknown-import"]
+    # Standard-library callables on no list: a private helper that runs a
+    # command (critical) and a logging handler that opens a file (high).
+    import uuid, logging
+    expected[w("malicious", "private_stdlib.pkl", pickle.dumps(Exec(uuid._get_command_stdout, "id"), protocol=2))] = ["pickle.private-call"]
+    expected[w("malicious", "file_handler.pkl", pickle.dumps(Exec(logging.FileHandler, "/tmp/modelgate-x"), protocol=4))] = ["pickle.unsafe-call"]
+    # An object of an unlisted class rebuilt through copyreg and given state:
+    # its __setstate__ runs.
+    expected[w("malicious", "setstate.pkl", b"\x80\x02ccopyreg\n_reconstructor\ncmy_lib\nThing\ncbuiltins\nobject\nN\x87R}\x8c\x01a\x4b\x01sb.")] = ["pickle.unsafe-call"]
+    # A legacy joblib array placeholder whose side file climbs out of the
+    # model directory (joblib loads it with np.load(allow_pickle=True)).
+    from joblib.numpy_pickle_compat import NDArrayWrapper
+    escape = NDArrayWrapper("../../../home/user/evil.npy", np.ndarray, allow_mmap=False)
+    expected[w("malicious", "joblib_side_file.pkl", pickle.dumps(escape, protocol=2))] = ["pickle.side-file-escape"]
+    # Calling the result of a call.
+    expected[w("malicious", "computed_callable.pkl", b"\x80\x02ccollections\nOrderedDict\n)R)R.")] = ["pickle.computed-callable"]
     # Extension registry.
     expected[w("malicious", "ext.pkl", b"\x80\x02\x82\x01)R.")] = ["pickle.extension-registry"]
     # Garbage after a valid pickle: fail closed.
@@ -108,7 +127,7 @@ def main():
         z.writestr("inner.zip", inner.getvalue())
     expected[w("malicious", "nested.zip", outer.getvalue())] = ["pickle.dangerous-import"]
     # Extension lies: a pickle named .safetensors.
-    expected[w("malicious", "disguised.safetensors", evil)] = ["pickle.dangerous-import"]
+    expected[w("malicious", "disguised.safetensors", evil)] = ["pickle.dangerous-import", "format.extension-mismatch"]
     # GGUF chat template injection.
     gguf_with_template(os.path.join(ROOT, "malicious", "ssti.gguf"),
                        "{{ cycler.__init__.__globals__.os.popen('id').read() }}")
@@ -123,6 +142,21 @@ def main():
     expected[f"scan/malicious/{repo}/modeling_x.py"] = ["hf.custom-code", "code.process"]
     expected[f"scan/malicious/{repo}/tokenizer_config.json"] = ["template.dunder-access"]
     expected[f"scan/malicious/{repo}/install.sh"] = ["hf.executable"]
+    # Repository code, one file per rule family.
+    for name, code, rule in [
+        ("deserialize.py", b"import pickle\n\ndef load(data):\n    return pickle.loads(data)\n", "code.deserialize"),
+        ("native.py", b"import ctypes\n\nlib = ctypes.CDLL('libx.so')\n", "code.native"),
+        ("download.py", b"from huggingface_hub import hf_hub_download\n\nhf_hub_download('org/model', 'w.bin')\n", "code.download"),
+        ("filesystem.py", b"import shutil\n\nshutil.rmtree('/tmp/cache')\n", "code.filesystem"),
+        ("environment.py", b"import os\n\nos.environ['LD_PRELOAD'] = 'x.so'\n", "code.environment"),
+        ("reflection.py", b"def f(obj, name):\n    return getattr(obj, name)()\n", "code.reflection"),
+    ]:
+        w("malicious", f"code_repo/{name}", code)
+        expected[f"scan/malicious/code_repo/{name}"] = ["hf.custom-code", rule]
+    # A shard index naming a file outside the model directory.
+    w("malicious", "shard_escape/model.safetensors.index.json", json.dumps(
+        {"metadata": {"total_size": 8}, "weight_map": {"w": "../../../etc/passwd"}}).encode())
+    expected["scan/malicious/shard_escape/model.safetensors.index.json"] = ["shards.path-escape"]
     # Unknown format behind a model extension.
     expected[w("malicious", "mystery.bin", b"\x00\x01\x02 this is not a model format")] = ["format.unknown"]
 
@@ -147,19 +181,19 @@ def main():
         "pickle/malicious/build_setattr.pkl": ["pickle.dangerous-import"],
         "pickle/malicious/second_pickle.pkl": ["pickle.dangerous-import"],
         "pickle/malicious/newobj_ex.pkl": ["pickle.dangerous-import"],
-        "archive/malicious/traversal.zip": ["archive.traversal"],
-        "archive/malicious/tar_traversal.tar": ["archive.traversal"],
-        "archive/malicious/duplicate.zip": ["archive.duplicate-member"],
-        "archive/malicious/mismatch_name.zip": ["archive.header-mismatch"],
-        "archive/malicious/mismatch_size.zip": ["archive.header-mismatch"],
-        "archive/malicious/overlap.zip": ["archive.header-mismatch"],
-        "archive/malicious/count_mismatch.zip": ["archive.anomaly"],
-        "archive/malicious/trailing.zip": ["archive.anomaly"],
-        "archive/malicious/prepended.zip": ["hf.executable", "archive.anomaly", "format.unparseable"],
-        "archive/malicious/prepended_zip64.zip": ["hf.executable", "archive.anomaly"],
-        "archive/malicious/encrypted.zip": ["archive.unusual-flags"],
-        "archive/malicious/unusual_flags.zip": ["archive.unusual-flags"],
-        "archive/malicious/symlink.tar": ["archive.link"],
+        "archive/malicious/traversal.zip": ["archive.traversal", "format.unknown"],
+        "archive/malicious/tar_traversal.tar": ["archive.traversal", "format.unknown"],
+        "archive/malicious/duplicate.zip": ["archive.duplicate-member", "format.unknown"],
+        "archive/malicious/mismatch_name.zip": ["archive.header-mismatch", "format.unknown"],
+        "archive/malicious/mismatch_size.zip": ["archive.header-mismatch", "format.unknown"],
+        "archive/malicious/overlap.zip": ["archive.header-mismatch", "format.unknown", "format.unparseable"],
+        "archive/malicious/count_mismatch.zip": ["archive.anomaly", "format.unknown"],
+        "archive/malicious/trailing.zip": ["archive.anomaly", "format.unknown", "format.unparseable"],
+        "archive/malicious/prepended.zip": ["archive.anomaly", "format.unknown", "format.unparseable", "hf.executable"],
+        "archive/malicious/prepended_zip64.zip": ["archive.anomaly", "format.unknown", "hf.executable"],
+        "archive/malicious/encrypted.zip": ["archive.unusual-flags", "format.unparseable"],
+        "archive/malicious/unusual_flags.zip": ["archive.unusual-flags", "format.unknown"],
+        "archive/malicious/symlink.tar": ["archive.link", "format.unknown"],
         "archive/malicious/gzip_bomb.gz": ["format.limit-exceeded"],
         "archive/malicious/bzip2_bomb.bz2": ["format.limit-exceeded"],
         "archive/malicious/xz_bomb.xz": ["format.limit-exceeded"],
@@ -184,7 +218,12 @@ def main():
         "gguf/err/truncated_data.gguf": ["gguf.structure"],
         "pytorch/malicious/tar_storages_payload.tar": ["pickle.dangerous-import"],
         "pytorch/ok/archive.pt": [],
-        "pytorch/ok/model.pt": ["pickle.unknown-import"],
+        "pytorch/ok/model.pt": ["pickle.unsafe-call"],
+        "pickle/ok/joblib_arrays.pkl": [],
+        "pickle/ok/joblib_unaligned.pkl": [],
+        "pickle/malicious/joblib_between.pkl": ["pickle.dangerous-import"],
+        "pickle/malicious/joblib_after.pkl": ["pickle.dangerous-import"],
+        "pickle/malicious/joblib_object_array.pkl": ["pickle.dangerous-import"],
         "pytorch/ok/nested.pt": [],
         "pytorch/ok/legacy.pt": [],
         "pytorch/ok/legacy.tar": [],

@@ -1,6 +1,11 @@
 //! Bounded readers for the containers models ship in: zip (PyTorch, NumPy
 //! `.npz`, Keras `.keras`), tar (legacy PyTorch, bundles) and compressed
-//! streams (gzip, bzip2, xz, lzma and zlib, as joblib writes them).
+//! streams: every layer `joblib.dump(..., compress=...)` writes (zlib,
+//! gzip, bzip2, xz, LZMA-alone, LZ4 frames, and joblib 0.9's `ZF` files),
+//! each recognised by its bytes ([`stream::detect`]), never by a name.
+//!
+//! Not here: what is inside a stream (pickles, arrays) is for the readers
+//! of those formats; this crate only opens the layer.
 //!
 //! Every read is limited ([`Limits`]): member size, total size, compression
 //! ratio and nesting depth, so a zip bomb or a gzip bomb is an error rather
@@ -12,6 +17,11 @@
 //! overlapping members), and must read archives the way tolerant loaders
 //! (PyTorch's miniz, Python's `zipfile`) do. Oddities are kept as
 //! [`zip::Anomaly`] values beside the parsed members.
+//!
+//! Streams use the maintained decoders (`flate2`, `bzip2`, `lzma-rs`,
+//! `lz4_flex` with its safe decoder), driven in chunks so the limits stop
+//! them early. Only joblib's `ZF` header is parsed by hand: it is 21 bytes
+//! of ASCII in front of a zlib stream, read the way joblib reads it.
 //!
 //! ```
 //! use modelgate_archive::{Limits, stream};

@@ -318,6 +318,7 @@ fn detection_needs_real_magic() {
         Compression::Xz,
         Compression::Lzma,
         Compression::Zlib,
+        Compression::Lz4,
     ] {
         assert!(
             matches!(

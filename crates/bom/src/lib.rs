@@ -2,9 +2,11 @@
 //! as a bill of materials other tools can read.
 //!
 //! The crate is pure: a [`ModelDescription`] (plain data the vet pipeline
-//! fills in, storable as JSON) goes in, a [`serde_json::Value`] comes out.
-//! It reads no files and reaches no network, and it does not find facts
-//! itself: parsing cards, hashing files and judging models happen upstream.
+//! fills in, storable as JSON) and [`BomOptions`] (the serial number and
+//! time the caller chose) go in, a [`serde_json::Value`] comes out. It
+//! reads no files, no clock and no random numbers, reaches no network, and
+//! does not find facts itself: parsing cards, hashing files and judging
+//! models happen upstream.
 //! [`model_bom`] describes one model; [`inventory_bom`] lists many.
 //!
 //! # Invariants
@@ -18,13 +20,16 @@
 //!   like `pkg:type/name` are dropped (readers such as cyclonedx-python-lib
 //!   refuse a BOM over one), blank text and empty lists and sections are
 //!   omitted, versions are cut to 1024 characters. [`SerialNumber`] and
-//!   [`Timestamp`] are checked when made.
+//!   [`Timestamp`] (`modelgate-vocab`'s, re-exported) are checked when
+//!   made.
 //! - **`bom-ref`s are unique** within a BOM: a repeated candidate gets
 //!   `-2`, `-3`, ... appended.
 //! - **SPDX means the schema's SPDX list**: a license id is written as
 //!   `license.id` only when `spdx.schema.json` lists it (case-insensitively,
 //!   written in its canonical case); anything else becomes `license.name`.
-//! - Same description and options, same JSON.
+//! - Same description and options, same JSON: the serial number and the
+//!   time are the caller's (the CLI draws a random serial number and reads
+//!   the clock).
 //!
 //! # Shape
 //!
@@ -64,7 +69,10 @@
 //! # Example
 //!
 //! ```
-//! use modelgate_bom::{BomOptions, FileEntry, LicenseChoice, ModelDescription, Property, model_bom, property};
+//! use modelgate_bom::{
+//!     BomOptions, FileEntry, LicenseChoice, ModelDescription, Property, SerialNumber, Timestamp,
+//!     model_bom, property,
+//! };
 //!
 //! let mut model = ModelDescription::new("SmolLM2-135M-Instruct");
 //! model.group = Some("HuggingFaceTB".into());
@@ -77,7 +85,14 @@
 //! });
 //! model.properties.push(Property::new(property::VERDICT, "allow"));
 //!
-//! let bom = model_bom(&model, &BomOptions::new("0.1.0"));
+//! let options = BomOptions::new(
+//!     SerialNumber::from_random_bytes([7; 16]), // the caller's random bytes
+//!     Timestamp::from_unix_seconds(1_795_379_320),
+//!     "0.1.0",
+//! );
+//! let bom = model_bom(&model, &options);
+//! assert_eq!(bom["serialNumber"], "urn:uuid:07070707-0707-4707-8707-070707070707");
+//! assert_eq!(bom["metadata"]["timestamp"], "2026-11-22T20:28:40Z");
 //! assert_eq!(bom["specVersion"], "1.6");
 //! assert_eq!(bom["components"][0]["type"], "machine-learning-model");
 //! assert_eq!(bom["components"][0]["licenses"][0]["license"]["id"], "Apache-2.0");
@@ -101,7 +116,8 @@ pub use model::{
     EnvironmentalConsiderations, EthicalConsideration, FairnessAssessment, FileEntry, Hash,
     HashAlgorithm, LicenseChoice, Metric, ModelDescription, ModelParameters, Property,
 };
-pub use options::{BomOptions, Error, SerialNumber, Timestamp};
+pub use modelgate_vocab::Timestamp;
+pub use options::{BomOptions, Error, SerialNumber};
 
 /// Names of the properties modelgate writes (CycloneDX properties are
 /// namespaced `name: value` pairs).
@@ -154,18 +170,10 @@ fn document(
     let bom = cyclonedx::Bom {
         bom_format: "CycloneDX",
         spec_version: "1.6",
-        serial_number: options
-            .serial_number
-            .clone()
-            .unwrap_or_else(SerialNumber::random)
-            .to_string(),
+        serial_number: options.serial_number.to_string(),
         version: 1,
         metadata: cyclonedx::Metadata {
-            timestamp: options
-                .timestamp
-                .clone()
-                .unwrap_or_else(Timestamp::now)
-                .to_string(),
+            timestamp: options.timestamp.to_string(),
             tools: cyclonedx::Tools {
                 components: vec![convert::tool_component(&options.tool_version)],
             },

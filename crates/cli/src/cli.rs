@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
+Formats: every command takes --format; each offers its own (see its --help):
+  text and json everywhere, sarif for scan, markdown for vet, json only for bom.
+
 Exit codes:
   0  success (vet: approved)
   1  the command ran and the answer is no (inspect: a file could not be parsed;
@@ -34,10 +37,6 @@ Examples:
 #[derive(Debug, Parser)]
 #[command(name = "modelgate", version, about, after_help = AFTER_HELP, propagate_version = true)]
 pub(crate) struct Args {
-    /// Output format: a readable summary, or JSON for scripts.
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
-    pub(crate) format: OutputFormat,
-
     /// When to color text output.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub(crate) color: ColorChoice,
@@ -222,7 +221,6 @@ Examples:
     /// revoked from any stage; each change records who, when and why, and
     /// is appended to a hash-chained audit trail in the same transaction.
     /// The inventory is an SQLite database in --home (MODELGATE_HOME).
-    #[command(subcommand)]
     #[command(after_help = "\
 Approval: the stored vet verdict decides. approved: --by is enough;
 needs-review: a --sign-off ROLE=WHO from every reviewer it names; rejected:
@@ -250,10 +248,9 @@ Examples:
   modelgate models revoke all-MiniLM-L6-v2@1.0 --by dan --reason \"CVE-2026-1234\"
   modelgate models verify all-MiniLM-L6-v2@1.0
   modelgate models due --as-of 2027-01-01 --format json")]
-    Models(crate::models_cmd::ModelsCommand),
+    Models(crate::models_cmd::ModelsArgs),
 
     /// Which team uses which version, for what.
-    #[command(subcommand)]
     #[command(after_help = "\
 Only approved and production versions can be assigned; `models revoke` lists
 the teams a revocation affects.
@@ -264,10 +261,9 @@ approved or in production.
 Examples:
   modelgate teams assign search all-MiniLM-L6-v2@1.0 --purpose \"semantic search\"
   modelgate teams list --format json")]
-    Teams(crate::models_cmd::TeamsCommand),
+    Teams(crate::models_cmd::TeamsArgs),
 
     /// The audit trail of every inventory change, chained by SHA-256.
-    #[command(subcommand)]
     #[command(after_help = "\
 Each event carries the SHA-256 of the previous event and its own canonical
 JSON (sorted keys, no spaces, without \"hash\"); `audit verify` recomputes the
@@ -280,7 +276,7 @@ Exit codes: 0 intact; 1 tampering found; 2 usage error or unreadable store.
 Examples:
   modelgate audit log --format json > audit.jsonl
   modelgate audit verify")]
-    Audit(crate::models_cmd::AuditCommand),
+    Audit(crate::models_cmd::AuditArgs),
 }
 
 /// Flags shared by `vet` and `bom`: the policy and what is known about the
@@ -325,6 +321,10 @@ pub(crate) struct VetArgs {
     /// Print the built-in policy, with a comment on every key, and exit.
     #[arg(long, exclusive = true)]
     pub(crate) print_default_policy: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = VetFormat::Text)]
+    pub(crate) format: VetFormat,
 }
 
 #[derive(Debug, clap::Args)]
@@ -344,6 +344,10 @@ pub(crate) struct BomArgs {
     /// Write the BOM to this file instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
+
+    /// Output format (CycloneDX 1.6 JSON is the only one).
+    #[arg(long, value_enum, default_value_t = BomFormat::Json)]
+    pub(crate) format: BomFormat,
 }
 
 #[derive(Debug, clap::Args)]
@@ -355,6 +359,10 @@ pub(crate) struct ScanArgs {
     /// Lowest severity that fails the scan (exit 1).
     #[arg(long, value_enum, default_value_t = FailOn::High, value_name = "SEVERITY")]
     pub(crate) fail_on: FailOn,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ScanFormat::Text)]
+    pub(crate) format: ScanFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -378,18 +386,49 @@ pub(crate) struct InspectArgs {
     /// Context length for the KV-cache estimate (default: the model's own).
     #[arg(long, value_name = "TOKENS", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) context: Option<u64>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
 }
 
+/// `--format` of the commands that write text or JSON: inspect, sign,
+/// verify, models, teams, audit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum OutputFormat {
+pub(crate) enum TextOrJson {
     /// A readable summary.
     Text,
     /// JSON, the interface scripts rely on.
     Json,
-    /// SARIF 2.1.0 (scan only).
+}
+
+/// `--format` of `scan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ScanFormat {
+    /// A readable summary.
+    Text,
+    /// JSON, the interface scripts rely on.
+    Json,
+    /// SARIF 2.1.0, for code-scanning dashboards.
     Sarif,
-    /// Markdown, the record of a decision (vet only).
+}
+
+/// `--format` of `vet`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum VetFormat {
+    /// A readable summary.
+    Text,
+    /// The full report as JSON, for scripts and the inventory.
+    Json,
+    /// Markdown, the record of the decision.
     Markdown,
+}
+
+/// `--format` of `bom`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum BomFormat {
+    /// CycloneDX 1.6 JSON.
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -6,7 +6,7 @@ use anyhow::Context;
 use modelgate_formats::{LoadOptions, load};
 use modelgate_inspect::{InspectOptions, Report, inspect};
 
-use crate::cli::{Args, InspectArgs, OutputFormat};
+use crate::cli::{Args, InspectArgs, TextOrJson};
 use crate::render::{self, Style};
 use crate::{exit, system};
 
@@ -42,17 +42,12 @@ pub(crate) fn run(args: &Args, inspect_args: &InspectArgs) -> anyhow::Result<u8>
     }
 
     let mut stdout = std::io::stdout().lock();
-    match args.format {
-        OutputFormat::Json => {
+    match inspect_args.format {
+        TextOrJson::Json => {
             serde_json::to_writer_pretty(&mut stdout, &merged)?;
             writeln!(stdout)?;
         }
-        OutputFormat::Sarif | OutputFormat::Markdown => {
-            anyhow::bail!(
-                "--format sarif is only available for `modelgate scan`, and markdown for `modelgate vet`; use text or json"
-            )
-        }
-        OutputFormat::Text => {
+        TextOrJson::Text => {
             let style = Style::for_stdout(args.color);
             render::inspect_text(&mut stdout, &merged, &style)?;
         }

@@ -8,14 +8,48 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Subcommand;
 use modelgate_inventory::{
-    Approval, Assignment, Date, Error as InventoryError, FileRecord, NewVersion, SignOff, Stage,
-    StageChange, Store, Transition, VersionRef, VersionSummary,
+    Approval, Assignment, Date, Error as InventoryError, SignOff, Stage, StageChange, Store,
+    Transition, VersionRef, VersionSummary,
 };
 use modelgate_policy::Decision;
 use serde::Serialize;
 
-use crate::cli::{Args, BomArgs, OriginArgs, OutputFormat};
+use crate::cli::{Args, OriginArgs, TextOrJson};
 use crate::exit;
+
+/// `modelgate models`: the subcommand and its output format.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ModelsArgs {
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
+
+    #[command(subcommand)]
+    pub(crate) command: ModelsCommand,
+}
+
+/// `modelgate teams`: the subcommand and its output format.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TeamsArgs {
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
+
+    #[command(subcommand)]
+    pub(crate) command: TeamsCommand,
+}
+
+/// `modelgate audit`: the subcommand and its output format (`log` writes
+/// JSON lines).
+#[derive(Debug, clap::Args)]
+pub(crate) struct AuditArgs {
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
+
+    #[command(subcommand)]
+    pub(crate) command: AuditCommand,
+}
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ModelsCommand {
@@ -204,13 +238,6 @@ fn open_store(args: &Args) -> anyhow::Result<Store> {
     Store::open(&home).map_err(|error| explain(error, &home.display().to_string()))
 }
 
-fn check_format(args: &Args, command: &str) -> anyhow::Result<()> {
-    if matches!(args.format, OutputFormat::Sarif | OutputFormat::Markdown) {
-        anyhow::bail!("`modelgate {command}` writes text or JSON; use --format text or json");
-    }
-    Ok(())
-}
-
 fn reference(text: &str) -> anyhow::Result<VersionRef> {
     text.parse::<VersionRef>()
         .map_err(|error| explain(error, text))
@@ -310,13 +337,13 @@ fn print_text(text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) fn models(args: &Args, command: &ModelsCommand) -> anyhow::Result<u8> {
-    check_format(args, "models")?;
-    match command {
-        ModelsCommand::Add(add_args) => add(args, add_args),
+pub(crate) fn models(args: &Args, models_args: &ModelsArgs) -> anyhow::Result<u8> {
+    let json = models_args.format == TextOrJson::Json;
+    match &models_args.command {
+        ModelsCommand::Add(add_args) => add(args, add_args, json),
         ModelsCommand::List => {
             let versions = open_store(args)?.list().map_err(|e| explain(e, "list"))?;
-            if args.format == OutputFormat::Json {
+            if json {
                 print_json(&versions)?;
             } else if versions.is_empty() {
                 print_text(
@@ -327,16 +354,18 @@ pub(crate) fn models(args: &Args, command: &ModelsCommand) -> anyhow::Result<u8>
             }
             Ok(exit::OK)
         }
-        ModelsCommand::Show { target } => show(args, target),
-        ModelsCommand::Approve(approve_args) => approve(args, approve_args),
-        ModelsCommand::Promote(stage_args) => move_stage(args, stage_args, Store::promote),
-        ModelsCommand::Deprecate(stage_args) => move_stage(args, stage_args, Store::deprecate),
+        ModelsCommand::Show { target } => show(args, target, json),
+        ModelsCommand::Approve(approve_args) => approve(args, approve_args, json),
+        ModelsCommand::Promote(stage_args) => move_stage(args, stage_args, Store::promote, json),
+        ModelsCommand::Deprecate(stage_args) => {
+            move_stage(args, stage_args, Store::deprecate, json)
+        }
         ModelsCommand::Revoke(revoke) => {
             let r = reference(&revoke.reference)?;
             let revocation = open_store(args)?
                 .revoke(&r, &revoke.by, &revoke.reason)
                 .map_err(|e| explain(e, &revoke.reference))?;
-            if args.format == OutputFormat::Json {
+            if json {
                 print_json(&revocation)?;
                 return Ok(exit::OK);
             }
@@ -358,7 +387,7 @@ pub(crate) fn models(args: &Args, command: &ModelsCommand) -> anyhow::Result<u8>
             print_text(&text)?;
             Ok(exit::OK)
         }
-        ModelsCommand::Verify(verify_args) => verify(args, verify_args),
+        ModelsCommand::Verify(verify_args) => verify(args, verify_args, json),
         ModelsCommand::Due(due) => {
             let as_of = match &due.as_of {
                 Some(text) => text.parse::<Date>().map_err(|e| explain(e, text))?,
@@ -367,7 +396,7 @@ pub(crate) fn models(args: &Args, command: &ModelsCommand) -> anyhow::Result<u8>
             let versions = open_store(args)?
                 .due(as_of)
                 .map_err(|e| explain(e, "due"))?;
-            if args.format == OutputFormat::Json {
+            if json {
                 print_json(&versions)?;
             } else if versions.is_empty() {
                 print_text(&format!("Nothing is due for review by {as_of}.\n"))?;
@@ -383,30 +412,32 @@ pub(crate) fn models(args: &Args, command: &ModelsCommand) -> anyhow::Result<u8>
     }
 }
 
-fn add(args: &Args, add_args: &AddArgs) -> anyhow::Result<u8> {
+fn add(args: &Args, add_args: &AddArgs, json: bool) -> anyhow::Result<u8> {
     let r = VersionRef::new(&add_args.name, &add_args.version)
         .map_err(|e| explain(e, &add_args.name))?;
     let variant_of = add_args.variant_of.as_deref().map(reference).transpose()?;
     let by = add_args.by.clone().unwrap_or_else(current_user);
     let mut store = open_store(args)?;
-    // Fail before the (slow) vet when the answer is already known.
-    if store.version(&r).is_ok() {
-        return Err(explain(
-            InventoryError::VersionExists {
-                reference: r.clone(),
-            },
-            &r.to_string(),
-        ));
-    }
-    let path = std::path::absolute(&add_args.path).unwrap_or_else(|_| add_args.path.clone());
-    let report = crate::vet_cmd::run_vet(&path, &add_args.origin)
-        .with_context(|| format!("cannot add {}", add_args.path.display()))?;
-    let mut new = NewVersion::from_report(r.clone(), &report).map_err(|e| explain(e, "add"))?;
-    new.variant_of = variant_of;
-    let summary = store
-        .add_version(&new, &by)
-        .map_err(|e| explain(e, &r.to_string()))?;
-    if args.format == OutputFormat::Json {
+    let bar = crate::progress::Bar::new("hashing");
+    let vet_options = crate::vet_cmd::vet_options(&add_args.origin, &bar)?;
+    let added = modelgate_ops::add_version(
+        &mut store,
+        &modelgate_ops::AddVersion {
+            reference: r.clone(),
+            variant_of,
+            path: &add_args.path,
+            by: &by,
+            vet: &vet_options,
+        },
+    );
+    bar.finish();
+    let summary = added.map_err(|error| match error {
+        modelgate_ops::Error::Inventory(error) => explain(error, &r.to_string()),
+        other => {
+            anyhow::Error::new(other).context(format!("cannot add {}", add_args.path.display()))
+        }
+    })?;
+    if json {
         print_json(&summary)?;
         return Ok(exit::OK);
     }
@@ -443,6 +474,7 @@ fn move_stage(
     args: &Args,
     stage_args: &StageArgs,
     change: fn(&mut Store, &VersionRef, &str, Option<&str>) -> Result<StageChange, InventoryError>,
+    json: bool,
 ) -> anyhow::Result<u8> {
     let r = reference(&stage_args.reference)?;
     let change = change(
@@ -452,10 +484,10 @@ fn move_stage(
         stage_args.note.as_deref(),
     )
     .map_err(|e| explain(e, &stage_args.reference))?;
-    stage_change(args, &change)
+    stage_change(&change, json)
 }
 
-fn approve(args: &Args, approve_args: &ApproveArgs) -> anyhow::Result<u8> {
+fn approve(args: &Args, approve_args: &ApproveArgs, json: bool) -> anyhow::Result<u8> {
     let r = reference(&approve_args.reference)?;
     let review_by = approve_args
         .review_by
@@ -479,11 +511,11 @@ fn approve(args: &Args, approve_args: &ApproveArgs) -> anyhow::Result<u8> {
             },
         )
         .map_err(|e| explain(e, &approve_args.reference))?;
-    stage_change(args, &change)
+    stage_change(&change, json)
 }
 
-fn stage_change(args: &Args, change: &StageChange) -> anyhow::Result<u8> {
-    if args.format == OutputFormat::Json {
+fn stage_change(change: &StageChange, json: bool) -> anyhow::Result<u8> {
+    if json {
         print_json(change)?;
         return Ok(exit::OK);
     }
@@ -509,11 +541,11 @@ fn stage_change(args: &Args, change: &StageChange) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-fn show(args: &Args, target: &str) -> anyhow::Result<u8> {
+fn show(args: &Args, target: &str, json: bool) -> anyhow::Result<u8> {
     let store = open_store(args)?;
     if !target.contains('@') {
         let model = store.model(target).map_err(|e| explain(e, target))?;
-        if args.format == OutputFormat::Json {
+        if json {
             print_json(&model)?;
         } else {
             let mut text = format!("{} (since {})\n", model.name, model.created_at);
@@ -524,7 +556,7 @@ fn show(args: &Args, target: &str) -> anyhow::Result<u8> {
     }
     let r = reference(target)?;
     let detail = store.version(&r).map_err(|e| explain(e, target))?;
-    if args.format == OutputFormat::Json {
+    if json {
         print_json(&detail)?;
         return Ok(exit::OK);
     }
@@ -713,67 +745,34 @@ fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
     out
 }
 
-fn verify(args: &Args, verify_args: &ModelVerifyArgs) -> anyhow::Result<u8> {
-    #[derive(Serialize)]
-    struct Verification<'a> {
-        name: &'a str,
-        version: &'a str,
-        path: String,
-        verified: bool,
-        #[serde(flatten)]
-        comparison: &'a modelgate_inventory::FileComparison,
-    }
+fn verify(args: &Args, verify_args: &ModelVerifyArgs, json: bool) -> anyhow::Result<u8> {
     let r = reference(&verify_args.reference)?;
-    let detail = open_store(args)?
-        .version(&r)
-        .map_err(|e| explain(e, &verify_args.reference))?;
-    let path = verify_args
-        .path
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(&detail.source_path));
-    if !path.exists() {
-        anyhow::bail!(
+    let store = open_store(args)?;
+    let bar = crate::progress::Bar::new("hashing");
+    let checked = modelgate_ops::verify_stored(&store, &r, verify_args.path.as_deref(), &bar);
+    bar.finish();
+    let verification = checked.map_err(|error| match error {
+        modelgate_ops::Error::Inventory(error) => explain(error, &verify_args.reference),
+        modelgate_ops::Error::Hash { path, .. } if !path.exists() => anyhow::anyhow!(
             "{} does not exist; give the model's current location: modelgate models verify {r} PATH",
             path.display()
-        );
-    }
-    let bar = crate::progress::Bar::new("hashing");
-    let digests = modelgate_vet::digests(
-        &path,
-        &modelgate_signing::default_signature_path(&path),
-        &bar,
+        ),
+        other => anyhow::Error::new(other),
+    })?;
+    let (verified, comparison, path) = (
+        verification.verified,
+        &verification.comparison,
+        &verification.path,
     );
-    bar.finish();
-    let current: Vec<FileRecord> = digests
-        .with_context(|| format!("cannot hash {}", path.display()))?
-        .into_iter()
-        .map(|digest| FileRecord {
-            path: digest.path,
-            size: digest.size,
-            sha256: digest.sha256,
-        })
-        .collect();
-    let comparison = modelgate_inventory::compare_files(&detail.files, &current);
-    let verified = comparison.matches();
-    if args.format == OutputFormat::Json {
-        print_json(&Verification {
-            name: &r.name,
-            version: &r.version,
-            path: path.display().to_string(),
-            verified,
-            comparison: &comparison,
-        })?;
+    if json {
+        print_json(&verification)?;
     } else if verified {
         print_text(&format!(
-            "{r}: {} files in {} match the recorded digests\n",
+            "{r}: {} files in {path} match the recorded digests\n",
             comparison.n_files,
-            path.display()
         ))?;
     } else {
-        let mut text = format!(
-            "{r}: {} DOES NOT MATCH the recorded digests\n",
-            path.display()
-        );
+        let mut text = format!("{r}: {path} DOES NOT MATCH the recorded digests\n");
         for (label, paths) in [
             ("modified", &comparison.modified),
             ("added", &comparison.added),
@@ -788,9 +787,9 @@ fn verify(args: &Args, verify_args: &ModelVerifyArgs) -> anyhow::Result<u8> {
     Ok(if verified { exit::OK } else { exit::FAILED })
 }
 
-pub(crate) fn teams(args: &Args, command: &TeamsCommand) -> anyhow::Result<u8> {
-    check_format(args, "teams")?;
-    match command {
+pub(crate) fn teams(args: &Args, teams_args: &TeamsArgs) -> anyhow::Result<u8> {
+    let json = teams_args.format == TextOrJson::Json;
+    match &teams_args.command {
         TeamsCommand::Assign {
             team,
             reference: target,
@@ -802,7 +801,7 @@ pub(crate) fn teams(args: &Args, command: &TeamsCommand) -> anyhow::Result<u8> {
             let assignment = open_store(args)?
                 .assign(team, &r, purpose, &by)
                 .map_err(|e| explain(e, target))?;
-            if args.format == OutputFormat::Json {
+            if json {
                 print_json(&assignment)?;
             } else {
                 print_text(&format!(
@@ -815,7 +814,7 @@ pub(crate) fn teams(args: &Args, command: &TeamsCommand) -> anyhow::Result<u8> {
             let assignments = open_store(args)?
                 .assignments()
                 .map_err(|e| explain(e, "teams"))?;
-            if args.format == OutputFormat::Json {
+            if json {
                 print_json(&assignments)?;
             } else if assignments.is_empty() {
                 print_text(
@@ -845,15 +844,15 @@ pub(crate) fn teams(args: &Args, command: &TeamsCommand) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-pub(crate) fn audit(args: &Args, command: &AuditCommand) -> anyhow::Result<u8> {
-    check_format(args, "audit")?;
+pub(crate) fn audit(args: &Args, audit_args: &AuditArgs) -> anyhow::Result<u8> {
+    let json = audit_args.format == TextOrJson::Json;
     let store = open_store(args)?;
-    match command {
+    match &audit_args.command {
         AuditCommand::Log => {
             let events = store.events().map_err(|e| explain(e, "audit log"))?;
             let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
             for event in &events {
-                if args.format == OutputFormat::Json {
+                if json {
                     serde_json::to_writer(&mut stdout, event)?;
                     writeln!(stdout)?;
                 } else {
@@ -871,7 +870,7 @@ pub(crate) fn audit(args: &Args, command: &AuditCommand) -> anyhow::Result<u8> {
             let report = store
                 .verify_audit()
                 .map_err(|e| explain(e, "audit verify"))?;
-            if args.format == OutputFormat::Json {
+            if json {
                 print_json(&report)?;
             } else if report.ok {
                 print_text(&format!(
@@ -907,23 +906,13 @@ pub(crate) fn audit(args: &Args, command: &AuditCommand) -> anyhow::Result<u8> {
 }
 
 /// `modelgate bom --inventory`: every approved and production version.
-pub(crate) fn inventory_bom(args: &Args, bom_args: &BomArgs) -> anyhow::Result<u8> {
-    let descriptions = open_store(args)?
-        .in_use_descriptions()
-        .map_err(|e| explain(e, "bom"))?;
-    let bom = modelgate_bom::inventory_bom(
-        &descriptions,
-        &modelgate_bom::BomOptions {
-            tool_version: env!("CARGO_PKG_VERSION").to_string(),
-            ..modelgate_bom::BomOptions::default()
-        },
-    );
-    let mut json = serde_json::to_string_pretty(&bom)?;
-    json.push('\n');
-    match &bom_args.output {
-        Some(output) => std::fs::write(output, json)
-            .with_context(|| format!("cannot write {}", output.display()))?,
-        None => print_text(&json)?,
-    }
-    Ok(exit::OK)
+pub(crate) fn inventory_bom(
+    args: &Args,
+    options: &modelgate_bom::BomOptions,
+) -> anyhow::Result<serde_json::Value> {
+    let store = open_store(args)?;
+    modelgate_ops::inventory_bom(&store, options).map_err(|error| match error {
+        modelgate_ops::Error::Inventory(error) => explain(error, "bom"),
+        other => anyhow::Error::new(other),
+    })
 }

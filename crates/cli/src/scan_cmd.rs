@@ -4,7 +4,7 @@ use std::io::Write;
 
 use modelgate_scan::{ScanOptions, ScanReport, Severity, scan_paths, to_sarif};
 
-use crate::cli::{Args, FailOn, OutputFormat, ScanArgs};
+use crate::cli::{Args, FailOn, ScanArgs, ScanFormat};
 use crate::exit;
 use crate::render::{self, Style};
 
@@ -18,24 +18,19 @@ pub(crate) fn run(args: &Args, scan_args: &ScanArgs) -> anyhow::Result<u8> {
     let report = scan_paths(&scan_args.paths, &ScanOptions::default())
         .map_err(|e| anyhow::anyhow!("{e}; check the path exists and is readable"))?;
     let mut stdout = std::io::stdout().lock();
-    match args.format {
-        OutputFormat::Json => {
+    match scan_args.format {
+        ScanFormat::Json => {
             serde_json::to_writer_pretty(&mut stdout, &report)?;
             writeln!(stdout)?;
         }
-        OutputFormat::Sarif => {
+        ScanFormat::Sarif => {
             serde_json::to_writer_pretty(
                 &mut stdout,
                 &to_sarif(&report, env!("CARGO_PKG_VERSION")),
             )?;
             writeln!(stdout)?;
         }
-        OutputFormat::Markdown => {
-            anyhow::bail!(
-                "--format markdown is only available for `modelgate vet`; use text, json or sarif"
-            )
-        }
-        OutputFormat::Text => {
+        ScanFormat::Text => {
             let style = Style::for_stdout(args.color);
             text(&mut stdout, &report, threshold, &style)?;
         }

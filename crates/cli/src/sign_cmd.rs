@@ -5,14 +5,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use modelgate_ops::{Anchors, SignedByJson, SignerJson, Summary, VerifyReport};
 use modelgate_signing::{
-    Certificate, CertificateInfo, Error, HashOptions, Manifest, PrivateKey, PublicKey,
-    Serialization, SignedBy, Signer, SignerInfo, Trust, VerifyOptions, default_signature_path,
-    path_within_model, read_signature, sign_model, verify,
+    Certificate, Error, HashOptions, PrivateKey, PublicKey, Serialization, Signer, VerifyOptions,
+    default_signature_path,
 };
-use serde::Serialize;
 
-use crate::cli::{Args, OutputFormat};
+use crate::cli::{Args, TextOrJson};
 use crate::exit;
 use crate::progress::Bar;
 use crate::render::{self, Style};
@@ -66,6 +65,10 @@ pub(crate) struct SignArgs {
     /// Follow symbolic links (refused by default).
     #[arg(long)]
     pub(crate) allow_symlinks: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
 }
 
 /// Arguments of `modelgate verify`.
@@ -103,6 +106,10 @@ pub(crate) struct VerifyArgs {
     /// Check .git, .gitattributes, .github and .gitignore too.
     #[arg(long)]
     pub(crate) no_ignore_git_paths: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub(crate) format: TextOrJson,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -114,9 +121,7 @@ pub(crate) enum SerializationArg {
 }
 
 pub(crate) fn sign(args: &Args, sign_args: &SignArgs) -> anyhow::Result<u8> {
-    check_format(args)?;
     let model = &sign_args.path;
-    std::fs::metadata(model).with_context(|| format!("cannot read {}", model.display()))?;
     let key_text = read_text(&sign_args.key)?;
     let key = PrivateKey::from_pem(&key_text)
         .with_context(|| format!("{}: not a usable signing key", sign_args.key.display()))?;
@@ -149,47 +154,48 @@ pub(crate) fn sign(args: &Args, sign_args: &SignArgs) -> anyhow::Result<u8> {
             },
         },
         allow_symlinks: sign_args.allow_symlinks,
-        ignore_paths: ignore_paths(model, &sign_args.ignore_paths, &signature_path),
+        ignore_paths: modelgate_ops::ignored_paths(model, &sign_args.ignore_paths, &signature_path),
         ignore_git_paths: !sign_args.no_ignore_git_paths,
     };
     let bar = Bar::new("signing");
-    let result = sign_model(model, &options, &signer, &bar);
+    let result = modelgate_ops::sign(model, &signer, &options, &signature_path, &bar);
     bar.finish();
-    let (manifest, bundle) = result.map_err(|error| {
+    let signed = result.map_err(|error| {
         let hint = match &error {
-            Error::Symlink { .. } => {
+            modelgate_ops::Error::Sign {
+                source: Error::Symlink { .. },
+                ..
+            } => {
                 "; pass --allow-symlinks to sign the files links point to (Hugging Face cache snapshots are links)"
             }
-            Error::SignatureTooLarge { .. } => "; sign in files mode or with a larger --shard-size",
+            modelgate_ops::Error::Sign {
+                source: Error::SignatureTooLarge { .. },
+                ..
+            } => "; sign in files mode or with a larger --shard-size",
             _ => "",
         };
-        anyhow::anyhow!("cannot sign {}: {error}{hint}", model.display())
+        anyhow::anyhow!("{}{hint}", error_chain(&error))
     })?;
-    std::fs::write(&signature_path, &bundle)
+    std::fs::write(&signature_path, &signed.bundle)
         .with_context(|| format!("cannot write {}", signature_path.display()))?;
+    let report = signed.report;
 
-    let report = SignReport {
-        model: model.display().to_string(),
-        signature: signature_path.display().to_string(),
-        summary: Summary::of(&manifest, model),
-        signer: SignerJson::from_info(&signer.info()),
-    };
     let mut stdout = std::io::stdout().lock();
-    match args.format {
-        OutputFormat::Json => {
+    match sign_args.format {
+        TextOrJson::Json => {
             serde_json::to_writer_pretty(&mut stdout, &report)?;
             writeln!(stdout)?;
         }
-        _ => {
+        TextOrJson::Text => {
             let style = Style::for_stdout(args.color);
             writeln!(
                 stdout,
                 "{} {}  ({})",
                 style.paint(&style.bold("signed"), "32"),
                 report.model,
-                report.summary.describe()
+                describe_summary(&report.summary)
             )?;
-            writeln!(stdout, "  signer     {}", report.signer.describe())?;
+            writeln!(stdout, "  signer     {}", describe_signer(&report.signer))?;
             writeln!(stdout, "  signature  {}", report.signature)?;
         }
     }
@@ -198,9 +204,7 @@ pub(crate) fn sign(args: &Args, sign_args: &SignArgs) -> anyhow::Result<u8> {
 }
 
 pub(crate) fn verify_command(args: &Args, verify_args: &VerifyArgs) -> anyhow::Result<u8> {
-    check_format(args)?;
     let model = &verify_args.path;
-    std::fs::metadata(model).with_context(|| format!("cannot read {}", model.display()))?;
     let keys = verify_args
         .public_key
         .iter()
@@ -209,6 +213,11 @@ pub(crate) fn verify_command(args: &Args, verify_args: &VerifyArgs) -> anyhow::R
                 .with_context(|| format!("{}: not a usable public key", path.display()))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let key_files: Vec<String> = verify_args
+        .public_key
+        .iter()
+        .map(|path| path.display().to_string())
+        .collect();
     let mut authorities = Vec::new();
     let mut authority_files = Vec::new();
     for path in &verify_args.certificate_chain {
@@ -217,90 +226,59 @@ pub(crate) fn verify_command(args: &Args, verify_args: &VerifyArgs) -> anyhow::R
             authority_files.push(path.display().to_string());
         }
     }
-    let trust = if keys.is_empty() {
-        Trust::CertificateAuthorities(&authorities)
+    let anchors = if keys.is_empty() {
+        Anchors::Authorities {
+            certificates: &authorities,
+            sources: &authority_files,
+        }
     } else {
-        Trust::Keys(&keys)
+        Anchors::Keys {
+            keys: &keys,
+            sources: &key_files,
+        }
     };
     let signature_path = verify_args
         .signature
         .clone()
         .unwrap_or_else(|| default_signature_path(model));
     let options = VerifyOptions {
-        ignore_paths: ignore_paths(model, &verify_args.ignore_paths, &signature_path),
+        ignore_paths: modelgate_ops::ignored_paths(
+            model,
+            &verify_args.ignore_paths,
+            &signature_path,
+        ),
         ignore_git_paths: !verify_args.no_ignore_git_paths,
     };
     let bar = Bar::new("verifying");
-    // An oversized signature file is a failed verification (exit 1), like
-    // any other malformed one; an unreadable one is an input error (exit 2).
-    let result = read_signature(&signature_path)
-        .and_then(|bytes| verify(model, &bytes, trust, &options, &bar));
+    let result = modelgate_ops::verify_signature(model, &signature_path, anchors, &options, &bar);
     bar.finish();
-
-    let mut report = VerifyReport {
-        model: model.display().to_string(),
-        signature: signature_path.display().to_string(),
-        verified: false,
-        summary: None,
-        signed_by: None,
-        error: None,
-        advice: None,
-        modified: Vec::new(),
-        added: Vec::new(),
-        removed: Vec::new(),
-    };
-    match result {
-        Ok(verified) => {
-            report.verified = true;
-            report.summary = Some(Summary::of(&verified.manifest, model));
-            report.signed_by = Some(match &verified.signed_by {
-                SignedBy::Key { key_index, hint } => SignedByJson::Key {
-                    hint: hint.clone(),
-                    public_key: verify_args
-                        .public_key
-                        .get(*key_index)
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default(),
-                },
-                SignedBy::Certificate {
-                    chain,
-                    anchor_index,
-                } => SignedByJson::Certificate {
-                    chain: chain.iter().map(CertificateJson::from).collect(),
-                    trusted_file: authority_files
-                        .get(*anchor_index)
-                        .cloned()
-                        .unwrap_or_default(),
-                },
-            });
-        }
-        Err(error) if error.is_verification_failure() => {
-            report.advice = Some(advice(&error, &signature_path));
-            if let Error::ModelMismatch(mismatch) = &error {
-                report.modified.clone_from(&mismatch.modified);
-                report.added.clone_from(&mismatch.added);
-                report.removed.clone_from(&mismatch.removed);
+    // A signature that does not verify is an answer (exit 1); an unreadable
+    // model or signature file is an input error (exit 2).
+    let check = result.map_err(|error| {
+        let hint = match &error {
+            modelgate_ops::Error::Verify {
+                source: Error::Io { path, .. },
+                ..
+            } if *path == signature_path => {
+                "; sign the model first (modelgate sign) or pass --signature with the publisher's signature file"
             }
-            report.error = Some(error.to_string());
-        }
-        Err(error) => {
-            let hint = match &error {
-                Error::Io { path, .. } if *path == signature_path => {
-                    "; sign the model first (modelgate sign) or pass --signature with the publisher's signature file"
-                }
-                _ => "",
-            };
-            anyhow::bail!("cannot verify {}: {error}{hint}", model.display());
-        }
-    }
+            _ => "",
+        };
+        anyhow::anyhow!("{}{hint}", error_chain(&error))
+    })?;
+    let mut report = check.report;
+    report.advice = check
+        .failure
+        .as_ref()
+        .map(|failure| advice(failure, &signature_path));
 
     let mut stdout = std::io::stdout().lock();
-    match args.format {
-        OutputFormat::Json => {
+    match verify_args.format {
+        TextOrJson::Json => {
             serde_json::to_writer_pretty(&mut stdout, &report)?;
             writeln!(stdout)?;
         }
-        _ => verify_text(&mut stdout, &report, &Style::for_stdout(args.color))?,
+        TextOrJson::Text => verify_text(&mut stdout, &report, &Style::for_stdout(args.color))?,
     }
     stdout.flush()?;
     Ok(if report.verified {
@@ -310,6 +288,18 @@ pub(crate) fn verify_command(args: &Args, verify_args: &VerifyArgs) -> anyhow::R
     })
 }
 
+/// An error and its sources, `: `-separated.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 fn verify_text(out: &mut impl Write, report: &VerifyReport, style: &Style) -> std::io::Result<()> {
     if let (Some(summary), Some(signed_by)) = (&report.summary, &report.signed_by) {
         writeln!(
@@ -317,9 +307,9 @@ fn verify_text(out: &mut impl Write, report: &VerifyReport, style: &Style) -> st
             "{} {}  ({})",
             style.paint(&style.bold("verified"), "32"),
             report.model,
-            summary.describe()
+            describe_summary(summary)
         )?;
-        writeln!(out, "  signed by  {}", signed_by.describe())?;
+        writeln!(out, "  signed by  {}", describe_signed_by(signed_by))?;
         writeln!(out, "  signature  {}", report.signature)?;
         return Ok(());
     }
@@ -402,25 +392,6 @@ fn advice(error: &Error, signature: &Path) -> String {
     }
 }
 
-fn check_format(args: &Args) -> anyhow::Result<()> {
-    if args.format == OutputFormat::Text || args.format == OutputFormat::Json {
-        Ok(())
-    } else {
-        anyhow::bail!("sign and verify write --format text or json")
-    }
-}
-
-/// The `--ignore-paths` that lie inside the model, and the signature file
-/// when it does, relative to the model root.
-fn ignore_paths(model: &Path, given: &[PathBuf], signature: &Path) -> Vec<String> {
-    given
-        .iter()
-        .map(PathBuf::as_path)
-        .chain([signature])
-        .filter_map(|path| path_within_model(model, path))
-        .collect()
-}
-
 fn read_text(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
@@ -430,168 +401,49 @@ fn read_certificates(path: &Path) -> anyhow::Result<Vec<Certificate>> {
         .with_context(|| format!("{}: not a PEM certificate file", path.display()))
 }
 
-#[derive(Serialize)]
-struct SignReport {
-    model: String,
-    signature: String,
-    #[serde(flatten)]
-    summary: Summary,
-    signer: SignerJson,
-}
-
-#[derive(Serialize)]
-struct VerifyReport {
-    model: String,
-    signature: String,
-    verified: bool,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    summary: Option<Summary>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    signed_by: Option<SignedByJson>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    advice: Option<String>,
-    modified: Vec<String>,
-    added: Vec<String>,
-    removed: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct Summary {
-    serialization: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    shard_size: Option<u64>,
-    files: usize,
-    resources: usize,
-    bytes: u64,
-    root_digest: String,
-}
-
-impl Summary {
-    fn of(manifest: &Manifest, model: &Path) -> Summary {
-        let files = manifest.files();
-        let bytes = files
-            .iter()
-            .map(|file| {
-                let path = if *file == "." {
-                    model.to_path_buf()
-                } else {
-                    model.join(file)
-                };
-                std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
-            })
-            .sum();
-        Summary {
-            serialization: manifest.params.serialization.method(),
-            shard_size: match manifest.params.serialization {
-                Serialization::Files => None,
-                Serialization::Shards { shard_size } => Some(shard_size),
+fn describe_summary(summary: &Summary) -> String {
+    let files = if summary.files == 1 { "file" } else { "files" };
+    match summary.shard_size {
+        None => format!(
+            "{} {files}, {}",
+            summary.files,
+            render::bytes(summary.bytes)
+        ),
+        Some(shard_size) => format!(
+            "{} {files} in {} {} of {shard_size} bytes, {}",
+            summary.files,
+            summary.resources,
+            if summary.resources == 1 {
+                "shard"
+            } else {
+                "shards"
             },
-            files: files.len(),
-            resources: manifest.resources.len(),
-            bytes,
-            root_digest: manifest.root_digest_hex(),
-        }
-    }
-
-    fn describe(&self) -> String {
-        let files = if self.files == 1 { "file" } else { "files" };
-        match self.shard_size {
-            None => format!("{} {files}, {}", self.files, render::bytes(self.bytes)),
-            Some(shard_size) => format!(
-                "{} {files} in {} {} of {shard_size} bytes, {}",
-                self.files,
-                self.resources,
-                if self.resources == 1 {
-                    "shard"
-                } else {
-                    "shards"
-                },
-                render::bytes(self.bytes)
-            ),
-        }
+            render::bytes(summary.bytes)
+        ),
     }
 }
 
-#[derive(Serialize)]
-#[serde(tag = "method", rename_all = "snake_case")]
-enum SignerJson {
-    Key { hint: Option<String> },
-    Certificate { chain: Vec<CertificateJson> },
-}
-
-impl SignerJson {
-    fn from_info(info: &SignerInfo) -> SignerJson {
-        match info {
-            SignerInfo::Certificate { chain } => SignerJson::Certificate {
-                chain: chain.iter().map(CertificateJson::from).collect(),
-            },
-            SignerInfo::Key { hint } => SignerJson::Key { hint: hint.clone() },
-            _ => SignerJson::Key { hint: None },
+fn describe_signer(signer: &SignerJson) -> String {
+    match signer {
+        SignerJson::Key { hint } => {
+            format!("key {}", hint.as_deref().unwrap_or("(no hint)"))
         }
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            SignerJson::Key { hint } => {
-                format!("key {}", hint.as_deref().unwrap_or("(no hint)"))
-            }
-            SignerJson::Certificate { chain } => chain
-                .first()
-                .map(|c| format!("certificate {} (issued by {})", c.subject, c.issuer))
-                .unwrap_or_default(),
-        }
+        SignerJson::Certificate { chain } => chain
+            .first()
+            .map(|c| format!("certificate {} (issued by {})", c.subject, c.issuer))
+            .unwrap_or_default(),
     }
 }
 
-#[derive(Serialize)]
-#[serde(tag = "method", rename_all = "snake_case")]
-enum SignedByJson {
-    Key {
-        hint: String,
-        public_key: String,
-    },
-    Certificate {
-        chain: Vec<CertificateJson>,
-        trusted_file: String,
-    },
-}
-
-impl SignedByJson {
-    fn describe(&self) -> String {
-        match self {
-            SignedByJson::Key { hint, public_key } => format!("key {hint} ({public_key})"),
-            SignedByJson::Certificate {
-                chain,
-                trusted_file,
-            } => {
-                let subjects: Vec<&str> = chain.iter().map(|c| c.subject.as_str()).collect();
-                format!("{} (trusted: {trusted_file})", subjects.join(" ← "))
-            }
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct CertificateJson {
-    subject: String,
-    issuer: String,
-    serial: String,
-    sha256_fingerprint: String,
-    not_before: u64,
-    not_after: u64,
-}
-
-impl From<&CertificateInfo> for CertificateJson {
-    fn from(info: &CertificateInfo) -> CertificateJson {
-        CertificateJson {
-            subject: info.subject.clone(),
-            issuer: info.issuer.clone(),
-            serial: info.serial.clone(),
-            sha256_fingerprint: info.sha256_fingerprint.clone(),
-            not_before: info.not_before,
-            not_after: info.not_after,
+fn describe_signed_by(signed_by: &SignedByJson) -> String {
+    match signed_by {
+        SignedByJson::Key { hint, public_key } => format!("key {hint} ({public_key})"),
+        SignedByJson::Certificate {
+            chain,
+            trusted_file,
+        } => {
+            let subjects: Vec<&str> = chain.iter().map(|c| c.subject.as_str()).collect();
+            format!("{} (trusted: {trusted_file})", subjects.join(" ← "))
         }
     }
 }

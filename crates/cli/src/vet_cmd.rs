@@ -8,7 +8,8 @@ use modelgate_policy::{Action, Decision, Policy, SignatureStatus};
 use modelgate_provenance::Hints;
 use modelgate_vet::{VetOptions, VetReport, vet};
 
-use crate::cli::{Args, BomArgs, OriginArgs, OutputFormat, VetArgs};
+use crate::cli::{Args, BomArgs, BomFormat, OriginArgs, VetArgs, VetFormat};
+use crate::progress::Bar;
 use crate::render::Style;
 use crate::{exit, system};
 
@@ -44,13 +45,49 @@ fn options(origin: &OriginArgs) -> anyhow::Result<VetOptions> {
     })
 }
 
-pub(crate) fn run_vet(path: &Path, origin: &OriginArgs) -> anyhow::Result<VetReport> {
+/// The vet options `origin` asks for, with hashing progress shown on `bar`.
+pub(crate) fn vet_options(origin: &OriginArgs, bar: &Bar) -> anyhow::Result<VetOptions> {
     let mut options = options(origin)?;
-    let bar = crate::progress::Bar::new("hashing");
     options.progress = Some(Box::new(bar.clone()));
+    Ok(options)
+}
+
+fn run_vet(path: &Path, origin: &OriginArgs) -> anyhow::Result<VetReport> {
+    let bar = Bar::new("hashing");
+    let options = vet_options(origin, &bar)?;
     let report = vet(path, &options).map_err(anyhow::Error::new);
     bar.finish();
     report.with_context(|| format!("cannot vet {}", path.display()))
+}
+
+/// A BOM's serial number and time: a random version 4 UUID from the
+/// operating system and the clock, here at the edge (`modelgate-bom` reads
+/// neither).
+pub(crate) fn fresh_bom_options() -> anyhow::Result<modelgate_bom::BomOptions> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|error| anyhow::anyhow!("cannot draw a random BOM serial number: {error}"))?;
+    Ok(modelgate_bom::BomOptions::new(
+        modelgate_bom::SerialNumber::from_random_bytes(bytes),
+        modelgate_bom::Timestamp::now(),
+        env!("CARGO_PKG_VERSION"),
+    ))
+}
+
+/// Write a BOM as pretty JSON to `output`, or to standard output.
+pub(crate) fn write_bom(bom: &serde_json::Value, output: Option<&Path>) -> anyhow::Result<()> {
+    let mut json = serde_json::to_string_pretty(bom)?;
+    json.push('\n');
+    match output {
+        Some(output) => std::fs::write(output, json)
+            .with_context(|| format!("cannot write {}", output.display()))?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(json.as_bytes())?;
+            stdout.flush()?;
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn run(args: &Args, vet_args: &VetArgs) -> anyhow::Result<u8> {
@@ -62,21 +99,14 @@ pub(crate) fn run(args: &Args, vet_args: &VetArgs) -> anyhow::Result<u8> {
     let Some(path) = &vet_args.path else {
         anyhow::bail!("give the model to vet: modelgate vet PATH");
     };
-    if args.format == OutputFormat::Sarif {
-        anyhow::bail!(
-            "--format sarif is only available for `modelgate scan`; use text, json or markdown"
-        );
-    }
     let report = run_vet(path, &vet_args.origin)?;
-    match args.format {
-        OutputFormat::Json => {
+    match vet_args.format {
+        VetFormat::Json => {
             serde_json::to_writer_pretty(&mut stdout, &report)?;
             writeln!(stdout)?;
         }
-        OutputFormat::Markdown => stdout.write_all(modelgate_vet::markdown(&report).as_bytes())?,
-        OutputFormat::Text | OutputFormat::Sarif => {
-            text(&mut stdout, &report, &Style::for_stdout(args.color))?
-        }
+        VetFormat::Markdown => stdout.write_all(modelgate_vet::markdown(&report).as_bytes())?,
+        VetFormat::Text => text(&mut stdout, &report, &Style::for_stdout(args.color))?,
     }
     stdout.flush()?;
     Ok(match report.verdict.decision {
@@ -87,35 +117,23 @@ pub(crate) fn run(args: &Args, vet_args: &VetArgs) -> anyhow::Result<u8> {
 }
 
 pub(crate) fn bom(args: &Args, bom_args: &BomArgs) -> anyhow::Result<u8> {
-    if !matches!(args.format, OutputFormat::Text | OutputFormat::Json) {
-        anyhow::bail!("`modelgate bom` writes CycloneDX JSON; leave out --format");
+    match bom_args.format {
+        BomFormat::Json => {}
     }
-    if bom_args.inventory {
-        return crate::models_cmd::inventory_bom(args, bom_args);
-    }
-    let Some(path) = &bom_args.path else {
-        anyhow::bail!("give the model: modelgate bom PATH, or modelgate bom --inventory");
+    let bom_options = fresh_bom_options()?;
+    let bom = if bom_args.inventory {
+        crate::models_cmd::inventory_bom(args, &bom_options)?
+    } else {
+        let Some(path) = &bom_args.path else {
+            anyhow::bail!("give the model: modelgate bom PATH, or modelgate bom --inventory");
+        };
+        let bar = Bar::new("hashing");
+        let vet_options = vet_options(&bom_args.origin, &bar)?;
+        let bom = modelgate_ops::model_bom(path, &vet_options, &bom_options);
+        bar.finish();
+        bom.map_err(anyhow::Error::new)?
     };
-    let report = run_vet(path, &bom_args.origin)?;
-    let description = modelgate_vet::model_description(&report);
-    let bom = modelgate_bom::model_bom(
-        &description,
-        &modelgate_bom::BomOptions {
-            tool_version: env!("CARGO_PKG_VERSION").to_string(),
-            ..modelgate_bom::BomOptions::default()
-        },
-    );
-    let mut json = serde_json::to_string_pretty(&bom)?;
-    json.push('\n');
-    match &bom_args.output {
-        Some(output) => std::fs::write(output, json)
-            .with_context(|| format!("cannot write {}", output.display()))?,
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout.write_all(json.as_bytes())?;
-            stdout.flush()?;
-        }
-    }
+    write_bom(&bom, bom_args.output.as_deref())?;
     Ok(exit::OK)
 }
 

@@ -1,22 +1,41 @@
 //! Opens any model artifact modelgate understands: one entry point over the
-//! format readers.
+//! format readers, and the one reader of the file system.
 //!
 //! Purpose: given a path (a file or a Hugging Face style snapshot directory),
-//! decide what each file is **by its content** ([`sniff`]), run the matching
-//! bounds-checked reader, and hand back parsed values ([`Artifact`],
-//! [`Snapshot`]) for the analysers. Compressed streams are opened with size and
-//! ratio limits and sniffed again; a directory's files are read in parallel.
+//! read every file once ([`read_tree`]: one walk, each file opened once,
+//! small files copied and large ones memory-mapped, the bytes kept alive in
+//! [`LoadedFile`]s), decide what each file is **by its content** ([`sniff`]),
+//! run the matching bounds-checked reader, and hand back parsed values
+//! ([`Artifact`], [`Snapshot`]) together with the bytes they were parsed
+//! from ([`Loaded::files`]). Everything downstream (inspect, scan, license,
+//! card, provenance, the digests and signature checks) reads those same
+//! bytes, so what is judged is what is hashed. Compressed streams are opened
+//! with size and ratio limits and sniffed again; a directory's files are
+//! read and parsed in parallel.
 //!
 //! Non-purpose: judging anything. This crate reports what the bytes are; the
-//! analysers (`modelgate-inspect`, later `scan`) turn that into facts and
-//! findings. It is also the only crate of the reader layer that touches the
-//! file system, and the only crate in the workspace with `unsafe` (the
-//! memory map in `mmap.rs`).
+//! analysers (`modelgate-inspect`, `modelgate-scan`, …) turn that into facts
+//! and findings. It is the only crate below the edges that touches the file
+//! system, and only to read (besides [`read_tree`], [`read_file`] and
+//! [`read_small_file`] for signatures and keys, and [`path_within`] to
+//! resolve paths); it is also the only crate with `unsafe` (the memory map
+//! in `mmap.rs`).
 //!
-//! Main types: [`Format`] (what a file is), [`Artifact`] (one parsed file),
-//! [`Content`] (the reader's output), [`Snapshot`] (the model repository's
-//! configuration, card and license files), [`Loaded`] (everything found under
-//! a path, with per-file failures kept rather than aborting).
+//! A file replaced by a rename, or deleted, after it was read keeps the
+//! bytes read: the copy, or the map of the old inode. A *mapped* file
+//! written in place can change under the map (and a truncation makes reads
+//! past the new end fault, as with every mmap-based loader);
+//! [`LoadedFile::modified_in_place`] and [`Loaded::modified_in_place`] say
+//! afterwards whether that happened, so a caller can refuse to record a
+//! result. Files under [`COPY_BELOW_BYTES`] are copied, so configs, cards,
+//! templates and code are immune.
+//!
+//! Main types: [`Tree`] (every file under a path, read once), [`LoadedFile`]
+//! and [`FileBytes`] (one file's bytes, cheap to clone), [`Format`] (what a
+//! file is), [`Artifact`] (one parsed file), [`Content`] (the reader's
+//! output), [`Snapshot`] (the model repository's configuration, card and
+//! license files), [`Loaded`] (everything found under a path, with per-file
+//! failures kept rather than aborting).
 //!
 //! ```no_run
 //! use modelgate_formats::{load, LoadOptions};
@@ -24,20 +43,28 @@
 //! for artifact in &loaded.artifacts {
 //!     println!("{}: {}", artifact.path.display(), artifact.format);
 //! }
+//! for file in &loaded.files {
+//!     println!("{}: {} bytes", file.relative_path, file.bytes.len());
+//! }
 //! # Ok::<(), modelgate_formats::Error>(())
 //! ```
 
 mod load;
 mod mmap;
 mod sniff;
+mod tree;
 
 pub use load::{
-    Artifact, Content, Failure, FileList, LoadOptions, Loaded, PickleSummary, Snapshot, list_files,
-    load, load_bytes,
+    Artifact, Content, Failure, LoadOptions, Loaded, PickleSummary, Snapshot, load, load_bytes,
+    load_tree,
 };
 pub use mmap::FileBytes;
 pub use modelgate_archive::Limits;
 pub use sniff::{Format, sniff};
+pub use tree::{
+    COPY_BELOW_BYTES, LoadedFile, MAX_COPIED_BYTES, SkipReason, Skipped, Tree, WalkOptions,
+    is_directory, path_within, read_file, read_small_file, read_tree,
+};
 
 // Re-export the readers so callers name one crate.
 pub use modelgate_archive as archive;
@@ -91,6 +118,30 @@ pub enum Error {
         path: PathBuf,
         /// The limit.
         max_files: usize,
+    },
+    /// A walk visited more entries than [`WalkOptions::max_entries`].
+    #[error("{path}: more than {max_entries} directory entries; inspect a narrower directory")]
+    TooManyEntries {
+        /// The directory being read.
+        path: PathBuf,
+        /// The limit.
+        max_entries: usize,
+    },
+    /// The path is neither a regular file nor a directory.
+    #[error("{path}: not a regular file or directory")]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A file read whole is larger than its limit.
+    #[error("{path}: {size} bytes, more than the {max_bytes} allowed")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size (or the bytes read before stopping).
+        size: u64,
+        /// The limit.
+        max_bytes: u64,
     },
 }
 

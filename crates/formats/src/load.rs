@@ -1,6 +1,7 @@
-//! Loading a path: files are memory-mapped, sniffed and parsed; directories
-//! are walked, their Hugging Face files parsed into a [`Snapshot`].
+//! Loading a path: its files, read once by [`read_tree`], are sniffed and
+//! parsed; a directory's Hugging Face files are parsed into a [`Snapshot`].
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use modelgate_archive::Limits;
@@ -10,8 +11,8 @@ use modelgate_hf::{
 };
 use rayon::prelude::*;
 
-use crate::mmap::FileBytes;
 use crate::sniff::{Format, sniff};
+use crate::tree::{LoadedFile, Skipped, Tree, WalkOptions, read_small_file, read_tree};
 use crate::{Error, ParseError};
 
 /// Largest text file (config, card, license) read into memory.
@@ -43,19 +44,53 @@ impl Default for LoadOptions {
     }
 }
 
+impl LoadOptions {
+    /// The walk [`load`] makes: `.git` left out, linked files read, linked
+    /// directories not entered.
+    pub fn walk_options(&self) -> WalkOptions {
+        WalkOptions {
+            max_depth: self.max_dir_depth,
+            max_files: self.max_files,
+            ..WalkOptions::default()
+        }
+    }
+}
+
 /// Everything found under one path.
 #[derive(Debug)]
 pub struct Loaded {
     /// The path given to [`load`].
     pub root: PathBuf,
+    /// The root's name (see [`Tree::name`]).
+    pub name: String,
     /// Whether `root` is a directory.
     pub is_dir: bool,
+    /// Whether the root itself is a symbolic link.
+    pub root_via_symlink: bool,
+    /// Every file under the root, sorted by relative path, with the bytes
+    /// every analysis of this load reads (see [`read_tree`]).
+    pub files: Vec<LoadedFile>,
     /// Every file that parsed as a model artifact or container, sorted by path.
     pub artifacts: Vec<Artifact>,
     /// Files that claimed a format and failed to parse, or could not be read.
     pub failures: Vec<Failure>,
+    /// Directory entries walked over (links to directories, special files).
+    pub skipped: Vec<Skipped>,
     /// The model repository's configuration, card and license files.
     pub snapshot: Snapshot,
+}
+
+impl Loaded {
+    /// The files whose memory maps may no longer hold what was read, because
+    /// the file was written in place since (see
+    /// [`LoadedFile::modified_in_place`]), as relative paths.
+    pub fn modified_in_place(&self) -> Vec<String> {
+        self.files
+            .par_iter()
+            .filter(|file| file.modified_in_place())
+            .map(|file| file.relative_path.clone())
+            .collect()
+    }
 }
 
 /// A file that could not be loaded.
@@ -65,6 +100,14 @@ pub struct Failure {
     pub path: PathBuf,
     /// Why.
     pub error: Error,
+}
+
+impl Failure {
+    /// Whether the file (or directory) could not be read at all, as opposed
+    /// to read and then rejected by its reader.
+    pub fn is_unread(&self) -> bool {
+        !matches!(self.error, Error::Parse { .. })
+    }
 }
 
 /// One parsed file.
@@ -146,62 +189,67 @@ pub struct Snapshot {
     pub other_files: Vec<String>,
 }
 
-/// Load a file or a directory.
+/// Load a file or a directory: [`read_tree`] (every file opened once),
+/// then [`load_tree`].
 ///
 /// Per-file problems land in [`Loaded::failures`]; only a root that cannot be
 /// read at all is an `Err`.
 pub fn load(root: &Path, options: &LoadOptions) -> Result<Loaded, Error> {
-    let metadata = std::fs::metadata(root).map_err(|source| Error::Io {
-        path: root.to_path_buf(),
-        source,
-    })?;
+    let tree = read_tree(root, &options.walk_options())?;
+    Ok(load_tree(tree, options))
+}
+
+/// Parse the files of a [`Tree`] already read: repository files into the
+/// [`Snapshot`], everything else sniffed and parsed (in parallel) into
+/// [`Artifact`]s. The tree's files move into [`Loaded::files`], so the
+/// bytes parsed here are the bytes later analyses and digests read. Beside
+/// a single file, the repository files a loader would read are read too
+/// (see [`LoadOptions::sibling_context`]); they are context, not part of
+/// [`Loaded::files`].
+pub fn load_tree(tree: Tree, options: &LoadOptions) -> Loaded {
     let mut loaded = Loaded {
-        root: root.to_path_buf(),
-        is_dir: metadata.is_dir(),
+        root: tree.root,
+        name: tree.name,
+        is_dir: tree.is_dir,
+        root_via_symlink: tree.root_via_symlink,
+        files: tree.files,
         artifacts: Vec::new(),
-        failures: Vec::new(),
+        failures: tree.failures,
+        skipped: tree.skipped,
         snapshot: Snapshot::default(),
     };
-    let files: Vec<(PathBuf, String)> = if metadata.is_dir() {
-        let (files, failures) = list_files(root, options)?;
-        loaded.failures.extend(failures);
-        files
-    } else {
-        let name = root
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if options.sibling_context {
-            let parent = root
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            read_sibling_context(parent, &mut loaded.snapshot, &mut loaded.failures);
-        }
-        vec![(root.to_path_buf(), name)]
-    };
+    if !loaded.is_dir && options.sibling_context {
+        let parent = loaded
+            .root
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        read_sibling_context(&parent, &mut loaded.snapshot, &mut loaded.failures);
+    }
 
     // Split repository files (parsed into the snapshot) from candidates for
     // artifacts (sniffed and parsed in parallel).
     let mut candidates = Vec::new();
-    for (path, relative) in files {
-        let role = modelgate_hf::classify(&relative);
+    for file in &loaded.files {
+        let role = modelgate_hf::classify(&file.relative_path);
         if loaded.is_dir
             && read_repository_file(
-                &path,
-                &relative,
+                &file.path,
+                &file.relative_path,
                 &role,
+                || text_bytes(file),
                 &mut loaded.snapshot,
                 &mut loaded.failures,
             )
         {
             continue;
         }
-        candidates.push((path, relative));
+        candidates.push(file);
     }
     let results: Vec<LoadResult> = candidates
         .into_par_iter()
-        .map(|(path, relative)| load_file(&path, relative, options))
+        .map(|file| load_file(file, options))
         .collect();
     for result in results {
         match result {
@@ -216,23 +264,7 @@ pub fn load(root: &Path, options: &LoadOptions) -> Result<Loaded, Error> {
             }
         }
     }
-    Ok(loaded)
-}
-
-/// Files found under a directory (path, relative path) and the
-/// subdirectories that could not be read.
-pub type FileList = (Vec<(PathBuf, String)>, Vec<Failure>);
-
-/// The regular files under a directory (symlinked files followed, symlinked
-/// directories and `.git` skipped), as (path, `/`-separated path relative to
-/// `root`), sorted by relative path. Subdirectories that cannot be read or
-/// are too deep are returned as failures.
-pub fn list_files(root: &Path, options: &LoadOptions) -> Result<FileList, Error> {
-    let mut files = Vec::new();
-    let mut failures = Vec::new();
-    walk(root, "", 0, options, &mut files, &mut failures)?;
-    files.sort_by(|a, b| a.1.cmp(&b.1));
-    Ok((files, failures))
+    loaded
 }
 
 enum LoadResult {
@@ -241,41 +273,31 @@ enum LoadResult {
     NotAModel(String),
 }
 
-fn load_file(path: &Path, relative_path: String, options: &LoadOptions) -> LoadResult {
-    let bytes = match FileBytes::open(path) {
-        Ok(bytes) => bytes,
-        Err(source) => {
-            return LoadResult::Failure(Failure {
-                path: path.to_path_buf(),
-                error: Error::Io {
-                    path: path.to_path_buf(),
-                    source,
-                },
-            });
-        }
-    };
+fn load_file(file: &LoadedFile, options: &LoadOptions) -> LoadResult {
+    let bytes: &[u8] = &file.bytes;
+    let path = &file.path;
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let format = sniff(&bytes, &file_name);
+    let format = sniff(bytes, &file_name);
     if format == Format::Unknown {
-        return LoadResult::NotAModel(relative_path);
+        return LoadResult::NotAModel(file.relative_path.clone());
     }
     let file_size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-    match load_bytes(&bytes, &file_name, &options.limits) {
+    match load_bytes(bytes, &file_name, &options.limits) {
         Ok((format, compression, content)) => LoadResult::Artifact(Box::new(Artifact {
-            path: path.to_path_buf(),
-            relative_path,
+            path: path.clone(),
+            relative_path: file.relative_path.clone(),
             file_size,
             format,
             compression,
             content,
         })),
         Err((format, source)) => LoadResult::Failure(Failure {
-            path: path.to_path_buf(),
+            path: path.clone(),
             error: Error::Parse {
-                path: path.to_path_buf(),
+                path: path.clone(),
                 format,
                 source,
             },
@@ -371,83 +393,19 @@ fn summarize_pickles(bytes: &[u8]) -> Result<PickleSummary, ParseError> {
     })
 }
 
-fn walk(
-    dir: &Path,
-    relative: &str,
-    depth: u32,
-    options: &LoadOptions,
-    files: &mut Vec<(PathBuf, String)>,
-    failures: &mut Vec<Failure>,
-) -> Result<(), Error> {
-    if depth > options.max_dir_depth {
-        failures.push(Failure {
-            path: dir.to_path_buf(),
-            error: Error::TooDeep {
-                path: dir.to_path_buf(),
-                max_depth: options.max_dir_depth,
-            },
-        });
-        return Ok(());
-    }
-    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    for entry in entries {
-        let entry = entry.map_err(|source| Error::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name == ".git" {
-            continue;
-        }
-        let path = entry.path();
-        let child_relative = if relative.is_empty() {
-            name
-        } else {
-            format!("{relative}/{name}")
-        };
-        let file_type = match entry.file_type() {
-            Ok(file_type) => file_type,
-            Err(source) => {
-                failures.push(Failure {
-                    path: path.clone(),
-                    error: Error::Io { path, source },
-                });
-                continue;
-            }
-        };
-        if file_type.is_dir() {
-            walk(&path, &child_relative, depth + 1, options, files, failures)?;
-        } else if file_type.is_file() || (file_type.is_symlink() && path.is_file()) {
-            // Symlinked files are followed (the Hugging Face cache links
-            // snapshot files to blobs); symlinked directories are not, so a
-            // walk cannot loop.
-            if files.len() >= options.max_files {
-                return Err(Error::TooManyFiles {
-                    path: dir.to_path_buf(),
-                    max_files: options.max_files,
-                });
-            }
-            files.push((path, child_relative));
-        }
-    }
-    Ok(())
-}
-
 /// Parse a repository file into the snapshot. Returns whether the file was
 /// consumed (so it is not also sniffed as an artifact).
-fn read_repository_file(
+fn read_repository_file<'b>(
     path: &Path,
     relative: &str,
     role: &FileRole,
+    read: impl FnOnce() -> Result<Cow<'b, [u8]>, Error>,
     snapshot: &mut Snapshot,
     failures: &mut Vec<Failure>,
 ) -> bool {
     let at_root = !relative.contains('/');
-    let parse = |failures: &mut Vec<Failure>| -> Option<Vec<u8>> {
-        match read_text_file(path) {
+    let parse = |failures: &mut Vec<Failure>| -> Option<Cow<'b, [u8]>> {
+        match read() {
             Ok(bytes) => Some(bytes),
             Err(error) => {
                 failures.push(Failure {
@@ -553,34 +511,25 @@ fn read_sibling_context(dir: &Path, snapshot: &mut Snapshot, failures: &mut Vec<
                 | FileRole::ModelCard
                 | FileRole::License
         ) {
-            read_repository_file(&dir.join(&name), &name, &role, snapshot, failures);
+            let path = dir.join(&name);
+            let read = || match read_small_file(&path, MAX_TEXT_FILE_BYTES)? {
+                Some(bytes) => Ok(Cow::Owned(bytes)),
+                None => Err(Error::NotAFile { path: path.clone() }),
+            };
+            read_repository_file(&path, &name, &role, read, snapshot, failures);
         }
     }
 }
 
-fn read_text_file(path: &Path) -> Result<Vec<u8>, Error> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut bytes = Vec::new();
-    file.take(MAX_TEXT_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > MAX_TEXT_FILE_BYTES {
-        return Err(Error::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!(
-                    "larger than {MAX_TEXT_FILE_BYTES} bytes, the limit for repository text files"
-                ),
-            ),
+/// A repository text file's bytes, refused past [`MAX_TEXT_FILE_BYTES`].
+fn text_bytes(file: &LoadedFile) -> Result<Cow<'_, [u8]>, Error> {
+    let size = u64::try_from(file.bytes.len()).unwrap_or(u64::MAX);
+    if size > MAX_TEXT_FILE_BYTES {
+        return Err(Error::TooLarge {
+            path: file.path.clone(),
+            size,
+            max_bytes: MAX_TEXT_FILE_BYTES,
         });
     }
-    Ok(bytes)
+    Ok(Cow::Borrowed(&file.bytes))
 }

@@ -38,7 +38,7 @@ pub enum Format {
     Zip,
     /// A tar archive that is none of the above.
     Tar,
-    /// A compressed stream (gzip, bzip2, xz, zlib).
+    /// A compressed stream (gzip, bzip2, xz, lzma, zlib, lz4, joblib `ZF`).
     Compressed(Compression),
     /// Nothing modelgate recognises.
     Unknown,
@@ -62,11 +62,7 @@ impl Format {
             Format::Hdf5 => "hdf5",
             Format::Zip => "zip",
             Format::Tar => "tar",
-            Format::Compressed(Compression::Gzip) => "gzip",
-            Format::Compressed(Compression::Bzip2) => "bzip2",
-            Format::Compressed(Compression::Xz) => "xz",
-            Format::Compressed(Compression::Zlib) => "zlib",
-            Format::Compressed(Compression::Lzma) => "lzma",
+            Format::Compressed(kind) => kind.name(),
             Format::Unknown => "unknown",
         }
     }
@@ -121,13 +117,11 @@ pub fn sniff(bytes: &[u8], file_name: &str) -> Format {
     if looks_like_safetensors(bytes) {
         return Format::Safetensors;
     }
+    // By content alone: zlib's weak two-byte header is confirmed by
+    // inflating the start of the stream (see `stream::detect`), so a
+    // `joblib.dump(..., compress=3)` file is found whatever it is called.
     if let Some(compression) = stream::detect(bytes) {
-        // zlib's two-byte header is weak evidence; require a name that says so
-        // or a successful check by the caller. gzip/bzip2/xz have real magics.
-        if compression != Compression::Zlib || has_extension(&lower_name, &["z", "zlib", "joblib"])
-        {
-            return Format::Compressed(compression);
-        }
+        return Format::Compressed(compression);
     }
     if is_pickle_protocol_2_plus(bytes) {
         return Format::Pickle;
@@ -226,8 +220,10 @@ fn looks_like_safetensors(bytes: &[u8]) -> bool {
         && bytes.get(8) == Some(&b'{')
 }
 
+/// A `PROTO` opcode first. CPython writes it from protocol 2 on, but its
+/// loader accepts any protocol up to 5 there, 0 and 1 included.
 fn is_pickle_protocol_2_plus(bytes: &[u8]) -> bool {
-    matches!(bytes, [0x80, 2..=5, ..])
+    matches!(bytes, [0x80, 0..=5, ..])
 }
 
 /// Protocol 0/1 pickles have no header; accept the opcodes they usually open with.
@@ -281,6 +277,76 @@ mod tests {
             sniff(b"\x1f\x8b\x08\x00", "model.pkl"),
             Format::Compressed(Compression::Gzip)
         );
+    }
+
+    #[test]
+    fn compression_is_found_by_content_whatever_the_name() {
+        // zlib of "payload" at level 3, as joblib's compress=3 writes it.
+        let zlib = b"\x78\x5e\x2b\x48\xac\xcc\xc9\x4f\x4c\x01\x00\x0b\xdd\x02\xeb";
+        for name in ["model.joblib", "model.pkl", "model", "notes.txt"] {
+            assert_eq!(
+                sniff(zlib, name),
+                Format::Compressed(Compression::Zlib),
+                "{name}"
+            );
+        }
+        assert_eq!(sniff(b"x^ is not zlib", "model.z"), Format::Unknown);
+        // An empty frame, as python-lz4 writes it.
+        let lz4 = b"\x04\x22\x4d\x18\x60\x40\x82\x00\x00\x00\x00";
+        assert_eq!(
+            sniff(lz4, "model.pkl"),
+            Format::Compressed(Compression::Lz4)
+        );
+        assert_eq!(Format::Compressed(Compression::Lz4).name(), "lz4");
+        assert_eq!(
+            Format::Compressed(Compression::JoblibZf).name(),
+            "joblib-zf"
+        );
+    }
+
+    /// Files `joblib.dump` wrote (tests/data/joblib, from
+    /// scripts/testdata/make_joblib.py) are found by their bytes under any
+    /// name, and opening their layer leaves the pickle (or `.npy`) inside.
+    #[test]
+    fn joblib_files_are_sniffed_by_content() {
+        use Compression::{Bzip2, Gzip, JoblibZf, Lz4, Lzma, Xz, Zlib};
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/joblib/ok");
+        let cases = [
+            ("lr.joblib", None, Format::Pickle),
+            ("lr_compress3.joblib", Some(Zlib), Format::Pickle),
+            ("pipeline_zlib1.joblib", Some(Zlib), Format::Pickle),
+            ("pipeline_zlib9.joblib", Some(Zlib), Format::Pickle),
+            ("lr_gzip.joblib", Some(Gzip), Format::Pickle),
+            ("lr_bz2.joblib", Some(Bzip2), Format::Pickle),
+            ("lr_lzma.joblib", Some(Lzma), Format::Pickle),
+            ("lr_xz.joblib", Some(Xz), Format::Pickle),
+            ("lr_lz4.joblib", Some(Lz4), Format::Pickle),
+            ("pipeline_lz4_9.joblib", Some(Lz4), Format::Pickle),
+            ("lr_joblib011.pkl", None, Format::Pickle),
+            ("lr_joblib011_zlib.pkl", Some(Zlib), Format::Pickle),
+            ("lr_joblib094.pkl", None, Format::Pickle),
+            ("lr_joblib094.pkl_01.npy", None, Format::Npy),
+            ("lr_joblib094_zf.pkl", Some(JoblibZf), Format::Pickle),
+            ("lr_joblib094_zf_side.pkl", Some(JoblibZf), Format::Pickle),
+        ];
+        for (file, layer, inner) in cases {
+            let bytes = std::fs::read(dir.join(file))
+                .unwrap_or_else(|e| panic!("{file}: {e}: run scripts/testdata/make_joblib.py"));
+            for name in ["model.joblib", "model.bin", "weights", "README.txt"] {
+                let found = sniff(&bytes, name);
+                match layer {
+                    Some(kind) => assert_eq!(found, Format::Compressed(kind), "{file} as {name}"),
+                    None => assert_eq!(found, inner, "{file} as {name}"),
+                }
+            }
+            if let Some(kind) = layer {
+                let opened =
+                    stream::decompress(&bytes, kind, &modelgate_archive::Limits::default())
+                        .unwrap_or_else(|e| panic!("{file}: {e}"));
+                assert_eq!(sniff(&opened, "model.bin"), inner, "{file}");
+            }
+        }
     }
 
     #[test]

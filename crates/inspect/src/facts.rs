@@ -219,6 +219,19 @@ pub fn artifact_facts(artifact: &Artifact, snapshot: &Snapshot) -> ArtifactFacts
             if let Some(backend) = &model.backend {
                 facts.notes.push(format!("backend {backend}"));
             }
+            // Parameters are the HDF5 weight datasets, optimizer state excluded.
+            if let Some(parameters) = model.n_parameters() {
+                let weights = model.weights.iter().filter(|w| !w.optimizer);
+                let dtypes =
+                    weights.map(|w| (w.dtype.clone(), w.n_elements.checked_mul(w.element_size)));
+                tensor_facts(&mut facts, parameters, dtypes);
+            }
+            if let Some(error) = &model.weights_error {
+                facts.notes.push(format!(
+                    "{} unreadable: {error}",
+                    modelgate_formats::keras::WEIGHTS_MEMBER
+                ));
+            }
         }
         Content::Pickle(summary) => {
             facts.notes.push(format!(

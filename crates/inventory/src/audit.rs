@@ -15,7 +15,8 @@
 //! prints the canonical bytes of each line of `modelgate audit log --format
 //! json`.
 //!
-//! Pure: checking a chain takes rows and returns problems; the store reads
+//! Pure: checking a chain takes rows ([`ChainCheck`]: events, then the
+//! stored versions and assignments) and returns problems; the backend reads
 //! the rows.
 
 use std::collections::{BTreeMap, HashMap};
@@ -330,12 +331,12 @@ pub struct AuditReport {
 
 /// What the trail says a version should look like now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct ExpectedVersion {
-    pub(crate) stage: String,
-    pub(crate) decision: String,
-    pub(crate) report_sha256: String,
-    pub(crate) files_sha256: String,
-    pub(crate) last_seq: u64,
+struct ExpectedVersion {
+    stage: String,
+    decision: String,
+    report_sha256: String,
+    files_sha256: String,
+    last_seq: u64,
 }
 
 /// Checks a trail event by event, in `seq` order, and replays it into the
@@ -348,8 +349,8 @@ pub(crate) struct ChainCheck {
     first_bad: Option<u64>,
     problems: Vec<AuditProblem>,
     n_problems: u64,
-    pub(crate) versions: HashMap<(String, String), ExpectedVersion>,
-    pub(crate) assignments: HashMap<(String, String, String), (String, u64)>,
+    versions: HashMap<(String, String), ExpectedVersion>,
+    assignments: HashMap<(String, String, String), (String, u64)>,
 }
 
 impl ChainCheck {
@@ -474,6 +475,107 @@ impl ChainCheck {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Compare a stored version (`key`: name and version) with what the
+    /// replayed trail says it should be: stage, verdict, the SHA-256 of its
+    /// report and of its manifest. Call after every event was pushed.
+    pub(crate) fn stored_version(
+        &mut self,
+        key: (String, String),
+        stage: &str,
+        decision: &str,
+        report: &str,
+        files: &[crate::FileRecord],
+    ) {
+        let subject = format!("{}@{}", key.0, key.1);
+        let Some(trail) = self.versions.remove(&key) else {
+            self.problem(
+                None,
+                Some(subject.clone()),
+                format!("{subject} is in the inventory but the audit trail never added it"),
+            );
+            return;
+        };
+        let mut problems = Vec::new();
+        if stage != trail.stage {
+            problems.push(format!(
+                "{subject} is {stage} in the inventory, but the audit trail leaves it {} (event {}): the stage was edited, or later events were removed",
+                trail.stage, trail.last_seq
+            ));
+        }
+        if decision != trail.decision {
+            problems.push(format!(
+                "{subject}'s verdict is {decision} in the inventory, but {} in the audit trail",
+                trail.decision
+            ));
+        }
+        if sha256_hex(report.as_bytes()) != trail.report_sha256 {
+            problems.push(format!(
+                "{subject}'s stored vet report is not the one recorded when it was added"
+            ));
+        }
+        if manifest_sha256(files) != trail.files_sha256 {
+            problems.push(format!(
+                "{subject}'s stored file digests are not the ones recorded when it was added"
+            ));
+        }
+        for message in problems {
+            self.problem(None, Some(subject.clone()), message);
+        }
+    }
+
+    /// Name every version the trail added that was not handed to
+    /// [`ChainCheck::stored_version`]: it is missing from the inventory.
+    pub(crate) fn missing_versions(&mut self) {
+        let mut missing: Vec<_> = std::mem::take(&mut self.versions).into_iter().collect();
+        missing.sort_by(|a, b| a.0.cmp(&b.0));
+        for (key, trail) in missing {
+            let subject = format!("{}@{}", key.0, key.1);
+            self.problem(
+                None,
+                Some(subject.clone()),
+                format!(
+                    "{subject} was added (audit trail, event {}) but is missing from the inventory",
+                    trail.last_seq
+                ),
+            );
+        }
+    }
+
+    /// Compare a stored assignment (`key`: team, name, version) with the
+    /// trail's.
+    pub(crate) fn stored_assignment(&mut self, key: (String, String, String), purpose: &str) {
+        let subject = format!("{}@{}", key.1, key.2);
+        let message = match self.assignments.remove(&key) {
+            None => format!(
+                "team {} uses {subject} in the inventory, but the audit trail never assigned it",
+                key.0
+            ),
+            Some((recorded, seq)) if recorded != purpose => format!(
+                "team {}'s purpose for {subject} is not the one recorded (event {seq})",
+                key.0
+            ),
+            Some(_) => return,
+        };
+        self.problem(None, Some(subject), message);
+    }
+
+    /// Name every assignment the trail made that was not handed to
+    /// [`ChainCheck::stored_assignment`].
+    pub(crate) fn missing_assignments(&mut self) {
+        let mut missing: Vec<_> = std::mem::take(&mut self.assignments).into_iter().collect();
+        missing.sort_by(|a, b| a.0.cmp(&b.0));
+        for ((team, model, version), (_, seq)) in missing {
+            let subject = format!("{model}@{version}");
+            self.problem(
+                None,
+                Some(subject.clone()),
+                format!(
+                    "team {team}'s assignment to {subject} (event {seq}) is missing from the inventory"
+                ),
+            );
         }
     }
 

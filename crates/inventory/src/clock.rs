@@ -1,5 +1,5 @@
 //! Time as the inventory stores it: RFC 3339 UTC text to the second
-//! ([`Timestamp`], the AI-BOM's own type, so the civil-date arithmetic
+//! ([`Timestamp`], the shared vocabulary's type, so the civil-date arithmetic
 //! lives in one place), and calendar dates as `YYYY-MM-DD` ([`Date`]). Both
 //! sort correctly as text, so the database compares them without date
 //! functions (portable SQL).
@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-pub use modelgate_bom::Timestamp;
+pub use modelgate_vocab::Timestamp;
 
 use crate::Error;
 

@@ -26,11 +26,16 @@
 //! [`audit::Event`] and [`audit::AuditReport`], and [`Error`].
 //!
 //! Storage: the schema is the SQL in `migrations/` (applied in order in one
-//! transaction, recorded in `schema_migrations`), written in portable SQL
-//! (TEXT and BIGINT, natural keys, RFC 3339 UTC text timestamps) so that a
-//! PostgreSQL backend needs only another `store.rs`; the one SQLite-only
-//! migration makes the database refuse `UPDATE` and `DELETE` on `events`.
-//! The stage rules, records and chain checks are backend-free.
+//! transaction, recorded in `schema_migrations`). Each migration has a
+//! portable part (`migrations/portable/`: TEXT and BIGINT, natural keys,
+//! RFC 3339 UTC text timestamps; a test refuses backend-only constructs),
+//! backend parts (`migrations/sqlite/`: the triggers that make `events`
+//! refuse `UPDATE` and `DELETE`), or both. Only the `sqlite` module speaks
+//! SQL, split by job (open, writes, reads, checks); the change rules
+//! (`rules.rs`: approvals, review dates, assignments; `stage.rs`), the
+//! value encoding, the records and the chain check are backend-free, so a
+//! PostgreSQL backend is another such module over the same portable
+//! migrations plus its own parts.
 //!
 //! ```no_run
 //! use modelgate_inventory::{Approval, NewVersion, Store, VersionRef};
@@ -49,21 +54,26 @@
 
 pub mod audit;
 mod clock;
+mod encoding;
 mod error;
+mod home;
 mod record;
+mod rules;
 mod schema;
+mod sqlite;
 mod stage;
-mod store;
 
 pub use audit::{AuditProblem, AuditReport, Event};
 pub use clock::{Date, Timestamp};
 pub use error::Error;
+pub use home::default_home;
 pub use record::{
     Approval, Assignment, FileComparison, FileRecord, MAX_NAME_BYTES, MAX_NOTE_BYTES,
     ModelOverview, NewVersion, ProvenanceRecord, Revocation, SignOff, StageChange, Variant,
     VersionDetail, VersionRef, VersionSummary, check_actor, check_name, compare_files,
     signature_name,
 };
+pub use rules::DEFAULT_REVIEW_DAYS;
 pub use schema::SCHEMA_VERSION;
+pub use sqlite::{BUSY_TIMEOUT, Batch, DATABASE_FILE, Store};
 pub use stage::{Stage, Transition};
-pub use store::{BUSY_TIMEOUT, Batch, DATABASE_FILE, DEFAULT_REVIEW_DAYS, Store, default_home};

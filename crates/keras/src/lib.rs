@@ -1,19 +1,24 @@
 //! A reader for Keras models: the Keras 3 `.keras` zip and the legacy HDF5
-//! `.h5` file, as far as their architecture configuration.
+//! `.h5` file: architecture configuration, weights, and the places where
+//! a model carries code.
 //!
 //! A `.keras` file is a zip holding `config.json` (the model's layers as
-//! nested JSON), `metadata.json` (Keras version) and `model.weights.h5`.
-//! A legacy `.h5` file stores the same configuration as a JSON string in
-//! the root group's `model_config` attribute. The configuration matters for
+//! nested JSON), `metadata.json` (Keras version) and `model.weights.h5`
+//! (the weights, an HDF5 file read with `modelgate-hdf5`: every dataset
+//! named and counted). A legacy `.h5` file is an HDF5 file whose root group
+//! carries the configuration as a JSON string in its `model_config`
+//! attribute (beside `keras_version` and `backend`), and the weights as
+//! datasets under `model_weights/`. The configuration matters for
 //! security: `Lambda` layers carry marshaled Python bytecode that runs when
-//! the model loads, and custom objects name modules to import.
+//! the model loads, and custom objects name modules to import. Attributes
+//! anywhere in the HDF5 file that hold marshaled code (base64 as Keras'
+//! `func_dump` writes it, or raw) are listed in
+//! [`KerasModel::code_attributes`].
 //!
-//! Non-purpose: reading weights, or a general HDF5 parser. For `.h5` files
-//! the `model_config` JSON is located by a bounded search for its opening
-//! bytes (`{"class_name"`) and read with `serde_json`'s streaming
-//! deserializer: HDF5 stores small attribute values contiguously, so this
-//! finds the configuration of every file Keras writes, and a file where it
-//! is not found is reported as such rather than guessed at.
+//! Non-purpose: reading weight values, or judging what is found (the
+//! scanner does). An HDF5 file that cannot be read is an error naming the
+//! offset; in a `.keras` zip a broken `model.weights.h5` is kept as
+//! [`KerasModel::weights_error`] so the configuration is still reported.
 //!
 //! ```no_run
 //! let bytes = std::fs::read("model.keras").unwrap();
@@ -21,14 +26,19 @@
 //! for layer in &model.layers {
 //!     println!("{} {:?}", layer.class_name, layer.name);
 //! }
+//! println!("{:?} parameters", model.n_parameters());
 //! ```
+
+pub use modelgate_hdf5 as hdf5;
 
 use modelgate_archive::Limits;
 use modelgate_archive::zip::ZipArchive;
 use serde_json::Value;
 
 /// The HDF5 file signature.
-pub const HDF5_SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
+pub const HDF5_SIGNATURE: &[u8; 8] = modelgate_hdf5::SIGNATURE;
+/// The weights member of a `.keras` zip.
+pub const WEIGHTS_MEMBER: &str = "model.weights.h5";
 /// Largest `config.json` read.
 pub const MAX_CONFIG_BYTES: u64 = 64 * 1024 * 1024;
 /// Deepest nesting of layers walked.
@@ -49,6 +59,9 @@ pub enum Error {
         /// What was missing.
         reason: String,
     },
+    /// The HDF5 file (a legacy `.h5`, or the zip's weights) cannot be read.
+    #[error("HDF5: {0}")]
+    Hdf5(#[from] modelgate_hdf5::Error),
     /// `config.json` or `model_config` is not valid JSON.
     #[error("{member}: invalid JSON at line {line}, column {column}: {message}")]
     Json {
@@ -104,6 +117,61 @@ pub struct KerasModel {
     pub config: Option<Value>,
     /// Zip member names (empty for HDF5).
     pub members: Vec<String>,
+    /// The weight tensors (datasets of the HDF5 file or of the zip's
+    /// `model.weights.h5`), in path order.
+    pub weights: Vec<Weight>,
+    /// Why the zip's `model.weights.h5` could not be read, if it could not.
+    pub weights_error: Option<Error>,
+    /// HDF5 attributes that carry Python code.
+    pub code_attributes: Vec<CodeAttribute>,
+}
+
+impl KerasModel {
+    /// Parameters: elements of every weight outside the optimizer's state
+    /// (`None` when no weights were read).
+    pub fn n_parameters(&self) -> Option<u64> {
+        if self.weights.is_empty() {
+            return None;
+        }
+        Some(
+            self.weights
+                .iter()
+                .filter(|w| !w.optimizer)
+                .fold(0u64, |n, w| n.saturating_add(w.n_elements)),
+        )
+    }
+}
+
+/// One weight tensor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Weight {
+    /// Dataset path in the HDF5 file (`layers/dense/vars/0`,
+    /// `model_weights/dense/dense/kernel:0`).
+    pub path: String,
+    /// Shape.
+    pub shape: Vec<u64>,
+    /// NumPy type string (`<f4`).
+    pub dtype: String,
+    /// Number of elements (saturating).
+    pub n_elements: u64,
+    /// Bytes per element.
+    pub element_size: u64,
+    /// Optimizer state (under `optimizer/` or `optimizer_weights/`), not a
+    /// model parameter.
+    pub optimizer: bool,
+}
+
+/// An HDF5 attribute holding Python code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeAttribute {
+    /// Path of the object that holds the attribute (`""` for the root).
+    pub object: String,
+    /// The attribute's name.
+    pub attribute: String,
+    /// Where in the value: `""` for the whole value, else the JSON path.
+    pub pointer: String,
+    /// The start of the encoded code.
+    pub evidence: String,
 }
 
 fn str_field(value: &Value, key: &str) -> Option<String> {
@@ -160,61 +228,6 @@ fn collect_layers(config: &Value, depth: usize, out: &mut Vec<Layer>) {
     }
 }
 
-/// The strings in HDF5 global heap collections (`GCOL`), where h5py keeps
-/// variable-length string attributes such as `keras_version`, `backend`
-/// and `model_config`. Bounded by the file: every size is checked.
-fn global_heap_strings(bytes: &[u8]) -> Vec<&str> {
-    let mut strings = Vec::new();
-    let mut search = 0usize;
-    while let Some(found) = bytes
-        .get(search..)
-        .and_then(|rest| rest.windows(4).position(|w| w == b"GCOL"))
-    {
-        let start = search + found;
-        search = start + 4;
-        let size = bytes
-            .get(start + 8..start + 16)
-            .and_then(|b| b.try_into().ok())
-            .map(u64::from_le_bytes)
-            .and_then(|s| usize::try_from(s).ok());
-        let Some(end) = size
-            .and_then(|s| start.checked_add(s))
-            .filter(|end| *end <= bytes.len())
-        else {
-            continue;
-        };
-        let mut at = start + 16;
-        while at + 16 <= end {
-            let index = bytes
-                .get(at..at + 2)
-                .and_then(|b| b.try_into().ok())
-                .map(u16::from_le_bytes)
-                .unwrap_or(0);
-            let len = bytes
-                .get(at + 8..at + 16)
-                .and_then(|b| b.try_into().ok())
-                .map(u64::from_le_bytes)
-                .and_then(|s| usize::try_from(s).ok())
-                .unwrap_or(usize::MAX);
-            if index == 0 {
-                break; // free space
-            }
-            let Some(data) = at
-                .checked_add(16)
-                .and_then(|d| bytes.get(d..d.checked_add(len)?))
-            else {
-                break;
-            };
-            if let Ok(text) = std::str::from_utf8(data) {
-                strings.push(text);
-            }
-            at += 16 + len.div_ceil(8) * 8;
-        }
-        search = search.max(end);
-    }
-    strings
-}
-
 fn parse_json(bytes: &[u8], member: &str) -> Result<Value, Error> {
     serde_json::from_slice(bytes).map_err(|e| Error::Json {
         member: member.to_string(),
@@ -226,17 +239,14 @@ fn parse_json(bytes: &[u8], member: &str) -> Result<Value, Error> {
 
 /// Where the HDF5 signature is: offset 0 or a power-of-two user block.
 pub fn hdf5_offset(bytes: &[u8]) -> Option<usize> {
-    std::iter::once(0)
-        .chain((9..=30).map(|shift| 1usize << shift))
-        .take_while(|offset| *offset < bytes.len())
-        .find(|offset| bytes.get(*offset..offset + 8) == Some(HDF5_SIGNATURE.as_slice()))
+    modelgate_hdf5::find_signature(bytes).and_then(|o| usize::try_from(o).ok())
 }
 
 impl KerasModel {
     /// Parse a `.keras` zip or a legacy `.h5` file.
     pub fn parse(bytes: &[u8], limits: &Limits) -> Result<KerasModel, Error> {
         if hdf5_offset(bytes).is_some() {
-            return Ok(Self::parse_hdf5(bytes));
+            return Self::parse_hdf5(bytes);
         }
         let zip = ZipArchive::parse(bytes)?;
         let member = zip.find("config.json").ok_or_else(|| Error::NotKeras {
@@ -259,6 +269,20 @@ impl KerasModel {
         if let Some(inner) = config.get("config") {
             collect_layers(inner, 0, &mut layers);
         }
+        let (mut weights, mut weights_error, mut code_attributes) = (Vec::new(), None, Vec::new());
+        if let Some(member) = zip.find(WEIGHTS_MEMBER) {
+            let read = zip
+                .read(bytes, member, limits)
+                .map_err(Error::from)
+                .and_then(|data| Ok(modelgate_hdf5::File::parse(&data, &hdf5_limits())?));
+            match read {
+                Ok(file) => {
+                    weights = weights_of(&file);
+                    code_attributes = code_in_attributes(&file);
+                }
+                Err(error) => weights_error = Some(error),
+            }
+        }
         Ok(KerasModel {
             format: KerasFormat::KerasV3,
             keras_version: metadata
@@ -269,54 +293,214 @@ impl KerasModel {
             layers,
             config: Some(config),
             members: zip.members().iter().map(|m| m.name.clone()).collect(),
+            weights,
+            weights_error,
+            code_attributes,
         })
     }
 
-    fn parse_hdf5(bytes: &[u8]) -> KerasModel {
-        let heap = global_heap_strings(bytes);
-        let is_config =
-            |value: &Value| value.get("class_name").is_some() && value.get("config").is_some();
-        let config = heap
-            .iter()
-            .filter(|s| s.starts_with('{'))
-            .filter_map(|s| serde_json::from_str::<Value>(s).ok())
-            .find(is_config)
-            .or_else(|| {
-                // Older files keep fixed-length strings inline: find the JSON text.
-                let needle = b"{\"class_name\"";
-                let start = bytes.windows(needle.len()).position(|w| w == needle)?;
-                serde_json::Deserializer::from_slice(bytes.get(start..)?)
-                    .into_iter::<Value>()
-                    .next()?
-                    .ok()
-            });
-        let version = heap
-            .iter()
-            .find(|s| {
-                !s.is_empty()
-                    && s.len() < 32
-                    && s.split('.').count() >= 2
-                    && s.split('.')
-                        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()))
-                    && s.starts_with(|c: char| c.is_ascii_digit())
-            })
-            .map(|s| s.to_string());
-        let backend = heap
-            .iter()
-            .find(|s| matches!(**s, "tensorflow" | "jax" | "torch" | "theano" | "cntk"))
-            .map(|s| s.to_string());
+    /// A legacy `.h5` model (or weights file), through the HDF5 reader.
+    fn parse_hdf5(bytes: &[u8]) -> Result<KerasModel, Error> {
+        let file = modelgate_hdf5::File::parse(bytes, &hdf5_limits())?;
+        let root_attribute = |name: &str| {
+            file.root()
+                .and_then(|root| root.attributes.iter().find(|a| a.name == name))
+        };
+        // Keras 2 `save_weights` files keep the versions on `model_weights`' parent (the root) too.
+        let text = |name: &str| {
+            root_attribute(name)
+                .and_then(|a| a.value.as_str())
+                .map(str::to_string)
+        };
+        let config = match root_attribute("model_config") {
+            Some(attribute) => match attribute.value.strings() {
+                Some([json]) => Some(parse_json(json, "model_config")?),
+                _ => {
+                    return Err(Error::NotKeras {
+                        reason: "model_config is not a single string".to_string(),
+                    });
+                }
+            },
+            None => None,
+        };
         let mut layers = Vec::new();
         if let Some(inner) = config.as_ref().and_then(|c| c.get("config")) {
             collect_layers(inner, 0, &mut layers);
         }
-        KerasModel {
+        Ok(KerasModel {
             format: KerasFormat::Hdf5,
-            keras_version: version,
-            backend,
+            keras_version: text("keras_version"),
+            backend: text("backend"),
             model_class: config.as_ref().and_then(|c| str_field(c, "class_name")),
             layers,
             config,
             members: Vec::new(),
+            weights: weights_of(&file),
+            weights_error: None,
+            code_attributes: code_in_attributes(&file),
+        })
+    }
+}
+
+/// The HDF5 reader's limits for Keras files: the defaults.
+fn hdf5_limits() -> modelgate_hdf5::Limits {
+    modelgate_hdf5::Limits::default()
+}
+
+fn weights_of(file: &modelgate_hdf5::File) -> Vec<Weight> {
+    let mut weights: Vec<Weight> = file
+        .datasets
+        .iter()
+        .map(|d| Weight {
+            path: d.path.clone(),
+            shape: d.shape().to_vec(),
+            dtype: d.datatype.numpy_str(),
+            n_elements: d.n_elements().unwrap_or(u64::MAX),
+            element_size: d.datatype.size(),
+            optimizer: d.path.starts_with("optimizer/") || d.path.starts_with("optimizer_weights/"),
+        })
+        .collect();
+    weights.sort_by(|a, b| a.path.cmp(&b.path));
+    weights
+}
+
+/// Deepest JSON nesting searched for code.
+const MAX_JSON_DEPTH: usize = 128;
+/// Most JSON values visited per attribute.
+const MAX_JSON_NODES: usize = 1_000_000;
+
+/// Attributes, and strings inside JSON attributes, holding marshaled
+/// Python code. Lambda layers of the root `model_config` are left out:
+/// they are already [`KerasModel::layers`].
+fn code_in_attributes(file: &modelgate_hdf5::File) -> Vec<CodeAttribute> {
+    let mut found = Vec::new();
+    for (object, attribute) in file.attributes() {
+        let mut push = |pointer: String, evidence: &[u8]| {
+            found.push(CodeAttribute {
+                object: object.to_string(),
+                attribute: attribute.name.clone(),
+                pointer,
+                evidence: String::from_utf8_lossy(evidence.get(..80).unwrap_or(evidence))
+                    .into_owned(),
+            });
+        };
+        let values: Vec<&[u8]> = match &attribute.value {
+            modelgate_hdf5::AttributeValue::Strings(strings) => {
+                strings.iter().map(Vec::as_slice).collect()
+            }
+            modelgate_hdf5::AttributeValue::Raw(raw) => vec![raw.as_slice()],
+            _ => Vec::new(),
+        };
+        let is_model_config = object.is_empty() && attribute.name == "model_config";
+        for value in values {
+            if is_marshaled_code(value) {
+                push(String::new(), value);
+                continue;
+            }
+            let trimmed = value.trim_ascii_start();
+            if !trimmed.starts_with(b"{") && !trimmed.starts_with(b"[") {
+                continue;
+            }
+            let Ok(json) = serde_json::from_slice::<Value>(value) else {
+                continue;
+            };
+            let mut stack = vec![(&json, String::new(), 0usize)];
+            let mut nodes = 0usize;
+            while let Some((node, pointer, depth)) = stack.pop() {
+                nodes += 1;
+                if nodes > MAX_JSON_NODES || depth > MAX_JSON_DEPTH {
+                    break;
+                }
+                match node {
+                    Value::String(text) if is_marshaled_code(text.as_bytes()) => {
+                        push(pointer, text.as_bytes());
+                    }
+                    Value::Array(items) => {
+                        for (i, item) in items.iter().enumerate() {
+                            stack.push((item, format!("{pointer}/{i}"), depth + 1));
+                        }
+                    }
+                    Value::Object(map) => {
+                        let lambda_layer = matches!(
+                            map.get("class_name").and_then(Value::as_str),
+                            Some("Lambda" | "TFOpLambda")
+                        );
+                        if is_model_config && lambda_layer {
+                            continue;
+                        }
+                        for (key, item) in map {
+                            stack.push((item, format!("{pointer}/{key}"), depth + 1));
+                        }
+                    }
+                    _ => {}
+                }
+            }
         }
     }
+    found
+}
+
+fn base64_value(byte: u8) -> Option<u8> {
+    match byte {
+        b'A'..=b'Z' => Some(byte - b'A'),
+        b'a'..=b'z' => Some(byte - b'a' + 26),
+        b'0'..=b'9' => Some(byte - b'0' + 52),
+        b'+' | b'-' => Some(62),
+        b'/' | b'_' => Some(63),
+        _ => None,
+    }
+}
+
+/// The first `n` bytes a base64 text decodes to (whitespace skipped), if
+/// the whole text is base64.
+fn base64_prefix(text: &[u8], n: usize) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(n + 3);
+    let mut bits = 0u32;
+    let mut n_bits = 0u32;
+    let mut n_chars = 0usize;
+    let mut padding = false;
+    for byte in text {
+        if byte.is_ascii_whitespace() {
+            continue;
+        }
+        if *byte == b'=' {
+            padding = true;
+            continue;
+        }
+        if padding {
+            return None; // data after padding
+        }
+        let value = base64_value(*byte)?;
+        n_chars += 1;
+        if out.len() < n {
+            bits = (bits << 6) | u32::from(value);
+            n_bits += 6;
+            if n_bits >= 8 {
+                n_bits -= 8;
+                out.push(u8::try_from((bits >> n_bits) & 0xff).unwrap_or_default());
+            }
+        }
+    }
+    (n_chars >= 16).then_some(out)
+}
+
+/// Whether bytes are a marshaled Python code object, raw or in base64 (as
+/// Keras' `func_dump` writes Lambda functions): the code type byte (`c`,
+/// possibly with the reference flag) followed by small argument counts.
+pub fn is_marshaled_code(value: &[u8]) -> bool {
+    let looks_like_code = |raw: &[u8]| {
+        let word = |i: usize| {
+            raw.get(i..i + 4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_le_bytes)
+        };
+        matches!(raw.first(), Some(0x63 | 0xe3))
+            && [1, 5, 9]
+                .iter()
+                .all(|i| word(*i).is_some_and(|count| count < 256))
+    };
+    if value.len() >= 16 && looks_like_code(value) {
+        return true;
+    }
+    base64_prefix(value, 13).is_some_and(|raw| looks_like_code(&raw))
 }

@@ -76,6 +76,29 @@ fn check(relative: &str, expected: &Json) {
         .map(|m| m.as_str().unwrap())
         .collect();
     assert_eq!(model.members, members, "{relative}");
+    assert!(model.weights_error.is_none(), "{relative}");
+    let weights: Vec<Json> = model
+        .weights
+        .iter()
+        .map(|w| serde_json::json!([w.path, w.shape, w.dtype, w.optimizer]))
+        .collect();
+    assert_eq!(&Json::from(weights), &expected["weights"], "{relative}");
+    assert_eq!(
+        model.n_parameters(),
+        expected["n_parameters"].as_u64(),
+        "{relative}"
+    );
+    let mut code: Vec<Json> = model
+        .code_attributes
+        .iter()
+        .map(|c| serde_json::json!([c.object, c.attribute, c.pointer]))
+        .collect();
+    code.sort_by_key(|c| c.to_string());
+    assert_eq!(
+        &Json::from(code),
+        &expected["code_attributes"],
+        "{relative}"
+    );
 }
 
 #[test]
@@ -84,7 +107,7 @@ fn every_input_matches_its_expected_json() {
     for case in &cases {
         check(&case.relative, &case.expected);
     }
-    assert_eq!(cases.len(), 13);
+    assert_eq!(cases.len(), 20);
 }
 
 #[test]
@@ -128,16 +151,69 @@ fn errors_name_the_member() {
 }
 
 #[test]
-fn every_prefix_parses_or_fails_cleanly() {
-    for name in ["ok/sequential.keras", "ok/legacy_sequential.h5"] {
+fn real_keras_lambdas_are_visible() {
+    for name in [
+        "malicious/keras3_lambda.keras",
+        "malicious/keras3_lambda_h5.h5",
+    ] {
+        let model = parse(name).unwrap();
+        let lambda = model
+            .layers
+            .iter()
+            .find(|l| l.class_name == "Lambda")
+            .unwrap();
+        let code = lambda.config["function"]["config"]["code"]
+            .as_str()
+            .unwrap();
+        assert!(
+            modelgate_keras::is_marshaled_code(code.as_bytes()),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn marshaled_code_is_told_from_text() {
+    for text in [
+        "dense_1",
+        "categorical_crossentropy",
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef",
+        "{\"class_name\": \"Dense\"}",
+        "",
+    ] {
+        assert!(
+            !modelgate_keras::is_marshaled_code(text.as_bytes()),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_broken_weights_member_keeps_the_configuration() {
+    let bytes = read("ok/keras3_sequential.keras");
+    let zip = modelgate_archive::zip::ZipArchive::parse(&bytes).unwrap();
+    let member = zip.find("model.weights.h5").unwrap();
+    let mut broken = bytes.clone();
+    // Flip a byte of the HDF5 superblock's version: stored members are not compressed.
+    let at = usize::try_from(member.data_offset).unwrap() + 8;
+    broken[at] = 9;
+    // The CRC no longer matches, so the member cannot even be read.
+    let model = KerasModel::parse(&broken, &Limits::default()).unwrap();
+    assert_eq!(model.model_class.as_deref(), Some("Sequential"));
+    assert!(model.weights.is_empty());
+    assert!(model.weights_error.is_some());
+    assert_eq!(model.n_parameters(), None);
+}
+
+#[test]
+fn every_prefix_fails_cleanly() {
+    for name in ["ok/keras3_sequential.keras", "ok/keras3_sequential_h5.h5"] {
         let bytes = read(name);
-        for len in 0..bytes.len() {
-            // A cut zip has no end record; a cut HDF5 file still has its
-            // signature and yields what its bytes hold.
-            match KerasModel::parse(&bytes[..len], &Limits::default()) {
-                Ok(model) => assert_eq!(model.format, KerasFormat::Hdf5, "{name} prefix {len}"),
-                Err(error) => assert!(!error.to_string().is_empty()),
-            }
+        for len in (0..bytes.len()).step_by(5) {
+            // A cut zip has no end record; a cut HDF5 file is shorter than
+            // its superblock's end-of-file address.
+            let error = KerasModel::parse(&bytes[..len], &Limits::default()).unwrap_err();
+            assert!(!error.to_string().is_empty(), "{name} prefix {len}");
         }
     }
 }

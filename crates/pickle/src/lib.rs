@@ -9,11 +9,16 @@
 //!   0 to 5 (including `FRAME`, `MEMOIZE`, `EXT1/2/4`, `PERSID`/`BINPERSID`,
 //!   `NEWOBJ_EX`, `BYTEARRAY8`, `NEXT_BUFFER`) of every pickle in a stream,
 //!   back to back, with each opcode's offset.
-//! - [`evaluate`] runs one pickle symbolically, following the stack and
-//!   the memo, and returns the value it builds plus a trace of every import
-//!   (`GLOBAL`, `INST`, `STACK_GLOBAL`, with memo-fetched and computed
-//!   operands told apart) and every call (`REDUCE`, `NEWOBJ`, `NEWOBJ_EX`,
-//!   `OBJ`, `INST`, `BUILD`). Nothing is imported or called.
+//! - [`evaluate_stream`] / [`evaluate_stream_each`] read a whole stream
+//!   straight from its bytes and run each pickle symbolically, following
+//!   the stack and the memo, and return the value it builds plus a trace of
+//!   every import (`GLOBAL`, `INST`, `STACK_GLOBAL`, with memo-fetched and
+//!   computed operands told apart) and every call (`REDUCE`, `NEWOBJ`,
+//!   `NEWOBJ_EX`, `OBJ`, `INST`, `BUILD`). Nothing is imported or called.
+//!   The array data `joblib.dump` writes after each `NumpyArrayWrapper` is
+//!   stepped over exactly ([`RawBuffer`]); an object array's embedded
+//!   pickle is evaluated too. [`evaluate`] does the same for one pickle
+//!   already disassembled.
 //!
 //! Non-purpose: judging what is safe (that is `modelgate-scan`'s job, from
 //! the trace), or reconstructing Python objects.
@@ -30,14 +35,25 @@
 //!   ([`Error::UnknownOpcode`] at their offset), since a loader reading the
 //!   stream further would run them. [`disassemble_all`] keeps every pickle
 //!   read before the problem.
-//! - [`evaluate`] never fails outright: stack underflow, a missing memo
+//! - Evaluation never fails outright: stack underflow, a missing memo
 //!   entry or a limit stops it and is recorded in [`Evaluation::error`]
 //!   beside everything found so far (scanners treat it as fail-closed).
-//! - Caps: [`MAX_OPS`], [`MAX_PICKLES`], [`MAX_LINE_BYTES`],
-//!   [`MAX_LONG_BYTES`], [`BYTES_KEPT`], [`MAX_NODES`]. Values live in an
-//!   arena and refer to each other by [`NodeId`], so self-referencing and
-//!   deeply nested structures cost no recursion; rendering is bounded by
-//!   depth and length ([`MAX_RENDER_CHARS`]).
+//! - Limits are on memory and time ([`EvalLimits`]), never on counts that
+//!   real files reach. Plain data (numbers, strings, bytes, containers of
+//!   them) is counted, not held: a container keeps its first
+//!   [`KEPT_ITEMS`] plain items and every item that holds an import or a
+//!   call; scalars bound for a full container are not even decoded unless
+//!   they are kept after all; a long stream is first skimmed for the memo
+//!   indices it fetches again, so only those entries are held; values
+//!   nothing reaches any more are collected. Memory so follows what can
+//!   reach a call, not the file's size.
+//! - [`disassemble`] and friends materialise every opcode and so stay
+//!   capped ([`MAX_OPS`], [`MAX_PICKLES`]): they are for small pickles and
+//!   for tests, not for scanning files. Other caps: [`MAX_LINE_BYTES`],
+//!   [`MAX_LONG_BYTES`], [`BYTES_KEPT`]. Values live in an arena and refer
+//!   to each other by [`NodeId`], so self-referencing and deeply nested
+//!   structures cost no recursion; rendering is bounded by depth and length
+//!   ([`MAX_RENDER_CHARS`]).
 //!
 //! ```
 //! // pickle.dumps(os.system) style: GLOBAL 'os system', then a call.
@@ -48,16 +64,23 @@
 //! assert_eq!(evaluation.render(evaluation.result.unwrap()), "os.system('id')");
 //! ```
 
+mod joblib;
+mod machine;
 mod ops;
+mod step;
+mod stream;
 mod vm;
 
+pub use joblib::RawBuffer;
+pub use machine::{EvalLimits, KEPT_ITEMS, evaluate};
 pub use ops::{
     Arg, BYTES_KEPT, Disassembly, MAX_LINE_BYTES, MAX_LONG_BYTES, MAX_OPS, MAX_PICKLES, Op, Opcode,
     Pickle, disassemble, disassemble_all, disassemble_one,
 };
+pub use stream::{Stream, evaluate_stream, evaluate_stream_each};
 pub use vm::{
     CallKind, CallSite, Evaluation, Import, ImportSource, MAX_NODES, MAX_RENDER_CHARS, NodeId,
-    Value, evaluate,
+    Value,
 };
 
 /// Why a pickle could not be read or evaluated. Offsets are bytes from the

@@ -51,8 +51,17 @@ macro_rules! opcodes {
             pub const ALL: &'static [Opcode] = &[$(Opcode::$variant),*];
 
             /// The opcode a byte stands for.
+            #[inline]
+            // A u8 indexes a 256-entry table: the index is always in range.
+            #[allow(clippy::indexing_slicing)]
             pub fn from_byte(byte: u8) -> Option<Opcode> {
-                match byte { $($byte => Some(Opcode::$variant),)* _ => None }
+                // One table lookup: this runs once per opcode of every stream.
+                const TABLE: [Option<Opcode>; 256] = {
+                    let mut table = [None; 256];
+                    $(table[$byte as usize] = Some(Opcode::$variant);)*
+                    table
+                };
+                TABLE[usize::from(byte)]
             }
 
             /// The byte that encodes it.
@@ -70,6 +79,7 @@ macro_rules! opcodes {
                 match self { $(Opcode::$variant => $proto),* }
             }
 
+            #[inline]
             fn arg_kind(self) -> ArgKind {
                 match self { $(Opcode::$variant => ArgKind::$kind),* }
             }
@@ -654,6 +664,70 @@ fn read_op(r: &mut Reader<'_>) -> Result<Op, Error> {
         opcode,
         arg,
     })
+}
+
+/// Step over the opcode at `pos` without decoding its argument: the
+/// opcode, the memo index it fetches (for `GET` and its variants) and the
+/// position just past it. `None` where [`op_at`] would fail.
+#[inline]
+pub(crate) fn skim_at(bytes: &[u8], pos: usize) -> Option<(Opcode, Option<u64>, usize)> {
+    let opcode = Opcode::from_byte(*bytes.get(pos)?)?;
+    let arg = pos + 1;
+    let fixed = |n: usize| arg.checked_add(n).filter(|end| *end <= bytes.len());
+    let le = |n: usize| -> Option<u64> {
+        let raw = bytes.get(arg..arg.checked_add(n)?)?;
+        Some(
+            raw.iter()
+                .rev()
+                .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)),
+        )
+    };
+    let counted = |width: usize| -> Option<usize> {
+        let n = usize::try_from(le(width)?).ok()?;
+        arg.checked_add(width)?
+            .checked_add(n)
+            .filter(|end| *end <= bytes.len())
+    };
+    let line_end = |from: usize| -> Option<usize> {
+        let rest = bytes.get(from..)?;
+        let window = rest.get(..MAX_LINE_BYTES.min(rest.len()))?;
+        Some(from + window.iter().position(|b| *b == b'\n')? + 1)
+    };
+    let next = match opcode.arg_kind() {
+        ArgKind::None => Some(arg),
+        ArgKind::U8 => fixed(1),
+        ArgKind::U16 => fixed(2),
+        ArgKind::U32 | ArgKind::I32 => fixed(4),
+        ArgKind::U64 | ArgKind::Float8 => fixed(8),
+        ArgKind::Long1 | ArgKind::Bytes1 | ArgKind::String1 | ArgKind::Unicode1 => counted(1),
+        ArgKind::Long4 | ArgKind::Bytes4 | ArgKind::String4 | ArgKind::Unicode4 => counted(4),
+        ArgKind::Bytes8 | ArgKind::Unicode8 => counted(8),
+        ArgKind::LinePair => line_end(arg).and_then(line_end),
+        ArgKind::DecimalShort
+        | ArgKind::DecimalLong
+        | ArgKind::FloatText
+        | ArgKind::QuotedString
+        | ArgKind::UnicodeLine
+        | ArgKind::LineNoEscape => line_end(arg),
+    }?;
+    let fetched = match opcode {
+        Opcode::BinGet => le(1),
+        Opcode::LongBinGet => le(4),
+        Opcode::Get => std::str::from_utf8(bytes.get(arg..next.checked_sub(1)?)?)
+            .ok()?
+            .trim()
+            .parse()
+            .ok(),
+        _ => None,
+    };
+    Some((opcode, fetched, next))
+}
+
+/// Decode the opcode at `pos`: the opcode and the position just past it.
+pub(crate) fn op_at(bytes: &[u8], pos: usize) -> Result<(Op, usize), Error> {
+    let mut r = Reader { bytes, pos };
+    let op = read_op(&mut r)?;
+    Ok((op, r.pos))
 }
 
 /// Read one pickle starting at `start`. On failure, the partial pickle

@@ -2,15 +2,16 @@
 //! opcode and records what would be imported and called, without importing
 //! or calling anything.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::Error;
-use crate::ops::{Arg, Opcode, Pickle};
+use crate::joblib::RawBuffer;
+use crate::ops::Opcode;
 
 /// Index of a value in an [`Evaluation`]'s arena.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct NodeId(u32);
+pub struct NodeId(pub(crate) u32);
 
 /// How a callable is invoked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,7 +142,18 @@ pub struct CallSite {
 /// What evaluating a pickle found.
 #[derive(Debug, Clone)]
 pub struct Evaluation {
-    nodes: Vec<Value>,
+    pub(crate) nodes: Vec<Value>,
+    /// Plain items left out of containers, by container.
+    pub(crate) omitted: HashMap<NodeId, u64>,
+    /// Offset of the pickle's first opcode.
+    pub start: u64,
+    /// Offset just past its `STOP`, or where reading stopped.
+    pub end: u64,
+    /// The protocol its `PROTO` declares, if any.
+    pub protocol: Option<u8>,
+    /// Whether this pickle was embedded in another by joblib (an object
+    /// array's data).
+    pub embedded: bool,
     /// The value `STOP` returns, if evaluation reached it.
     pub result: Option<NodeId>,
     /// Every import, in order.
@@ -150,20 +162,57 @@ pub struct Evaluation {
     pub calls: Vec<CallSite>,
     /// `EXT1/2/4` uses: offset and code.
     pub extensions: Vec<(u64, u32)>,
+    /// joblib array data stepped over (only [`evaluate_stream`] steps).
+    pub raw_buffers: Vec<RawBuffer>,
+    /// Plain items (numbers, strings, bytes, containers of them) counted
+    /// but not held, because no import or call can be reached through them.
+    pub summarised: u64,
     /// Why evaluation stopped early (stack underflow, missing memo entry…).
     pub error: Option<Error>,
 }
 
-/// Most values one evaluation builds; past it evaluation stops with
+/// Most values one evaluation keeps alive at once (the default of
+/// [`EvalLimits::max_live_values`]); past it evaluation stops with
 /// [`Error::LimitExceeded`]. Values live in one arena and refer to each
-/// other by [`NodeId`], so nothing recurses over the pickle's nesting.
-pub const MAX_NODES: usize = 1 << 24;
+/// other by [`NodeId`], so nothing recurses over the pickle's nesting;
+/// values nothing refers to any more are collected as the arena grows.
+pub const MAX_NODES: usize = 1 << 23;
 /// Longest rendering of a value, in characters.
 pub const MAX_RENDER_CHARS: usize = 400;
 /// Deepest nesting rendered.
 const MAX_RENDER_DEPTH: usize = 12;
 
 impl Evaluation {
+    /// An evaluation around bare values, for rendering while evaluating.
+    pub(crate) fn view(nodes: Vec<Value>) -> Evaluation {
+        Evaluation {
+            nodes,
+            omitted: HashMap::new(),
+            start: 0,
+            end: 0,
+            protocol: None,
+            embedded: false,
+            result: None,
+            imports: Vec::new(),
+            calls: Vec::new(),
+            extensions: Vec::new(),
+            raw_buffers: Vec::new(),
+            summarised: 0,
+            error: None,
+        }
+    }
+
+    /// How many values this evaluation holds (the measure of its memory).
+    pub fn values_held(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// How many plain items were left out of this container (counted, not
+    /// held: see [`EvalLimits::kept_items`]).
+    pub fn omitted(&self, id: NodeId) -> u64 {
+        self.omitted.get(&id).copied().unwrap_or(0)
+    }
+
     /// The value with this id.
     pub fn value(&self, id: NodeId) -> &Value {
         usize::try_from(id.0)
@@ -225,6 +274,13 @@ impl Evaluation {
         }
     }
 
+    fn render_omitted(&self, id: NodeId, out: &mut String) {
+        let omitted = self.omitted(id);
+        if omitted > 0 {
+            let _ = write!(out, ", …(+{omitted} plain items)");
+        }
+    }
+
     fn render_args(&self, args: NodeId, depth: usize, out: &mut String) {
         match self.value(args) {
             Value::Tuple(items) => self.render_list(items, depth, out),
@@ -266,6 +322,7 @@ impl Evaluation {
             Value::List(items) => {
                 out.push('[');
                 self.render_list(items, depth, out);
+                self.render_omitted(id, out);
                 out.push(']');
             }
             Value::Tuple(items) => {
@@ -274,11 +331,13 @@ impl Evaluation {
                 if items.len() == 1 {
                     out.push(',');
                 }
+                self.render_omitted(id, out);
                 out.push(')');
             }
             Value::Set(items) | Value::FrozenSet(items) => {
                 out.push('{');
                 self.render_list(items, depth, out);
+                self.render_omitted(id, out);
                 out.push('}');
             }
             Value::Dict(pairs) => {
@@ -295,6 +354,7 @@ impl Evaluation {
                     out.push_str(": ");
                     self.render_into(*v, depth + 1, out);
                 }
+                self.render_omitted(id, out);
                 out.push('}');
             }
             Value::Global {
@@ -369,466 +429,4 @@ impl std::fmt::Display for Rendered<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.evaluation.render(self.id))
     }
-}
-
-struct Machine {
-    nodes: Vec<Value>,
-    stack: Vec<NodeId>,
-    metastack: Vec<Vec<NodeId>>,
-    memo: HashMap<u64, NodeId>,
-    from_memo: HashSet<NodeId>,
-    imports: Vec<Import>,
-    calls: Vec<CallSite>,
-    extensions: Vec<(u64, u32)>,
-}
-
-impl Machine {
-    fn push(&mut self, value: Value) -> NodeId {
-        let id = NodeId(u32::try_from(self.nodes.len()).unwrap_or(u32::MAX));
-        self.nodes.push(value);
-        self.stack.push(id);
-        id
-    }
-
-    fn node(&mut self, value: Value) -> NodeId {
-        let id = NodeId(u32::try_from(self.nodes.len()).unwrap_or(u32::MAX));
-        self.nodes.push(value);
-        id
-    }
-
-    fn pop(&mut self, pos: u64, opcode: Opcode) -> Result<NodeId, Error> {
-        self.stack.pop().ok_or(Error::StackUnderflow {
-            offset: pos,
-            opcode: opcode.name(),
-        })
-    }
-
-    fn top(&self, pos: u64, opcode: Opcode) -> Result<NodeId, Error> {
-        self.stack.last().copied().ok_or(Error::StackUnderflow {
-            offset: pos,
-            opcode: opcode.name(),
-        })
-    }
-
-    fn pop_mark(&mut self, pos: u64, opcode: Opcode) -> Result<Vec<NodeId>, Error> {
-        let previous = self.metastack.pop().ok_or(Error::NoMark {
-            offset: pos,
-            opcode: opcode.name(),
-        })?;
-        Ok(std::mem::replace(&mut self.stack, previous))
-    }
-
-    fn value_mut(&mut self, id: NodeId) -> Option<&mut Value> {
-        usize::try_from(id.0)
-            .ok()
-            .and_then(|i| self.nodes.get_mut(i))
-    }
-
-    fn str_of(&self, id: NodeId) -> Option<&str> {
-        match usize::try_from(id.0).ok().and_then(|i| self.nodes.get(i)) {
-            Some(Value::Str(s)) => Some(s),
-            _ => None,
-        }
-    }
-
-    fn call(
-        &mut self,
-        pos: u64,
-        opcode: Opcode,
-        kind: CallKind,
-        callable: NodeId,
-        args: NodeId,
-        kwargs: Option<NodeId>,
-    ) {
-        let id = self.push(Value::Call {
-            kind,
-            callable,
-            args,
-            kwargs,
-            items: Vec::new(),
-            appended: Vec::new(),
-            state: None,
-        });
-        self.calls.push(CallSite {
-            pos,
-            opcode,
-            kind,
-            callable: id,
-            args,
-        });
-    }
-}
-
-fn pairs(items: Vec<NodeId>, pos: u64, opcode: Opcode) -> Result<Vec<(NodeId, NodeId)>, Error> {
-    if !items.len().is_multiple_of(2) {
-        return Err(Error::BadStack {
-            offset: pos,
-            opcode: opcode.name(),
-            message: format!("{} items after MARK, expected key/value pairs", items.len()),
-        });
-    }
-    Ok(items
-        .chunks_exact(2)
-        .filter_map(|pair| Some((*pair.first()?, *pair.get(1)?)))
-        .collect())
-}
-
-/// Run a pickle symbolically. Never fails: an evaluation that cannot go on
-/// keeps everything found so far and records why in [`Evaluation::error`].
-pub fn evaluate(pickle: &Pickle) -> Evaluation {
-    let mut m = Machine {
-        nodes: Vec::new(),
-        stack: Vec::new(),
-        metastack: Vec::new(),
-        memo: HashMap::new(),
-        from_memo: HashSet::new(),
-        imports: Vec::new(),
-        calls: Vec::new(),
-        extensions: Vec::new(),
-    };
-    let mut result = None;
-    let mut error = None;
-    for op in &pickle.ops {
-        if m.nodes.len() > MAX_NODES {
-            error = Some(Error::LimitExceeded {
-                offset: op.pos,
-                what: format!("more than {MAX_NODES} values built"),
-            });
-            break;
-        }
-        match step(&mut m, op.pos, op.opcode, &op.arg) {
-            Ok(Some(value)) => {
-                result = Some(value);
-                break;
-            }
-            Ok(None) => {}
-            Err(e) => {
-                error = Some(e);
-                break;
-            }
-        }
-    }
-    if result.is_none() && error.is_none() {
-        error = Some(Error::Truncated {
-            offset: pickle.end,
-            opcode: "STOP",
-            needed: 1,
-            available: 0,
-        });
-    }
-    Evaluation {
-        nodes: m.nodes,
-        result,
-        imports: m.imports,
-        calls: m.calls,
-        extensions: m.extensions,
-        error,
-    }
-}
-
-fn step(m: &mut Machine, pos: u64, opcode: Opcode, arg: &Arg) -> Result<Option<NodeId>, Error> {
-    use Opcode as O;
-    match opcode {
-        O::Mark => {
-            let stack = std::mem::take(&mut m.stack);
-            m.metastack.push(stack);
-        }
-        O::Stop => return m.pop(pos, opcode).map(Some),
-        O::Pop => {
-            if m.stack.is_empty() {
-                m.pop_mark(pos, opcode)?;
-            } else {
-                m.pop(pos, opcode)?;
-            }
-        }
-        O::PopMark => {
-            m.pop_mark(pos, opcode)?;
-        }
-        O::Dup => {
-            let top = m.top(pos, opcode)?;
-            m.stack.push(top);
-        }
-        O::None => {
-            m.push(Value::None);
-        }
-        O::NewTrue => {
-            m.push(Value::Bool(true));
-        }
-        O::NewFalse => {
-            m.push(Value::Bool(false));
-        }
-        O::Float
-        | O::BinFloat
-        | O::Int
-        | O::BinInt
-        | O::BinInt1
-        | O::BinInt2
-        | O::Long
-        | O::Long1
-        | O::Long4 => {
-            m.push(match arg {
-                Arg::Int(i) => Value::Int(*i),
-                Arg::Bool(b) => Value::Bool(*b),
-                Arg::BigInt(s) => Value::BigInt(s.clone()),
-                Arg::Float(f) => Value::Float(*f),
-                _ => Value::None,
-            });
-        }
-        O::String
-        | O::BinString
-        | O::ShortBinString
-        | O::Unicode
-        | O::BinUnicode
-        | O::ShortBinUnicode
-        | O::BinUnicode8 => {
-            let text = match arg {
-                Arg::Str(s) => s.clone(),
-                _ => String::new(),
-            };
-            m.push(Value::Str(text));
-        }
-        O::BinBytes | O::ShortBinBytes | O::BinBytes8 | O::ByteArray8 => {
-            let (len, head) = match arg {
-                Arg::Bytes { len, head, .. } => (*len, head.clone()),
-                _ => (0, Vec::new()),
-            };
-            m.push(Value::Bytes { len, head });
-        }
-        O::NextBuffer => {
-            m.push(Value::Buffer);
-        }
-        O::ReadonlyBuffer | O::Proto | O::Frame => {}
-        O::PersId => {
-            let text = match arg {
-                Arg::PersistentId(s) => s.clone(),
-                _ => String::new(),
-            };
-            let pid = m.node(Value::Str(text));
-            m.push(Value::PersistentId(pid));
-        }
-        O::BinPersId => {
-            let pid = m.pop(pos, opcode)?;
-            m.push(Value::PersistentId(pid));
-        }
-        O::Reduce => {
-            let args = m.pop(pos, opcode)?;
-            let callable = m.pop(pos, opcode)?;
-            m.call(pos, opcode, CallKind::Reduce, callable, args, None);
-        }
-        O::NewObj => {
-            let args = m.pop(pos, opcode)?;
-            let class = m.pop(pos, opcode)?;
-            m.call(pos, opcode, CallKind::NewObj, class, args, None);
-        }
-        O::NewObjEx => {
-            let kwargs = m.pop(pos, opcode)?;
-            let args = m.pop(pos, opcode)?;
-            let class = m.pop(pos, opcode)?;
-            m.call(pos, opcode, CallKind::NewObjEx, class, args, Some(kwargs));
-        }
-        O::Obj => {
-            let mut items = m.pop_mark(pos, opcode)?;
-            if items.is_empty() {
-                return Err(Error::BadStack {
-                    offset: pos,
-                    opcode: opcode.name(),
-                    message: "OBJ needs a class after MARK".to_string(),
-                });
-            }
-            let class = items.remove(0);
-            let args = m.node(Value::Tuple(items));
-            m.call(pos, opcode, CallKind::Obj, class, args, None);
-        }
-        O::Build => {
-            let state = m.pop(pos, opcode)?;
-            let target = m.top(pos, opcode)?;
-            if let Some(Value::Call { state: slot, .. }) = m.value_mut(target) {
-                *slot = Some(state);
-            }
-            m.calls.push(CallSite {
-                pos,
-                opcode,
-                kind: CallKind::Build,
-                callable: target,
-                args: state,
-            });
-        }
-        O::Global | O::Inst => {
-            let (module, name) = match arg {
-                Arg::Global { module, name } => (module.clone(), name.clone()),
-                _ => (String::new(), String::new()),
-            };
-            m.imports.push(Import {
-                pos,
-                opcode,
-                module: module.clone(),
-                name: name.clone(),
-                source: ImportSource::Literal,
-            });
-            if opcode == O::Global {
-                m.push(Value::Global {
-                    module,
-                    name,
-                    dynamic: false,
-                });
-            } else {
-                let items = m.pop_mark(pos, opcode)?;
-                let class = m.node(Value::Global {
-                    module,
-                    name,
-                    dynamic: false,
-                });
-                let args = m.node(Value::Tuple(items));
-                m.call(pos, opcode, CallKind::Inst, class, args, None);
-            }
-        }
-        O::StackGlobal => {
-            let name = m.pop(pos, opcode)?;
-            let module = m.pop(pos, opcode)?;
-            let source = if m.from_memo.contains(&name) || m.from_memo.contains(&module) {
-                ImportSource::Memo
-            } else {
-                ImportSource::Literal
-            };
-            let (module_text, name_text, dynamic) = match (m.str_of(module), m.str_of(name)) {
-                (Some(module), Some(name)) => (module.to_string(), name.to_string(), false),
-                _ => {
-                    let view = Evaluation {
-                        nodes: std::mem::take(&mut m.nodes),
-                        result: None,
-                        imports: Vec::new(),
-                        calls: Vec::new(),
-                        extensions: Vec::new(),
-                        error: None,
-                    };
-                    let rendered = (view.render(module), view.render(name));
-                    m.nodes = view.nodes;
-                    (rendered.0, rendered.1, true)
-                }
-            };
-            m.imports.push(Import {
-                pos,
-                opcode,
-                module: module_text.clone(),
-                name: name_text.clone(),
-                source: if dynamic {
-                    ImportSource::Dynamic
-                } else {
-                    source
-                },
-            });
-            m.push(Value::Global {
-                module: module_text,
-                name: name_text,
-                dynamic,
-            });
-        }
-        O::Ext1 | O::Ext2 | O::Ext4 => {
-            let code = match arg {
-                Arg::Ext(code) => *code,
-                _ => 0,
-            };
-            m.extensions.push((pos, code));
-            m.push(Value::Ext(code));
-        }
-        O::EmptyDict => {
-            m.push(Value::Dict(Vec::new()));
-        }
-        O::Dict => {
-            let items = m.pop_mark(pos, opcode)?;
-            let pairs = pairs(items, pos, opcode)?;
-            m.push(Value::Dict(pairs));
-        }
-        O::EmptyList => {
-            m.push(Value::List(Vec::new()));
-        }
-        O::List => {
-            let items = m.pop_mark(pos, opcode)?;
-            m.push(Value::List(items));
-        }
-        O::EmptyTuple => {
-            m.push(Value::Tuple(Vec::new()));
-        }
-        O::Tuple => {
-            let items = m.pop_mark(pos, opcode)?;
-            m.push(Value::Tuple(items));
-        }
-        O::Tuple1 | O::Tuple2 | O::Tuple3 => {
-            let n = match opcode {
-                O::Tuple1 => 1,
-                O::Tuple2 => 2,
-                _ => 3,
-            };
-            if m.stack.len() < n {
-                return Err(Error::StackUnderflow {
-                    offset: pos,
-                    opcode: opcode.name(),
-                });
-            }
-            let items = m.stack.split_off(m.stack.len() - n);
-            m.push(Value::Tuple(items));
-        }
-        O::EmptySet => {
-            m.push(Value::Set(Vec::new()));
-        }
-        O::FrozenSet => {
-            let items = m.pop_mark(pos, opcode)?;
-            m.push(Value::FrozenSet(items));
-        }
-        O::Append | O::Appends | O::AddItems => {
-            let items = if opcode == O::Append {
-                vec![m.pop(pos, opcode)?]
-            } else {
-                m.pop_mark(pos, opcode)?
-            };
-            let target = m.top(pos, opcode)?;
-            // Appending to another object calls its append/extend: the
-            // object's import is already recorded.
-            match m.value_mut(target) {
-                Some(Value::List(list) | Value::Set(list)) => list.extend(items),
-                Some(Value::Call { appended, .. }) => appended.extend(items),
-                _ => {}
-            }
-        }
-        O::SetItem | O::SetItems => {
-            let new_pairs = if opcode == O::SetItem {
-                let value = m.pop(pos, opcode)?;
-                let key = m.pop(pos, opcode)?;
-                vec![(key, value)]
-            } else {
-                let items = m.pop_mark(pos, opcode)?;
-                pairs(items, pos, opcode)?
-            };
-            let target = m.top(pos, opcode)?;
-            if let Some(Value::Dict(dict) | Value::Call { items: dict, .. }) = m.value_mut(target) {
-                dict.extend(new_pairs);
-            }
-        }
-        O::Get | O::BinGet | O::LongBinGet => {
-            let index = match arg {
-                Arg::Index(i) => *i,
-                _ => 0,
-            };
-            let id = *m
-                .memo
-                .get(&index)
-                .ok_or(Error::MissingMemo { offset: pos, index })?;
-            m.from_memo.insert(id);
-            m.stack.push(id);
-        }
-        O::Put | O::BinPut | O::LongBinPut => {
-            let index = match arg {
-                Arg::Index(i) => *i,
-                _ => 0,
-            };
-            let top = m.top(pos, opcode)?;
-            m.memo.insert(index, top);
-        }
-        O::Memoize => {
-            let top = m.top(pos, opcode)?;
-            let index = u64::try_from(m.memo.len()).unwrap_or(u64::MAX);
-            m.memo.insert(index, top);
-        }
-    }
-    Ok(None)
 }

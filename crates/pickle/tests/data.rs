@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use modelgate_pickle::{
-    Arg, CallKind, Error, ImportSource, Opcode, Value, disassemble, disassemble_all,
-    disassemble_one, evaluate,
+    Arg, CallKind, Error, EvalLimits, Evaluation, ImportSource, Opcode, Value, disassemble,
+    disassemble_all, disassemble_one, evaluate, evaluate_stream,
 };
 use serde_json::Value as Json;
 
@@ -122,13 +122,18 @@ fn evaluation_follows_the_memo() {
         evaluation.render(items[2]),
         "persistent_load(('storage', '-1'))"
     );
-    // The reversed list holds the same (memoized) lists.
+    // The reversed list holds the same (memoized) lists. Both hold 300
+    // plain items: the first KEPT_ITEMS are kept, the rest only counted.
     let (Value::List(first), Value::List(second)) =
         (evaluation.value(items[0]), evaluation.value(items[1]))
     else {
         panic!("not lists")
     };
-    assert_eq!(first[0], second[299]);
+    assert_eq!(first.len(), modelgate_pickle::KEPT_ITEMS);
+    assert_eq!(evaluation.omitted(items[0]), 300 - 256);
+    assert_eq!(evaluation.omitted(items[1]), 300 - 256);
+    assert_eq!(first[100], second[199]);
+    assert_eq!(evaluation.summarised, 2 * (300 - 256));
 }
 
 #[test]
@@ -176,6 +181,19 @@ fn every_truncation_is_an_error() {
             continue;
         }
         let bytes = std::fs::read(&path).unwrap();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("joblib")
+        {
+            // Raw array data inside: only the streaming evaluator reads it.
+            for len in 0..bytes.len() {
+                let stream = evaluate_stream(&bytes[..len], &EvalLimits::default());
+                assert!(stream.error.is_some(), "{path:?} prefix {len}");
+            }
+            continue;
+        }
         let single = disassemble(&bytes).unwrap().len() == 1;
         for len in 0..bytes.len() {
             let prefix = &bytes[..len];
@@ -427,4 +445,222 @@ fn extensions_are_recorded() {
         .map(|(_, code)| *code)
         .collect();
     assert_eq!(codes, [240, 0x1234, 0x123456]);
+}
+
+/// The rendered calls of every pickle in a stream.
+fn stream_calls(pickles: &[Evaluation]) -> Vec<String> {
+    pickles
+        .iter()
+        .flat_map(|e| e.calls.iter().map(|c| e.render_call(c)))
+        .collect()
+}
+
+#[test]
+fn joblib_array_data_is_stepped_over_exactly() {
+    let bytes = read("ok", "joblib_arrays.pkl");
+    let expected: Json = serde_json::from_slice(&read("ok", "joblib_arrays.buffers.json")).unwrap();
+    let stream = evaluate_stream(&bytes, &EvalLimits::default());
+    assert_eq!(stream.error, None);
+    // The outer pickle, then the object array's embedded pickle.
+    assert_eq!(stream.pickles.len(), 2);
+    let (outer, inner) = (&stream.pickles[0], &stream.pickles[1]);
+    assert!(inner.embedded && !outer.embedded);
+    assert!(outer.start < inner.start && inner.end < outer.end);
+    assert_eq!(
+        usize::try_from(outer.end).unwrap(),
+        bytes.len(),
+        "the stream ends after the outer pickle's STOP"
+    );
+    let buffers = &stream.pickles[0].raw_buffers;
+    let cases = expected["buffers"].as_array().unwrap();
+    assert_eq!(buffers.len(), cases.len());
+    for (ours, theirs) in buffers.iter().zip(cases) {
+        assert_eq!(ours.object, theirs["object"].as_bool().unwrap(), "{theirs}");
+        if ours.object {
+            continue;
+        }
+        assert_eq!(Some(ours.len), theirs["len"].as_u64(), "{theirs}");
+        let shape: Vec<u64> = theirs["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_u64().unwrap())
+            .collect();
+        assert_eq!(ours.shape, shape, "{theirs}");
+        if ours.len > 0 {
+            assert_eq!(
+                Some(ours.data_offset),
+                theirs["offset"].as_u64(),
+                "{theirs}"
+            );
+        }
+    }
+    // The decoy array's bytes look like a pickle calling os.system: data, not code.
+    assert!(
+        stream
+            .pickles
+            .iter()
+            .all(|e| e.imports.iter().all(|i| i.module != "os")),
+        "array data was read as opcodes"
+    );
+}
+
+#[test]
+fn joblib_without_alignment_padding() {
+    let stream = evaluate_stream(&read("ok", "joblib_unaligned.pkl"), &EvalLimits::default());
+    assert_eq!(stream.error, None);
+    assert_eq!(stream.pickles.len(), 1);
+    assert_eq!(stream.pickles[0].raw_buffers.len(), 1);
+    assert_eq!(stream.pickles[0].raw_buffers[0].len, 5 * 8);
+}
+
+#[test]
+fn payloads_around_joblib_arrays_are_found() {
+    for name in [
+        "joblib_between.pkl",
+        "joblib_after.pkl",
+        "joblib_object_array.pkl",
+    ] {
+        let stream = evaluate_stream(&read("malicious", name), &EvalLimits::default());
+        assert_eq!(stream.error, None, "{name}");
+        let calls = stream_calls(&stream.pickles);
+        assert!(
+            calls
+                .iter()
+                .any(|c| c == "posix.system('id')" || c == "os.system('id')"),
+            "{name}: {calls:?}"
+        );
+    }
+}
+
+#[test]
+fn truncated_joblib_array_data_is_an_error_at_its_offset() {
+    let bytes = read("ok", "joblib_arrays.pkl");
+    let expected: Json = serde_json::from_slice(&read("ok", "joblib_arrays.buffers.json")).unwrap();
+    let offset = expected["buffers"][0]["offset"].as_u64().unwrap();
+    let cut = usize::try_from(offset).unwrap() + 10;
+    let stream = evaluate_stream(&bytes[..cut], &EvalLimits::default());
+    assert!(
+        matches!(stream.error, Some(Error::Truncated { offset: o, needed: 96, .. }) if o == offset),
+        "{:?}",
+        stream.error
+    );
+}
+
+/// A protocol-4 pickle of `{f"key{i}": i for i in range(n)}` as CPython
+/// writes it: batches of 1000 SETITEMS, every key memoized.
+fn plain_dict_pickle(n: u32) -> Vec<u8> {
+    let mut out = b"\x80\x04}\x94".to_vec();
+    let mut i = 0;
+    while i < n {
+        out.push(b'(');
+        for j in i..(i + 1000).min(n) {
+            let key = format!("key{j}");
+            out.push(0x8c);
+            out.push(u8::try_from(key.len()).unwrap());
+            out.extend_from_slice(key.as_bytes());
+            out.push(0x94);
+            out.push(b'J');
+            out.extend_from_slice(&j.to_le_bytes());
+        }
+        out.push(b'u');
+        i += 1000;
+    }
+    out.push(b'.');
+    out
+}
+
+#[test]
+fn plain_data_is_counted_not_held() {
+    let n = 600_000;
+    let bytes = plain_dict_pickle(n);
+    let limits = EvalLimits {
+        memo_budget: 10_000,
+        ..EvalLimits::default()
+    };
+    let stream = evaluate_stream(&bytes, &limits);
+    assert_eq!(stream.error, None);
+    let evaluation = &stream.pickles[0];
+    let root = evaluation.result.unwrap();
+    let Value::Dict(pairs) = evaluation.value(root) else {
+        panic!("not a dict")
+    };
+    assert_eq!(pairs.len(), modelgate_pickle::KEPT_ITEMS);
+    assert_eq!(
+        evaluation.omitted(root),
+        u64::from(n) - u64::try_from(modelgate_pickle::KEPT_ITEMS).unwrap()
+    );
+    // What is held is bounded by the kept items, not by the pickle.
+    assert!(
+        evaluation.values_held() < 10_000,
+        "{}",
+        evaluation.values_held()
+    );
+}
+
+#[test]
+fn memo_fetches_survive_the_switch_to_fetched_entries() {
+    // Memoized module names fetched again much later, past the memo budget.
+    let mut bytes = b"\x80\x04\x8c\x02os\x94\x8c\x06system\x94]\x94(".to_vec();
+    for j in 0..5_000u32 {
+        bytes.push(b'J');
+        bytes.extend_from_slice(&j.to_le_bytes());
+        bytes.push(0x94);
+    }
+    bytes.extend_from_slice(b"eh\x00h\x01\x93\x8c\x02id\x85R.");
+    let limits = EvalLimits {
+        memo_budget: 100,
+        ..EvalLimits::default()
+    };
+    let stream = evaluate_stream(&bytes, &limits);
+    assert_eq!(stream.error, None);
+    let evaluation = &stream.pickles[0];
+    let import = evaluation.imports.last().unwrap();
+    assert_eq!(
+        (import.module.as_str(), import.name.as_str()),
+        ("os", "system")
+    );
+    assert_eq!(import.source, ImportSource::Memo);
+    assert_eq!(stream_calls(&stream.pickles), ["os.system('id')"]);
+}
+
+#[test]
+fn the_time_limit_is_named() {
+    let bytes = plain_dict_pickle(300_000);
+    let limits = EvalLimits {
+        time_budget: Some(std::time::Duration::ZERO),
+        ..EvalLimits::default()
+    };
+    let stream = evaluate_stream(&bytes, &limits);
+    assert!(
+        matches!(&stream.error, Some(Error::LimitExceeded { what, .. }) if what.contains("time limit")),
+        "{:?}",
+        stream.error
+    );
+}
+
+#[test]
+fn the_memory_limit_is_named() {
+    // 300 kept lists of 100 ints each: more values than the limit allows.
+    let mut bytes = b"\x80\x04](".to_vec();
+    for _ in 0..3000 {
+        bytes.extend_from_slice(b"](");
+        for j in 0..100u32 {
+            bytes.push(b'J');
+            bytes.extend_from_slice(&j.to_le_bytes());
+        }
+        bytes.extend_from_slice(b"e");
+    }
+    bytes.extend_from_slice(b"e.");
+    let limits = EvalLimits {
+        max_live_values: 1000,
+        kept_items: 100_000,
+        ..EvalLimits::default()
+    };
+    let stream = evaluate_stream(&bytes, &limits);
+    assert!(
+        matches!(&stream.error, Some(Error::LimitExceeded { what, .. }) if what.contains("values reachable")),
+        "{:?}",
+        stream.error
+    );
 }

@@ -64,8 +64,9 @@ pub enum Action {
     Reject,
 }
 
-/// Finding severities: `modelgate scan`'s own.
-pub use modelgate_scan::Severity;
+/// Finding severities: the shared vocabulary's (`modelgate scan` reports
+/// in them).
+pub use modelgate_vocab::Severity;
 
 /// An organisation's policy. See `data/default-policy.toml` for every key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,5 +1,5 @@
-//! Walking paths and dispatching each file, by content, to the checks for
-//! its format. Containers are opened (within limits) and their members
+//! Dispatching each file read by `modelgate-formats`, by content, to the
+//! checks for its format. Containers are opened (within limits) and their members
 //! scanned the same way.
 
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use modelgate_formats::archive::tar::{TarArchive, TarKind};
 use modelgate_formats::archive::zip::{AnomalyKind, ZipArchive};
 use modelgate_formats::archive::{self, Limits};
 use modelgate_formats::hf::{self, FileRole};
-use modelgate_formats::{FileBytes, Format, LoadOptions, sniff};
+use modelgate_formats::{Format, LoadOptions, LoadedFile, sniff};
 use rayon::prelude::*;
 
 use crate::pickle::scan_pickle_stream;
@@ -84,91 +84,119 @@ fn extension(name: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Scan files and directories. Directories are walked and their files
-/// scanned in parallel.
+/// Scan files and directories. Each path is read once through
+/// `modelgate-formats` ([`read_tree`](modelgate_formats::read_tree)) and its
+/// files scanned in parallel.
 pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Result<ScanReport, Error> {
-    let mut jobs: Vec<(PathBuf, String, bool)> = Vec::new();
     let mut reports = Vec::new();
     for path in paths {
-        let metadata = std::fs::metadata(path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        if metadata.is_dir() {
-            let (files, failures) = modelgate_formats::list_files(path, &options.load)?;
-            for failure in failures {
-                reports.push(FileReport {
-                    path: failure.path.display().to_string(),
-                    format: "unreadable".to_string(),
-                    file_bytes: 0,
-                    findings: vec![Finding {
-                        rule: "format.unparseable",
-                        severity: Severity::High,
-                        message: format!(
-                            "could not be read, so it was not scanned: {}",
-                            failure.error
-                        ),
-                        location: Location::default(),
-                        evidence: None,
-                    }],
-                });
-            }
-            jobs.extend(
-                files
-                    .into_iter()
-                    .map(|(file, relative)| (file, relative, true)),
-            );
-        } else {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            jobs.push((path.clone(), name, false));
-        }
+        let tree =
+            modelgate_formats::read_tree(path, &options.load.walk_options()).map_err(|error| {
+                match error {
+                    modelgate_formats::Error::Io { path, source } => Error::Io { path, source },
+                    other => Error::Walk(other),
+                }
+            })?;
+        reports.extend(scan_files(
+            &tree.files,
+            tree.is_dir,
+            &tree.failures,
+            options,
+        ));
     }
-    let scanned: Vec<FileReport> = jobs
-        .into_par_iter()
-        .map(|(path, relative, in_directory)| scan_file(&path, &relative, in_directory, options))
-        .collect();
-    reports.extend(scanned);
     Ok(ScanReport::new(reports))
 }
 
-/// Scan one file. `relative` is its path inside the scanned directory (or
-/// its name); `in_directory` says whether it was found by walking, so
-/// repository files (configs, code) are judged as part of a repository.
+/// Scan what [`modelgate_formats::load`] read: the very bytes its
+/// artifacts were parsed from (and a caller hashes), so nothing is read
+/// from disk again. Files that could not be read are `high` findings.
+pub fn scan_loaded(loaded: &modelgate_formats::Loaded, options: &ScanOptions) -> ScanReport {
+    // Beside a single file, repository files are read as context only:
+    // their failures are not the scanned file's.
+    let failures: Vec<&modelgate_formats::Failure> = loaded
+        .failures
+        .iter()
+        .filter(|failure| loaded.is_dir || failure.path == loaded.root)
+        .collect();
+    ScanReport::new(scan_files(&loaded.files, loaded.is_dir, failures, options))
+}
+
+fn scan_files<'f>(
+    files: &[LoadedFile],
+    in_directory: bool,
+    failures: impl IntoIterator<Item = &'f modelgate_formats::Failure>,
+    options: &ScanOptions,
+) -> Vec<FileReport> {
+    let mut reports: Vec<FileReport> = failures
+        .into_iter()
+        .filter(|failure| failure.is_unread())
+        .map(|failure| FileReport {
+            path: failure.path.display().to_string(),
+            format: "unreadable".to_string(),
+            file_bytes: 0,
+            findings: vec![Finding {
+                rule: "format.unparseable",
+                severity: Severity::High,
+                message: format!(
+                    "could not be read, so it was not scanned: {}",
+                    failure.error
+                ),
+                location: Location::default(),
+                evidence: None,
+            }],
+        })
+        .collect();
+    let scanned: Vec<FileReport> = files
+        .par_iter()
+        .map(|file| scan_loaded_file(file, in_directory, options))
+        .collect();
+    reports.extend(scanned);
+    reports
+}
+
+/// Scan one file, read through `modelgate-formats`. `relative` is its path
+/// inside the scanned directory (or its name); `in_directory` says whether
+/// it was found by walking, so repository files (configs, code) are judged
+/// as part of a repository.
 pub fn scan_file(
     path: &Path,
     relative: &str,
     in_directory: bool,
     options: &ScanOptions,
 ) -> FileReport {
-    let mut report = FileReport {
-        path: path.display().to_string(),
-        format: String::new(),
-        file_bytes: 0,
-        findings: Vec::new(),
-    };
-    let bytes = match FileBytes::open(path) {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            report.format = "unreadable".to_string();
-            report.findings.push(finding(
+    match modelgate_formats::read_file(path) {
+        Ok(mut file) => {
+            file.relative_path = relative.to_string();
+            scan_loaded_file(&file, in_directory, options)
+        }
+        Err(error) => FileReport {
+            path: path.display().to_string(),
+            format: "unreadable".to_string(),
+            file_bytes: 0,
+            findings: vec![finding(
                 "format.unparseable",
                 Severity::High,
                 format!("cannot read the file, so it was not scanned: {error}"),
                 Location::default(),
                 None,
-            ));
-            return report;
-        }
-    };
-    report.file_bytes = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+            )],
+        },
+    }
+}
+
+/// Scan one file already read (see [`scan_file`] for `in_directory`).
+pub fn scan_loaded_file(
+    file: &LoadedFile,
+    in_directory: bool,
+    options: &ScanOptions,
+) -> FileReport {
+    let bytes: &[u8] = &file.bytes;
+    let relative = file.relative_path.as_str();
     let name = relative.rsplit('/').next().unwrap_or(relative);
     let mut findings = Vec::new();
-    report.format = scan_repository_file(&bytes, relative, &mut findings).unwrap_or_else(|| {
+    let format = scan_repository_file(bytes, relative, &mut findings).unwrap_or_else(|| {
         scan_bytes(
-            &bytes,
+            bytes,
             name,
             !in_directory,
             0,
@@ -177,21 +205,73 @@ pub fn scan_file(
             &mut findings,
         )
     });
-    report.findings = dedupe(findings);
-    report
+    if let Some(finding) = extension_mismatch(name, &format) {
+        findings.push(finding);
+    }
+    FileReport {
+        path: file.path.display().to_string(),
+        format,
+        file_bytes: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
+        findings: dedupe(findings),
+    }
 }
 
-fn dedupe(mut findings: Vec<Finding>) -> Vec<Finding> {
-    let mut seen = std::collections::HashSet::new();
-    findings.retain(|f| {
-        seen.insert((
-            f.rule,
-            f.message.clone(),
-            f.location.clone(),
-            f.evidence.clone(),
-        ))
-    });
-    findings
+/// Extensions that name one format with a signature, and that format.
+const EXTENSION_FORMATS: &[(&str, &str)] = &[
+    ("safetensors", "safetensors"),
+    ("gguf", "gguf"),
+    ("npy", "npy"),
+    ("npz", "npz"),
+    ("onnx", "onnx"),
+    ("keras", "keras"),
+    ("h5", "hdf5"),
+    ("hdf5", "hdf5"),
+];
+
+/// A file whose extension names a format its content is not (a pickle
+/// named `.safetensors`): loaders that trust the name pick the wrong
+/// reader. The content was scanned as what it is; this only says so.
+fn extension_mismatch(name: &str, format: &str) -> Option<Finding> {
+    let extension = extension(name);
+    let (_, expected) = EXTENSION_FORMATS
+        .iter()
+        .find(|(ext, _)| *ext == extension)?;
+    let layers: Vec<&str> = format.split('+').collect();
+    if layers.contains(expected) || layers.contains(&"unknown") {
+        return None;
+    }
+    Some(finding(
+        "format.extension-mismatch",
+        Severity::Low,
+        format!(
+            "'{name}' is named like {expected} but its content is {format}; it was scanned as {format}"
+        ),
+        Location::default(),
+        Some(format!("extension .{extension}, content {format}")),
+    ))
+}
+
+/// One finding per rule and place: the same rule at the same offset of
+/// the same member is one finding (the most severe, first reported).
+fn dedupe(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut best: std::collections::HashMap<(&'static str, Location), usize> =
+        std::collections::HashMap::new();
+    let mut kept: Vec<Option<Finding>> = Vec::with_capacity(findings.len());
+    for finding in findings {
+        let key = (finding.rule, finding.location.clone());
+        match best.get(&key).and_then(|i| kept.get_mut(*i)) {
+            Some(Some(existing)) => {
+                if finding.severity > existing.severity {
+                    *existing = finding;
+                }
+            }
+            _ => {
+                best.insert(key, kept.len());
+                kept.push(Some(finding));
+            }
+        }
+    }
+    kept.into_iter().flatten().collect()
 }
 
 pub(crate) fn finding(
@@ -515,7 +595,7 @@ pub(crate) fn scan_bytes(
         Format::Tar => scan_tar(bytes, depth, member, &[], limits, findings),
         Format::Npy => match modelgate_formats::numpy::Npy::parse(bytes) {
             Ok(npy) if npy.is_object => {
-                findings.push(finding("numpy.object-array", Severity::High, "the array has object dtype: loading it with allow_pickle=True unpickles its data".to_string(), location.clone(), Some(format!("dtype {}", npy.descr))));
+                findings.push(finding("numpy.object-array", Severity::Low, "the array has object dtype: loading it needs allow_pickle=True, which unpickles its data (judged below like any pickle)".to_string(), location.clone(), Some(format!("dtype {}", npy.descr))));
                 let payload = usize::try_from(npy.payload_offset)
                     .ok()
                     .and_then(|o| bytes.get(o..))
@@ -527,6 +607,14 @@ pub(crate) fn scan_bytes(
         },
         Format::Compressed(kind) if !too_deep(depth, member, limits, findings) => {
             match archive::stream::decompress(bytes, kind, limits) {
+                // joblib 0.9 writes each array's raw bytes into its own `ZF`
+                // side file and reads them back with numpy.frombuffer: data
+                // that is never unpickled.
+                Ok(inner)
+                    if kind == Compression::JoblibZf && sniff(&inner, name) == Format::Unknown =>
+                {
+                    return "joblib-zf+array-data".to_string();
+                }
                 Ok(inner) => {
                     let inner_name = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
                     let inner_member = join_member(member, &format!("<{}>", kind.name()));
@@ -565,6 +653,27 @@ fn compression_name(kind: Compression) -> &'static str {
 fn scan_keras(bytes: &[u8], location: &Location, limits: &Limits, findings: &mut Vec<Finding>) {
     match modelgate_formats::keras::KerasModel::parse(bytes, limits) {
         Ok(model) => {
+            // Attributes are reported where the HDF5 file is scanned: the
+            // file itself, or the zip's weights member when the scan of the
+            // zip reaches it (its read errors are reported there too).
+            if model.format == modelgate_formats::keras::KerasFormat::Hdf5 {
+                for code in &model.code_attributes {
+                    let key = format!("{}@{}{}", code.object, code.attribute, code.pointer);
+                    findings.push(finding(
+                        "keras.lambda-layer",
+                        Severity::Critical,
+                        format!(
+                            "HDF5 attribute '{}' of '/{}' carries marshaled Python code",
+                            code.attribute, code.object
+                        ),
+                        Location {
+                            key: Some(key),
+                            ..location.clone()
+                        },
+                        Some(code.evidence.clone()),
+                    ));
+                }
+            }
             for layer in &model.layers {
                 let name = layer.name.clone().unwrap_or_default();
                 if layer.class_name == "Lambda"
@@ -593,6 +702,27 @@ fn scan_keras(bytes: &[u8], location: &Location, limits: &Limits, findings: &mut
                     findings.push(finding("keras.custom-object", Severity::Medium, format!("layer '{name}' is a custom class ({module}.{}): loading imports code outside Keras", layer.class_name), Location { key: Some(name), ..location.clone() }, layer.registered_name.clone()));
                 }
             }
+        }
+        Err(modelgate_formats::keras::Error::Hdf5(error)) => {
+            // Fail closed: an HDF5 file that cannot be walked to the end may
+            // hide attributes; name where the walk stopped.
+            let location = Location {
+                offset: error.offset(),
+                ..location.clone()
+            };
+            let (rule, what) = match error {
+                modelgate_formats::keras::hdf5::Error::LimitExceeded { .. } => {
+                    ("format.limit-exceeded", "HDF5 file stopped at a limit")
+                }
+                _ => ("format.unparseable", "HDF5 file cannot be parsed"),
+            };
+            findings.push(finding(
+                rule,
+                Severity::High,
+                format!("{what}, so it was not verified: {error}"),
+                location,
+                None,
+            ));
         }
         Err(error) => findings.push(finding(
             "format.unparseable",

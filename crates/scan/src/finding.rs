@@ -1,41 +1,8 @@
 //! Findings: what a scan reports, as plain data.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Worth knowing; never fails a gate.
-    Info,
-    /// Unusual but unlikely to be harmful.
-    Low,
-    /// Unknown behaviour on load (an unlisted import, a custom op domain).
-    Medium,
-    /// The artifact could not be fully verified (unparseable, over a limit) or is structurally unsafe.
-    High,
-    /// Runs attacker-chosen code, or reads or writes outside the model, when loaded.
-    Critical,
-}
-
-impl Severity {
-    /// The lower-case name used in JSON, SARIF and `--fail-on`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use modelgate_vocab::Severity;
 
 /// Where in an artifact a finding was made. Every field is optional; the
 /// more that are set, the easier the evidence is to find.

@@ -1,9 +1,11 @@
 //! Security analysis of model artifacts: what runs when a model is loaded,
 //! what reads or writes outside it, and what could not be verified.
 //!
-//! The scanner is pure over bytes: [`scan_paths`] walks paths and reads
-//! files (memory-mapped), everything else takes bytes and returns
-//! [`Finding`]s. Each file is dispatched by its content, never its name:
+//! The scanner is pure over bytes: [`scan_loaded`] scans the files
+//! `modelgate-formats` already read (the bytes a caller also hashes),
+//! [`scan_paths`] asks `modelgate-formats` to read paths first, and
+//! everything else takes bytes and returns [`Finding`]s. Each file is
+//! dispatched by its content, never its name:
 //!
 //! - pickles (bare, inside PyTorch zips and legacy files, inside NumPy
 //!   object arrays, behind compression) run through `modelgate-pickle`'s
@@ -36,7 +38,7 @@ mod report;
 pub mod rules;
 pub mod template;
 
-pub use engine::{Error, ScanOptions, scan_file, scan_paths};
+pub use engine::{Error, ScanOptions, scan_file, scan_loaded, scan_loaded_file, scan_paths};
 pub use finding::{Finding, Location, Severity};
 pub use report::{FileReport, RULES, Rule, ScanReport, Summary, rule, to_sarif};
 

@@ -108,7 +108,11 @@ macro_rules! rules {
 rules! {
     "pickle.dangerous-import", Critical, "a pickle imports a callable that runs code, touches files or the network, or loads more pickles";
     "pickle.dynamic-import", Critical, "a pickle imports a name computed at load time, which cannot be verified";
-    "pickle.unknown-import", Medium, "a pickle imports a callable in neither the safe nor the dangerous list";
+    "pickle.unknown-import", Medium, "a pickle references, without calling, a name in neither the safe nor the dangerous list";
+    "pickle.unsafe-call", High, "a pickle calls a callable that is not on the safe list, so loading runs code nobody vetted";
+    "pickle.private-call", Critical, "a pickle calls a private name of a standard-library module";
+    "pickle.side-file-escape", Critical, "a joblib array placeholder names a side file outside the model directory";
+    "pickle.computed-callable", High, "a pickle calls a value built while loading rather than an imported name";
     "pickle.extension-registry", High, "a pickle uses EXT1/EXT2/EXT4, importing through the copyreg extension registry";
     "pickle.unparseable", High, "a pickle stream cannot be fully disassembled or evaluated";
     "shards.path-escape", Critical, "a sharded checkpoint's index names a shard outside the model directory";
@@ -118,7 +122,7 @@ rules! {
     "archive.unusual-flags", Medium, "a zip member uses encryption or unusual flag bits";
     "archive.link", High, "a tar member is a symbolic or hard link";
     "archive.anomaly", Medium, "an archive has bytes or structure a strict reader would reject";
-    "numpy.object-array", High, "a NumPy array has object dtype: loading it unpickles its payload";
+    "numpy.object-array", Low, "a NumPy array has object dtype: loading it needs allow_pickle=True, and its pickle is judged like any other";
     "keras.lambda-layer", Critical, "a Keras Lambda layer carries marshaled Python code that runs on load";
     "keras.custom-object", Medium, "a Keras layer or object is not a built-in Keras class";
     "onnx.external-data-escape", Critical, "an ONNX initializer's external data location is absolute or leaves the model directory";

@@ -35,6 +35,10 @@ pub struct Entry {
     pub names: Vec<String>,
     /// Why it is listed.
     pub why: String,
+    /// Safe-list entries only: the callable instantiates classes handed to
+    /// it as arguments, so those count as invoked.
+    #[serde(default)]
+    pub constructs: bool,
 }
 
 /// Both lists, parsed.
@@ -105,6 +109,50 @@ impl ImportRules {
     }
 }
 
+const STDLIB: &str = include_str!("../rules/stdlib_modules.txt");
+
+/// Top-level standard-library module names (`rules/stdlib_modules.txt`,
+/// written from `sys.stdlib_module_names` plus Python 2's names).
+fn stdlib_modules() -> &'static std::collections::HashSet<&'static str> {
+    static MODULES: OnceLock<std::collections::HashSet<&'static str>> = OnceLock::new();
+    MODULES.get_or_init(|| {
+        STDLIB
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .collect()
+    })
+}
+
+/// Whether `module` belongs to the standard library.
+pub fn is_stdlib(module: &str) -> bool {
+    let top = module.split('.').next().unwrap_or(module);
+    stdlib_modules().contains(top)
+}
+
+/// Whether `module`.`name` is a private name of the standard library: a
+/// standard-library module, with a leading underscore on the name or on a
+/// module below the top level (`uuid._get_command_stdout`,
+/// `multiprocessing.util._run_finalizers`). Private top-level modules
+/// (`_io`, `_posixsubprocess`) count too.
+pub fn is_private_stdlib(module: &str, name: &str) -> bool {
+    is_stdlib(module)
+        && module
+            .split('.')
+            .chain(name.split('.'))
+            .any(|part| part.starts_with('_') && part != "__builtin__" && part != "__main__")
+}
+
+/// Whether calling `module`.`name` instantiates classes handed to it
+/// (`copyreg._reconstructor(cls, …)`): safe-list entries marked
+/// `constructs = true`. The classes it is handed are invoked too.
+pub fn constructs_arguments(module: &str, name: &str) -> bool {
+    pickle_rules()
+        .safe
+        .iter()
+        .any(|e| e.constructs && e.name == module && e.names.iter().any(|n| n == name))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
@@ -123,6 +171,21 @@ mod tests {
                 entry.name
             );
         }
+    }
+
+    #[test]
+    fn private_standard_library_names() {
+        assert!(is_private_stdlib("uuid", "_get_command_stdout"));
+        assert!(is_private_stdlib("_posixsubprocess", "fork_exec"));
+        assert!(is_private_stdlib("multiprocessing.util", "_run_finalizers"));
+        assert!(is_private_stdlib("logging.handlers", "_StderrHandler"));
+        assert!(!is_private_stdlib(
+            "logging.handlers",
+            "RotatingFileHandler"
+        ));
+        assert!(!is_private_stdlib("torch._utils", "_rebuild_tensor_v2"));
+        assert!(!is_private_stdlib("numpy.core.multiarray", "_reconstruct"));
+        assert!(is_stdlib("os.path") && is_stdlib("__builtin__") && !is_stdlib("osmosis"));
     }
 
     #[test]

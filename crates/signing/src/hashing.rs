@@ -1,11 +1,11 @@
-//! Hashing a model into a [`Manifest`]: walk, then SHA-256 every file or
-//! shard in parallel (rayon) over memory-mapped bytes.
+//! Hashing a model into a [`Manifest`]: SHA-256 of every file or shard, in
+//! parallel (rayon), over bytes already read (by `modelgate-formats`, which
+//! copies small files and memory-maps the rest).
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use modelgate_formats::FileBytes;
+use modelgate_formats::{LoadedFile, SkipReason, Tree, WalkOptions, read_tree};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -64,27 +64,42 @@ pub struct NoProgress;
 
 impl Progress for NoProgress {}
 
-/// A file found under the model root.
-struct FileEntry {
-    path: PathBuf,
-    /// `/`-separated path relative to the root, `.` for a single-file model.
-    name: String,
-    size: u64,
+/// One file of a model, already in memory: what [`hash_files`] hashes.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelFile<'a> {
+    /// Its `/`-separated path relative to the model root; `.` when the
+    /// model is this one file.
+    pub name: &'a str,
+    /// Its content.
+    pub bytes: &'a [u8],
+    /// Whether it was reached through a symbolic link (refused unless
+    /// [`HashOptions::allow_symlinks`]).
+    pub via_symlink: bool,
+}
+
+impl<'a> ModelFile<'a> {
+    /// A file read by `modelgate-formats`; `is_dir` says whether the model
+    /// is a directory (otherwise the file is the model, named `.`).
+    pub fn from_loaded(file: &'a LoadedFile, is_dir: bool) -> ModelFile<'a> {
+        ModelFile {
+            name: if is_dir { &file.relative_path } else { "." },
+            bytes: &file.bytes,
+            via_symlink: file.via_symlink,
+        }
+    }
 }
 
 /// One unit of hashing: a whole file, or one shard of one.
 struct Job<'a> {
-    file: &'a FileEntry,
+    file: &'a ModelFile<'a>,
     start: u64,
     end: u64,
 }
 
 /// Hash the model at `model` (a directory or a single file) into a manifest.
 ///
-/// Files are listed first (leaving out `options`' ignore paths), then every
-/// file (files mode) or shard (shards mode) is hashed on rayon's pool,
-/// largest first. Entries come back in model_signing's order: by path
-/// component, then shard start.
+/// The files are read once through `modelgate-formats` (leaving out
+/// `options`' ignore paths), then hashed by [`hash_files`].
 pub fn hash_model(
     model: &Path,
     options: &HashOptions,
@@ -93,6 +108,99 @@ pub fn hash_model(
     if let Serialization::Shards { shard_size: 0 } = options.serialization {
         return Err(Error::ZeroShardSize);
     }
+    let ignore_paths = ignore_paths(options)?;
+    let tree = read_model(model, options.allow_symlinks, &ignore_paths)?;
+    hash_files(&tree.name, &model_files(&tree), options, progress)
+}
+
+/// Read a model the way model_signing walks it: `ignore_paths` left out,
+/// symbolic links refused unless allowed (then followed, directories too),
+/// anything but files and directories refused, names that are not UTF-8
+/// refused.
+pub(crate) fn read_model(
+    model: &Path,
+    allow_symlinks: bool,
+    ignore_paths: &[String],
+) -> Result<Tree, Error> {
+    let walk = WalkOptions {
+        max_depth: u32::try_from(MAX_DIR_DEPTH).unwrap_or(u32::MAX),
+        max_files: MAX_DIR_ENTRIES,
+        max_entries: MAX_DIR_ENTRIES,
+        follow_symlinked_dirs: allow_symlinks,
+        skip_git_dirs: false,
+        skip: ignore_paths.to_vec(),
+    };
+    let mut tree = read_tree(model, &walk).map_err(|error| walk_error(model, error))?;
+    if tree.root_via_symlink && !allow_symlinks {
+        return Err(Error::Symlink {
+            path: model.to_path_buf(),
+        });
+    }
+    if let Some(skipped) = tree.skipped.first() {
+        return Err(match skipped.reason {
+            SkipReason::SymlinkedDirectory => Error::Symlink {
+                path: skipped.path.clone(),
+            },
+            _ => Error::NotFileOrDirectory {
+                path: skipped.path.clone(),
+            },
+        });
+    }
+    if !tree.failures.is_empty() {
+        let failure = tree.failures.swap_remove(0);
+        return Err(walk_error(model, failure.error));
+    }
+    for file in &tree.files {
+        if file.via_symlink && !allow_symlinks {
+            return Err(Error::Symlink {
+                path: file.path.clone(),
+            });
+        }
+        let relative = file.path.strip_prefix(model).unwrap_or(&file.path);
+        if relative
+            .components()
+            .any(|c| c.as_os_str().to_str().is_none())
+        {
+            return Err(Error::NonUtf8Path {
+                path: file.path.clone(),
+            });
+        }
+    }
+    Ok(tree)
+}
+
+/// The tree's files as [`ModelFile`]s.
+pub(crate) fn model_files(tree: &Tree) -> Vec<ModelFile<'_>> {
+    tree.files
+        .iter()
+        .map(|file| ModelFile::from_loaded(file, tree.is_dir))
+        .collect()
+}
+
+fn walk_error(model: &Path, error: modelgate_formats::Error) -> Error {
+    use modelgate_formats::Error as Walk;
+    match error {
+        Walk::Io { path, source } => Error::io(path, source),
+        Walk::TooDeep { path, .. } => Error::TooDeep {
+            path,
+            limit: MAX_DIR_DEPTH,
+        },
+        Walk::TooManyFiles { path, .. } | Walk::TooManyEntries { path, .. } => {
+            Error::TooManyEntries {
+                what: path.display().to_string(),
+                limit: MAX_DIR_ENTRIES,
+            }
+        }
+        Walk::NotAFile { path } => Error::NotFileOrDirectory { path },
+        other => Error::io(
+            model,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, other.to_string()),
+        ),
+    }
+}
+
+/// `options`' ignore paths, normalised, with the git paths when asked.
+pub(crate) fn ignore_paths(options: &HashOptions) -> Result<Vec<String>, Error> {
     let mut ignore_paths: Vec<String> = Vec::new();
     for path in &options.ignore_paths {
         let normalized =
@@ -108,14 +216,50 @@ pub fn hash_model(
             }
         }
     }
+    Ok(ignore_paths)
+}
+
+/// Hash files already in memory into the manifest of the model named
+/// `model_name`.
+///
+/// `options`' ignore paths (and git paths) are left out, a file reached
+/// through a link is refused unless links are allowed, then every file
+/// (files mode) or shard (shards mode) is hashed on rayon's pool, largest
+/// first. Entries come back in model_signing's order: by path component,
+/// then shard start. The digests are of exactly the bytes given, so a
+/// caller that scanned those bytes records what it judged.
+pub fn hash_files(
+    model_name: &str,
+    files: &[ModelFile<'_>],
+    options: &HashOptions,
+    progress: &dyn Progress,
+) -> Result<Manifest, Error> {
+    if let Serialization::Shards { shard_size: 0 } = options.serialization {
+        return Err(Error::ZeroShardSize);
+    }
+    let ignore_paths = ignore_paths(options)?;
     let ignore: Vec<Vec<&str>> = ignore_paths
         .iter()
         .map(|p| p.split('/').collect())
         .collect();
-    let files = list_files(model, options.allow_symlinks, &ignore)?;
-    let jobs = plan(&files, options.serialization)?;
+    let single_file = matches!(files, [only] if only.name == ".");
+    let mut kept: Vec<&ModelFile<'_>> = Vec::with_capacity(files.len());
+    for file in files {
+        let components: Vec<&str> = file.name.split('/').collect();
+        if !single_file && is_ignored(&components, &ignore) {
+            continue;
+        }
+        if file.via_symlink && !options.allow_symlinks {
+            return Err(Error::Symlink {
+                path: PathBuf::from(file.name),
+            });
+        }
+        kept.push(file);
+    }
+    kept.sort_by(|a, b| a.name.split('/').cmp(b.name.split('/')));
+    let jobs = plan(&kept, options.serialization)?;
 
-    let total = files.iter().fold(0u64, |sum, f| sum.saturating_add(f.size));
+    let total = kept.iter().fold(0u64, |sum, f| sum.saturating_add(size(f)));
     progress.start(total);
     let done = AtomicU64::new(0);
     // Largest first, so that the last job to start is a small one.
@@ -134,7 +278,7 @@ pub fn hash_model(
         .zip(digests)
         .map(|(job, (_, digest))| Resource {
             name: match options.serialization {
-                Serialization::Files => job.file.name.clone(),
+                Serialization::Files => job.file.name.to_string(),
                 Serialization::Shards { .. } => {
                     format!("{}:{}:{}", job.file.name, job.start, job.end)
                 }
@@ -143,7 +287,7 @@ pub fn hash_model(
         })
         .collect();
     Ok(Manifest {
-        model_name: model_name(model),
+        model_name: model_name.to_string(),
         params: SerializationParams {
             serialization: options.serialization,
             allow_symlinks: options.allow_symlinks,
@@ -153,17 +297,8 @@ pub fn hash_model(
     })
 }
 
-/// The model's name as model_signing records it: the last path component,
-/// or the resolved directory's name for `.` and `..`.
-fn model_name(model: &Path) -> String {
-    let name = match model.file_name() {
-        Some(name) => Some(name.to_string_lossy().into_owned()),
-        None => model
-            .canonicalize()
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())),
-    };
-    name.unwrap_or_default()
+fn size(file: &ModelFile<'_>) -> u64 {
+    u64::try_from(file.bytes.len()).unwrap_or(u64::MAX)
 }
 
 /// An ignore path as `/`-separated components without `.` or empty ones;
@@ -186,112 +321,12 @@ fn is_ignored(components: &[&str], ignore: &[Vec<&str>]) -> bool {
     })
 }
 
-/// The files to hash, sorted as model_signing sorts paths (component by
-/// component).
-fn list_files(
-    model: &Path,
-    allow_symlinks: bool,
-    ignore: &[Vec<&str>],
-) -> Result<Vec<FileEntry>, Error> {
-    let link = fs::symlink_metadata(model).map_err(|e| Error::io(model, e))?;
-    if link.file_type().is_symlink() && !allow_symlinks {
-        return Err(Error::Symlink {
-            path: model.to_path_buf(),
-        });
-    }
-    let metadata = fs::metadata(model).map_err(|_| Error::NotFileOrDirectory {
-        path: model.to_path_buf(),
-    })?;
-    if metadata.is_file() {
-        return Ok(vec![FileEntry {
-            path: model.to_path_buf(),
-            name: ".".to_string(),
-            size: metadata.len(),
-        }]);
-    }
-    if !metadata.is_dir() {
-        return Err(Error::NotFileOrDirectory {
-            path: model.to_path_buf(),
-        });
-    }
-    let mut walk = Walk {
-        allow_symlinks,
-        ignore,
-        n_entries: 0,
-        files: Vec::new(),
-    };
-    walk.directory(model, &mut Vec::new())?;
-    let mut files = walk.files;
-    files.sort_by(|a, b| a.name.split('/').cmp(b.name.split('/')));
-    Ok(files)
-}
-
-struct Walk<'a> {
-    allow_symlinks: bool,
-    ignore: &'a [Vec<&'a str>],
-    n_entries: usize,
-    files: Vec<FileEntry>,
-}
-
-impl Walk<'_> {
-    fn directory(&mut self, dir: &Path, prefix: &mut Vec<String>) -> Result<(), Error> {
-        if prefix.len() > MAX_DIR_DEPTH {
-            return Err(Error::TooDeep {
-                path: dir.to_path_buf(),
-                limit: MAX_DIR_DEPTH,
-            });
-        }
-        let entries = fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io(dir, e))?;
-            let path = entry.path();
-            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-                return Err(Error::NonUtf8Path { path });
-            };
-            let mut components: Vec<&str> = prefix.iter().map(String::as_str).collect();
-            components.push(&name);
-            if is_ignored(&components, self.ignore) {
-                continue;
-            }
-            self.n_entries += 1;
-            if self.n_entries > MAX_DIR_ENTRIES {
-                return Err(Error::TooManyEntries {
-                    what: dir.display().to_string(),
-                    limit: MAX_DIR_ENTRIES,
-                });
-            }
-            let file_type = entry.file_type().map_err(|e| Error::io(&path, e))?;
-            let metadata = if file_type.is_symlink() {
-                if !self.allow_symlinks {
-                    return Err(Error::Symlink { path });
-                }
-                fs::metadata(&path).map_err(|_| Error::NotFileOrDirectory { path: path.clone() })?
-            } else {
-                entry.metadata().map_err(|e| Error::io(&path, e))?
-            };
-            let relative = components.join("/");
-            if metadata.is_dir() {
-                prefix.push(name);
-                let result = self.directory(&path, prefix);
-                prefix.pop();
-                result?;
-            } else if metadata.is_file() {
-                self.files.push(FileEntry {
-                    path,
-                    name: relative,
-                    size: metadata.len(),
-                });
-            } else {
-                return Err(Error::NotFileOrDirectory { path });
-            }
-        }
-        Ok(())
-    }
-}
-
 /// The jobs, in manifest order. Shards mode: `[0, s), [s, 2s), …, [ks, size)`
 /// for each non-empty file (an empty file has no shard, as in model_signing).
-fn plan(files: &[FileEntry], serialization: Serialization) -> Result<Vec<Job<'_>>, Error> {
+fn plan<'a>(
+    files: &[&'a ModelFile<'a>],
+    serialization: Serialization,
+) -> Result<Vec<Job<'a>>, Error> {
     let too_many = || Error::TooManyEntries {
         what: "the model".to_string(),
         limit: MAX_RESOURCES,
@@ -303,10 +338,10 @@ fn plan(files: &[FileEntry], serialization: Serialization) -> Result<Vec<Job<'_>
             }
             Ok(files
                 .iter()
-                .map(|file| Job {
+                .map(|&file| Job {
                     file,
                     start: 0,
-                    end: file.size,
+                    end: size(file),
                 })
                 .collect())
         }
@@ -315,19 +350,20 @@ fn plan(files: &[FileEntry], serialization: Serialization) -> Result<Vec<Job<'_>
             for file in files {
                 if file.name.contains(':') {
                     return Err(Error::ColonInShardedPath {
-                        path: file.name.clone(),
+                        path: file.name.to_string(),
                     });
                 }
-                n_jobs = n_jobs.saturating_add(file.size.div_ceil(shard_size));
+                n_jobs = n_jobs.saturating_add(size(file).div_ceil(shard_size));
             }
             if n_jobs > MAX_RESOURCES as u64 {
                 return Err(too_many());
             }
             let mut jobs = Vec::new();
-            for file in files {
+            for &file in files {
+                let file_size = size(file);
                 let mut start = 0;
-                while start < file.size {
-                    let end = start.saturating_add(shard_size).min(file.size);
+                while start < file_size {
+                    let end = start.saturating_add(shard_size).min(file_size);
                     jobs.push(Job { file, start, end });
                     start = end;
                 }
@@ -338,17 +374,12 @@ fn plan(files: &[FileEntry], serialization: Serialization) -> Result<Vec<Job<'_>
 }
 
 fn hash_range(job: &Job<'_>, done: &AtomicU64, progress: &dyn Progress) -> Result<[u8; 32], Error> {
-    let file = job.file;
     let changed = || Error::FileChanged {
-        path: file.path.clone(),
+        path: PathBuf::from(job.file.name),
     };
-    let bytes = FileBytes::open(&file.path).map_err(|e| Error::io(&file.path, e))?;
-    if u64::try_from(bytes.len()).ok() != Some(file.size) {
-        return Err(changed());
-    }
     let start = usize::try_from(job.start).map_err(|_| changed())?;
     let end = usize::try_from(job.end).map_err(|_| changed())?;
-    let range = bytes.get(start..end).ok_or_else(changed)?;
+    let range = job.file.bytes.get(start..end).ok_or_else(changed)?;
     let mut hasher = Sha256::new();
     for chunk in range.chunks(PROGRESS_CHUNK) {
         hasher.update(chunk);

@@ -11,17 +11,21 @@
 //!
 //! Non-purpose: Sigstore keyless signing (Fulcio certificates, Rekor
 //! transparency log) and PKCS #11 keys; anything that needs a network.
-//! This crate reads the model's files and the key, certificate and
-//! signature files it is given, and nothing else.
+//! This crate opens no file itself: [`hash_model`], [`verify`] and
+//! [`read_signature`] have `modelgate-formats` read the model (walked the
+//! way model_signing walks it) and the signature, and [`hash_files`] and
+//! [`verify_files`] work on bytes a caller already holds, so that a caller
+//! that scanned those bytes signs or verifies exactly what it judged.
 //!
-//! Main types: [`HashOptions`] and [`hash_model`] (walk and hash, in
-//! parallel across files and shards, over memory-mapped files);
+//! Main types: [`HashOptions`], [`ModelFile`] (a file's name and bytes),
+//! [`hash_files`] (hash in parallel across files and shards, over bytes
+//! already read) and [`hash_model`] (read a path, then the same);
 //! [`Manifest`] (entries in model_signing's order, the statement JSON);
 //! [`PrivateKey`], [`PublicKey`] (ECDSA P-256/P-384/P-521 from PEM) and
 //! [`Certificate`]; [`Signer`] and [`sign_model`]; [`Bundle`] (a parsed,
 //! untrusted signature file, and [`Bundle::signer`] to ask who signed it);
-//! [`verify`], [`verify_with_keys`], [`verify_with_certificates`] and
-//! [`Verified`]. [`Error::ModelMismatch`] names every modified, added and
+//! [`verify`], [`verify_files`], [`verify_with_keys`],
+//! [`verify_with_certificates`] and [`Verified`]. [`Error::ModelMismatch`] names every modified, added and
 //! removed file.
 //!
 //! The signature file is untrusted: its size, its certificate and entry
@@ -65,8 +69,8 @@ pub use certificate::{
 };
 pub use error::{Error, ModelMismatch};
 pub use hashing::{
-    DEFAULT_SHARD_SIZE, GIT_PATHS, HashOptions, MAX_DIR_DEPTH, MAX_DIR_ENTRIES, NoProgress,
-    Progress, hash_model,
+    DEFAULT_SHARD_SIZE, GIT_PATHS, HashOptions, MAX_DIR_DEPTH, MAX_DIR_ENTRIES, ModelFile,
+    NoProgress, Progress, hash_files, hash_model,
 };
 pub use keys::{Curve, PrivateKey, PublicKey};
 pub use manifest::{
@@ -76,5 +80,6 @@ pub use manifest::{
 pub use sign::{Signer, sign_manifest, sign_model};
 pub use verify::{
     SignedBy, Trust, Verified, VerifyOptions, default_signature_path, path_within_model,
-    read_signature, verify, verify_bundle, verify_with_certificates, verify_with_keys,
+    read_signature, verify, verify_bundle, verify_files, verify_with_certificates,
+    verify_with_keys,
 };

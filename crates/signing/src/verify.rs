@@ -1,14 +1,16 @@
 //! Verifying: the bundle's signature against a trusted key or CA, then the
-//! model on disk against the signed manifest.
+//! model's files (read from disk, or already in memory) against the signed
+//! manifest.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::bundle::{Material, PAYLOAD_TYPE, pae};
 use crate::certificate::{self, Certificate, CertificateInfo};
 use crate::error::ModelMismatch;
-use crate::hashing::{HashOptions, NoProgress, Progress, hash_model};
+use crate::hashing::{
+    HashOptions, ModelFile, NoProgress, Progress, hash_files, ignore_paths, model_files, read_model,
+};
 use crate::{Bundle, Error, MAX_SIGNATURE_BYTES, Manifest, PublicKey};
 
 /// What a verifier trusts.
@@ -74,7 +76,7 @@ impl Default for VerifyOptions {
 /// (inside the model, and left out of its manifest), `MODEL.sig` beside a
 /// single file.
 pub fn default_signature_path(model: &Path) -> PathBuf {
-    if model.is_dir() {
+    if modelgate_formats::is_directory(model) {
         model.join("model.sig")
     } else {
         let mut name = model.as_os_str().to_os_string();
@@ -87,55 +89,27 @@ pub fn default_signature_path(model: &Path) -> PathBuf {
 /// inside it, so that it can be left out; `None` otherwise. Both paths are
 /// resolved (symbolic links, `..`); `path` need not exist yet.
 pub fn path_within_model(model: &Path, path: &Path) -> Option<String> {
-    let root = model.canonicalize().ok()?;
-    if !root.is_dir() {
-        return None;
-    }
-    let resolved = match path.canonicalize() {
-        Ok(resolved) => resolved,
-        Err(_) => {
-            let parent = match path.parent() {
-                Some(parent) if !parent.as_os_str().is_empty() => parent.canonicalize().ok()?,
-                _ => std::env::current_dir().ok()?,
-            };
-            parent.join(path.file_name()?)
-        }
-    };
-    let relative = resolved.strip_prefix(&root).ok()?;
-    let parts: Option<Vec<&str>> = relative
-        .components()
-        .map(|c| c.as_os_str().to_str())
-        .collect();
-    let parts = parts?;
-    if parts.is_empty() {
-        None
-    } else {
-        Some(parts.join("/"))
-    }
+    modelgate_formats::path_within(model, path)
 }
 
 /// Read a signature file, refusing one larger than [`MAX_SIGNATURE_BYTES`].
 pub fn read_signature(path: &Path) -> Result<Vec<u8>, Error> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let too_large = |size| Error::SignatureTooLarge {
-        size,
-        limit: MAX_SIGNATURE_BYTES,
-    };
-    let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    if size > MAX_SIGNATURE_BYTES {
-        return Err(too_large(size));
+    match modelgate_formats::read_small_file(path, MAX_SIGNATURE_BYTES) {
+        Ok(Some(bytes)) => Ok(bytes),
+        Ok(None) => Err(Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no signature file"),
+        )),
+        Err(modelgate_formats::Error::TooLarge { size, .. }) => Err(Error::SignatureTooLarge {
+            size,
+            limit: MAX_SIGNATURE_BYTES,
+        }),
+        Err(modelgate_formats::Error::Io { path, source }) => Err(Error::io(path, source)),
+        Err(other) => Err(Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, other.to_string()),
+        )),
     }
-    // The file may grow, or be a pipe whose metadata says 0: read one byte
-    // more than the limit at most.
-    let mut bytes = Vec::new();
-    file.take(MAX_SIGNATURE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, e))?;
-    let size = bytes.len() as u64;
-    if size > MAX_SIGNATURE_BYTES {
-        return Err(too_large(size));
-    }
-    Ok(bytes)
 }
 
 /// Check a bundle's signature against `trust` and read its statement.
@@ -220,9 +194,9 @@ pub fn verify_bundle(bundle: &Bundle, trust: Trust<'_>) -> Result<(Manifest, Sig
 /// Verify the model at `model` against a signature file's bytes.
 ///
 /// First the bundle (shape, signature, trust, statement); only then is the
-/// model hashed, with the statement's serialization and ignore paths plus
-/// `options`'. Fails with [`Error::ModelMismatch`] naming every modified,
-/// added and removed file.
+/// model read (once, through `modelgate-formats`) and hashed, with the
+/// statement's serialization and ignore paths plus `options'`. Fails with
+/// [`Error::ModelMismatch`] naming every modified, added and removed file.
 pub fn verify(
     model: &Path,
     signature: &[u8],
@@ -232,16 +206,54 @@ pub fn verify(
 ) -> Result<Verified, Error> {
     let bundle = Bundle::parse(signature)?;
     let (expected, signed_by) = verify_bundle(&bundle, trust)?;
+    let hash_options = hash_options(&expected, options);
+    let tree = read_model(
+        model,
+        hash_options.allow_symlinks,
+        &ignore_paths(&hash_options)?,
+    )?;
+    let actual = hash_files(&tree.name, &model_files(&tree), &hash_options, progress)?;
+    check(expected, signed_by, &actual)
+}
+
+/// Verify a model whose files are already in memory (`files`, as
+/// [`hash_files`] takes them) against a signature file's bytes: the same
+/// checks as [`verify`], over exactly these bytes, so that a caller that
+/// scanned them knows the signature covers what it judged.
+pub fn verify_files(
+    model_name: &str,
+    files: &[ModelFile<'_>],
+    signature: &[u8],
+    trust: Trust<'_>,
+    options: &VerifyOptions,
+    progress: &dyn Progress,
+) -> Result<Verified, Error> {
+    let bundle = Bundle::parse(signature)?;
+    let (expected, signed_by) = verify_bundle(&bundle, trust)?;
+    let actual = hash_files(
+        model_name,
+        files,
+        &hash_options(&expected, options),
+        progress,
+    )?;
+    check(expected, signed_by, &actual)
+}
+
+/// How to hash the model to compare it with `expected`: its serialization
+/// and ignore paths, plus the verifier's.
+fn hash_options(expected: &Manifest, options: &VerifyOptions) -> HashOptions {
     let mut ignore_paths = expected.params.ignore_paths.clone();
     ignore_paths.extend(options.ignore_paths.iter().cloned());
-    let hash_options = HashOptions {
+    HashOptions {
         serialization: expected.params.serialization,
         allow_symlinks: expected.params.allow_symlinks,
         ignore_paths,
         ignore_git_paths: options.ignore_git_paths,
-    };
-    let actual = hash_model(model, &hash_options, progress)?;
-    let mismatch = compare(&expected, &actual);
+    }
+}
+
+fn check(expected: Manifest, signed_by: SignedBy, actual: &Manifest) -> Result<Verified, Error> {
+    let mismatch = compare(&expected, actual);
     if !mismatch.is_empty() {
         return Err(Error::ModelMismatch(Box::new(mismatch)));
     }

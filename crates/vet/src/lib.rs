@@ -13,8 +13,12 @@
 //! every reason; [`markdown`] renders it as the record of the decision, and
 //! [`model_description`] feeds the AI-BOM.
 //!
-//! This crate is the only one in the vet path that reads files; the
-//! analysers it calls are pure.
+//! The model is read once, by `modelgate-formats` (small files copied,
+//! large ones memory-mapped), and every analyser, the SHA-256 digests and
+//! the signature check read those same bytes: what is judged is what is
+//! hashed and recorded. [`vet_loaded`] vets a [`Loaded`] a caller already
+//! holds. Apart from the signature file and the trusted keys, which it
+//! asks `modelgate-formats` to read, this crate touches no file.
 //!
 //! ```no_run
 //! use modelgate_vet::{VetOptions, vet};
@@ -30,13 +34,13 @@ mod sources;
 use std::path::{Path, PathBuf};
 
 use modelgate_card::CardReview;
-use modelgate_formats::{Format, LoadOptions, Loaded, load};
+use modelgate_formats::{Format, LoadOptions, Loaded, LoadedFile, load};
 use modelgate_inspect::{InspectOptions, inspect};
 use modelgate_license::LicenseReport;
 use modelgate_policy::{Facts, LicenseFacts, Policy, ScanFinding, SignatureStatus, Verdict, judge};
 use modelgate_provenance::{Hints, Provenance};
 use modelgate_scan::{ScanOptions, ScanReport};
-use modelgate_signing::{HashOptions, Manifest, Serialization};
+use modelgate_signing::{HashOptions, Manifest, ModelFile, Serialization};
 use serde::Serialize;
 
 pub use describe::model_description;
@@ -60,15 +64,6 @@ pub enum Error {
         /// Why.
         #[source]
         source: Box<modelgate_formats::Error>,
-    },
-    /// The path could not be scanned.
-    #[error("cannot scan {path}")]
-    Scan {
-        /// The path.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: Box<modelgate_scan::Error>,
     },
     /// Nothing under the path is a model.
     #[error(
@@ -101,7 +96,23 @@ pub enum Error {
         #[source]
         source: Box<modelgate_signing::Error>,
     },
+    /// Memory-mapped files were written in place while they were vetted, so
+    /// the bytes judged and hashed may mix old and new content. Vet again
+    /// once the files are settled.
+    #[error(
+        "{path}: files changed while they were vetted ({}); vet again once they are settled",
+        files.join(", ")
+    )]
+    ModifiedWhileVetting {
+        /// The path.
+        path: PathBuf,
+        /// The files written in place, relative to the path.
+        files: Vec<String>,
+    },
 }
+
+/// Largest trusted public key file read, in bytes.
+const MAX_KEY_FILE_BYTES: u64 = 1024 * 1024;
 
 /// How to vet.
 #[derive(Default)]
@@ -202,15 +213,29 @@ pub struct VetReport {
     pub policy: Policy,
 }
 
-/// Vet the model at `path` (a file or a repository directory).
+/// Vet the model at `path` (a file or a repository directory): read it
+/// once ([`modelgate_formats::load`]) and [`vet_loaded`].
 pub fn vet(path: &Path, options: &VetOptions) -> Result<VetReport, Error> {
-    let load_options = LoadOptions::default();
-    let loaded = load(path, &load_options).map_err(|source| Error::Load {
+    let loaded = load(path, &LoadOptions::default()).map_err(|source| Error::Load {
         path: path.to_path_buf(),
         source: Box::new(source),
     })?;
+    vet_loaded(&loaded, options)
+}
+
+/// Vet a model already loaded. Every analysis and every digest reads the
+/// bytes held by `loaded` (its [`Loaded::files`]); the model's files are
+/// not opened again, so what is judged is what is hashed and recorded.
+/// Only the signature file (when it lies outside the model) and the
+/// policy's trusted keys are read here, once each.
+///
+/// Fails with [`Error::ModifiedWhileVetting`] when a memory-mapped file was
+/// written in place meanwhile (files replaced by a rename or deleted are
+/// fine: their old bytes are still the ones held).
+pub fn vet_loaded(loaded: &Loaded, options: &VetOptions) -> Result<VetReport, Error> {
+    let path = loaded.root.as_path();
     let inspected = inspect(
-        &loaded,
+        loaded,
         &InspectOptions {
             context_length: options.context_length,
             machine_memory_bytes: options.machine_memory_bytes,
@@ -219,42 +244,40 @@ pub fn vet(path: &Path, options: &VetOptions) -> Result<VetReport, Error> {
     if inspected.artifacts.is_empty() && inspected.errors.is_empty() {
         return Err(Error::NoModel(path.to_path_buf()));
     }
-    let scan = modelgate_scan::scan_paths(
-        &[path.to_path_buf()],
-        &ScanOptions {
-            load: load_options,
-            ..ScanOptions::default()
-        },
-    )
-    .map_err(|source| Error::Scan {
-        path: path.to_path_buf(),
-        source: Box::new(source),
-    })?;
-    let license = modelgate_license::analyse(&sources::license_sources(&loaded));
+    let scan = modelgate_scan::scan_loaded(loaded, &ScanOptions::default());
+    let license = modelgate_license::analyse(&sources::license_sources(loaded));
     let card = modelgate_card::review_optional(loaded.snapshot.card.as_ref());
     let mut hints = options.hints.clone();
-    sources::download_hints(&loaded, &mut hints);
-    let provenance = modelgate_provenance::provenance(&loaded, &hints);
-    let (signature, verified) = signature(path, options)?;
+    sources::download_hints(loaded, &mut hints);
+    let provenance = modelgate_provenance::provenance(loaded, &hints);
+    let signature_path = signature_path(loaded, options);
+    let signature_within = modelgate_formats::path_within(path, &signature_path);
+    let (signature, verified) = signature(loaded, &signature_path, &signature_within, options)?;
     let manifest = match verified {
-        Some(manifest) if covers_every_file(&manifest, path, options) => manifest,
+        Some(manifest) if covers_every_file(&manifest, signature_within.as_deref()) => manifest,
         _ => hash_files(
-            path,
-            &signature_path(path, options),
+            loaded.name.as_str(),
+            loaded.is_dir,
+            &loaded.files,
+            signature_within.as_deref(),
             &ProgressAdapter(options),
-        )?,
+        )
+        .map_err(|source| Error::Digest {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })?,
     };
     let formats: std::collections::HashMap<&str, &str> = loaded
         .artifacts
         .iter()
         .map(|artifact| (artifact.relative_path.as_str(), artifact.format.name()))
         .collect();
-    let mut files = named_digests(path, &manifest);
+    let mut files = named_digests(loaded.is_dir, &loaded.files, &manifest);
     for file in &mut files {
         file.format = formats.get(file.path.as_str()).map(|f| f.to_string());
     }
 
-    let mut model = summary(path, &loaded, &inspected, &provenance);
+    let mut model = summary(path, loaded, &inspected, &provenance);
     if let Some(card) = &loaded.snapshot.card {
         model.task = card.pipeline_tag.clone();
         model.datasets = card.datasets.clone();
@@ -263,7 +286,7 @@ pub fn vet(path: &Path, options: &VetOptions) -> Result<VetReport, Error> {
     let facts = Facts {
         license: license_facts(&license),
         findings: scan_findings(&scan),
-        pickle_files: pickle_files(&loaded),
+        pickle_files: pickle_files(loaded),
         card_score: card.present.then_some(card.score),
         signature: signature.status.clone(),
         publisher: provenance.publisher.as_ref().map(|fact| fact.value.clone()),
@@ -271,6 +294,13 @@ pub fn vet(path: &Path, options: &VetOptions) -> Result<VetReport, Error> {
         memory_bytes: model.memory_bytes,
     };
     let verdict = judge(&options.policy, &facts);
+    let modified = loaded.modified_in_place();
+    if !modified.is_empty() {
+        return Err(Error::ModifiedWhileVetting {
+            path: path.to_path_buf(),
+            files: modified,
+        });
+    }
     Ok(VetReport {
         path: path.display().to_string(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -397,76 +427,115 @@ impl modelgate_signing::Progress for ProgressAdapter<'_> {
     }
 }
 
-fn signature_path(path: &Path, options: &VetOptions) -> PathBuf {
-    options
-        .signature
-        .clone()
-        .unwrap_or_else(|| modelgate_signing::default_signature_path(path))
+/// The signature file: the policy's, or `model.sig` inside a directory,
+/// `MODEL.sig` beside a file.
+fn signature_path(loaded: &Loaded, options: &VetOptions) -> PathBuf {
+    if let Some(signature) = &options.signature {
+        return signature.clone();
+    }
+    if loaded.is_dir {
+        loaded.root.join("model.sig")
+    } else {
+        let mut name = loaded.root.as_os_str().to_os_string();
+        name.push(".sig");
+        PathBuf::from(name)
+    }
 }
 
 /// SHA-256 of every file, as the OMS `files` manifest lists them (the
-/// signature file left out). Symbolic links are followed: Hugging Face
-/// cache snapshots are links into the blob store.
+/// signature file, `signature_within`, left out), over the bytes given.
+/// Symbolic links are followed: Hugging Face cache snapshots are links
+/// into the blob store.
 fn hash_files(
-    path: &Path,
-    signature: &Path,
+    model_name: &str,
+    is_dir: bool,
+    files: &[LoadedFile],
+    signature_within: Option<&str>,
     progress: &dyn modelgate_signing::Progress,
-) -> Result<Manifest, Error> {
+) -> Result<Manifest, modelgate_signing::Error> {
     let hash_options = HashOptions {
         allow_symlinks: true,
-        ignore_paths: modelgate_signing::path_within_model(path, signature)
-            .into_iter()
-            .collect(),
+        ignore_paths: signature_within.map(str::to_string).into_iter().collect(),
         ..HashOptions::default()
     };
-    modelgate_signing::hash_model(path, &hash_options, progress).map_err(|source| Error::Digest {
-        path: path.to_path_buf(),
-        source: Box::new(source),
-    })
+    let files: Vec<ModelFile<'_>> = files
+        .iter()
+        .map(|file| ModelFile::from_loaded(file, is_dir))
+        .collect();
+    modelgate_signing::hash_files(model_name, &files, &hash_options, progress)
 }
 
-/// The digests `vet` records for the model at `path`, computed again: what
-/// `models verify` compares with the recorded ones. `signature` is the
-/// signature file, left out when it lies inside the model.
+/// The digests `vet` records for the model at `path`, computed again (the
+/// files read once, through `modelgate-formats`): what `models verify`
+/// compares with the recorded ones. `signature` is the signature file, left
+/// out when it lies inside the model.
 pub fn digests(
     path: &Path,
     signature: &Path,
     progress: &dyn modelgate_signing::Progress,
 ) -> Result<Vec<FileDigest>, Error> {
-    Ok(named_digests(path, &hash_files(path, signature, progress)?))
+    let tree = modelgate_formats::read_tree(path, &LoadOptions::default().walk_options()).map_err(
+        |source| Error::Load {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        },
+    )?;
+    if let Some(failure) = tree.failures.into_iter().next() {
+        return Err(Error::Load {
+            path: path.to_path_buf(),
+            source: Box::new(failure.error),
+        });
+    }
+    let signature_within = modelgate_formats::path_within(path, signature);
+    let manifest = hash_files(
+        &tree.name,
+        tree.is_dir,
+        &tree.files,
+        signature_within.as_deref(),
+        progress,
+    )
+    .map_err(|source| Error::Digest {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    })?;
+    Ok(named_digests(tree.is_dir, &tree.files, &manifest))
 }
 
 /// Whether a verified manifest lists what [`hash_files`] would: every file
 /// hashed whole, nothing left out but the signature and git metadata. Then
 /// vet takes its digests from the verification instead of hashing twice.
-fn covers_every_file(manifest: &Manifest, path: &Path, options: &VetOptions) -> bool {
-    let signature = modelgate_signing::path_within_model(path, &signature_path(path, options));
+fn covers_every_file(manifest: &Manifest, signature_within: Option<&str>) -> bool {
     manifest.params.serialization == Serialization::Files
         && manifest.params.ignore_paths.iter().all(|ignored| {
-            Some(ignored) == signature.as_ref()
+            Some(ignored.as_str()) == signature_within
                 || modelgate_signing::GIT_PATHS.contains(&ignored.as_str())
         })
 }
 
 /// The manifest's entries with their sizes. A single-file model's one
 /// entry (`.` in OMS) is named by the file.
-fn named_digests(path: &Path, manifest: &Manifest) -> Vec<FileDigest> {
-    let is_dir = path.is_dir();
+fn named_digests(is_dir: bool, files: &[LoadedFile], manifest: &Manifest) -> Vec<FileDigest> {
+    let sizes: std::collections::HashMap<&str, u64> = files
+        .iter()
+        .map(|file| {
+            let name = if is_dir {
+                file.relative_path.as_str()
+            } else {
+                "."
+            };
+            (name, u64::try_from(file.bytes.len()).unwrap_or(u64::MAX))
+        })
+        .collect();
     manifest
         .resources
         .iter()
         .map(|resource| {
-            let (name, file) = if is_dir {
-                (resource.name.clone(), path.join(&resource.name))
-            } else {
-                let name = path.file_name().map_or_else(
-                    || resource.name.clone(),
-                    |n| n.to_string_lossy().into_owned(),
-                );
-                (name, path.to_path_buf())
+            let name = match files {
+                [only] if !is_dir => only.relative_path.clone(),
+                _ => resource.name.clone(),
             };
             FileDigest {
-                size: std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0),
+                size: sizes.get(resource.name.as_str()).copied().unwrap_or(0),
                 sha256: resource.digest_hex(),
                 path: name,
                 format: None,
@@ -475,22 +544,47 @@ fn named_digests(path: &Path, manifest: &Manifest) -> Vec<FileDigest> {
         .collect()
 }
 
-/// Check `model.sig` (when present) against the policy's trusted keys.
-/// Returns the verified manifest too, so its digests need not be computed
-/// again.
+/// Check the signature (when present) against the policy's trusted keys,
+/// over the loaded bytes. The signature file is read once: from the loaded
+/// files when it lies inside the model, from disk otherwise. Returns the
+/// verified manifest too, so its digests need not be computed again.
 fn signature(
-    path: &Path,
+    loaded: &Loaded,
+    signature_path: &Path,
+    signature_within: &Option<String>,
     options: &VetOptions,
 ) -> Result<(SignatureFacts, Option<Manifest>), Error> {
-    let signature_path = signature_path(path, options);
     let shown = signature_path.display().to_string();
     let facts = |status| SignatureFacts {
         path: shown.clone(),
         status,
     };
-    if !signature_path.is_file() {
-        return Ok((facts(SignatureStatus::Unsigned), None));
-    }
+    let inside = signature_within.as_deref().and_then(|relative| {
+        loaded
+            .files
+            .iter()
+            .find(|file| file.relative_path == relative)
+    });
+    let bundle: Result<Vec<u8>, String> = match inside {
+        Some(file) if file.bytes.len() as u64 > modelgate_signing::MAX_SIGNATURE_BYTES => {
+            Err(modelgate_signing::Error::SignatureTooLarge {
+                size: file.bytes.len() as u64,
+                limit: modelgate_signing::MAX_SIGNATURE_BYTES,
+            }
+            .to_string())
+        }
+        Some(file) => Ok(file.bytes.to_vec()),
+        None => {
+            match modelgate_formats::read_small_file(
+                signature_path,
+                modelgate_signing::MAX_SIGNATURE_BYTES,
+            ) {
+                Ok(Some(bytes)) => Ok(bytes),
+                Ok(None) => return Ok((facts(SignatureStatus::Unsigned), None)),
+                Err(error) => Err(error.to_string()),
+            }
+        }
+    };
     let mut names = Vec::new();
     let mut keys = Vec::new();
     for key in &options.policy.signature.trusted_keys {
@@ -498,10 +592,7 @@ fn signature(
             Some(dir) if Path::new(key).is_relative() => dir.join(key),
             _ => PathBuf::from(key),
         };
-        let pem = std::fs::read_to_string(&key_path).map_err(|source| Error::TrustedKey {
-            path: key_path.clone(),
-            source,
-        })?;
+        let pem = read_key(&key_path)?;
         let public = modelgate_signing::PublicKey::from_pem(&pem).map_err(|error| {
             Error::TrustedKeyFormat {
                 path: key_path.clone(),
@@ -514,20 +605,25 @@ fn signature(
     if keys.is_empty() {
         return Ok((facts(SignatureStatus::Unchecked), None));
     }
-    let verified = modelgate_signing::read_signature(&signature_path).and_then(|bundle| {
+    let verified = bundle.and_then(|bundle| {
+        let files: Vec<ModelFile<'_>> = loaded
+            .files
+            .iter()
+            .map(|file| ModelFile::from_loaded(file, loaded.is_dir))
+            .collect();
         let verify_options = modelgate_signing::VerifyOptions {
-            ignore_paths: modelgate_signing::path_within_model(path, &signature_path)
-                .into_iter()
-                .collect(),
+            ignore_paths: signature_within.iter().cloned().collect(),
             ..modelgate_signing::VerifyOptions::default()
         };
-        modelgate_signing::verify(
-            path,
+        modelgate_signing::verify_files(
+            &loaded.name,
+            &files,
             &bundle,
             modelgate_signing::Trust::Keys(&keys),
             &verify_options,
             &ProgressAdapter(options),
         )
+        .map_err(|error| error.to_string())
     });
     Ok(match verified {
         Ok(verified) => {
@@ -546,11 +642,36 @@ fn signature(
                 Some(verified.manifest),
             )
         }
-        Err(error) => (
-            facts(SignatureStatus::Invalid {
-                reason: error.to_string(),
-            }),
-            None,
-        ),
+        Err(reason) => (facts(SignatureStatus::Invalid { reason }), None),
+    })
+}
+
+/// A trusted key's PEM text, read through `modelgate-formats`.
+fn read_key(path: &Path) -> Result<String, Error> {
+    let io = |source| Error::TrustedKey {
+        path: path.to_path_buf(),
+        source,
+    };
+    let bytes = match modelgate_formats::read_small_file(path, MAX_KEY_FILE_BYTES) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such file",
+            )));
+        }
+        Err(modelgate_formats::Error::Io { source, .. }) => return Err(io(source)),
+        Err(other) => {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                other.to_string(),
+            )));
+        }
+    };
+    String::from_utf8(bytes).map_err(|_| {
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not UTF-8 text",
+        ))
     })
 }

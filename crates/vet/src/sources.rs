@@ -1,13 +1,13 @@
 //! Gathering the inputs of the analysers from what was loaded.
 
-use std::io::Read;
-
 use modelgate_formats::{Content, Loaded};
 use modelgate_license::{LicenseSource, SourceKind, SourceResult};
 use modelgate_provenance::{Fact, Hints};
 
-/// Largest download-metadata or version file read, in bytes.
-const MAX_SMALL_FILE_BYTES: u64 = 64 * 1024;
+/// Most bytes of a download-metadata or version file looked at.
+const MAX_SMALL_FILE_BYTES: usize = 64 * 1024;
+/// Where `huggingface-cli download --local-dir` keeps its metadata.
+const DOWNLOAD_METADATA_DIR: &str = ".cache/huggingface/download/";
 
 /// Every place a license can be stated: card front matter, license and
 /// notice files, GGUF `general.license*`, safetensors `__metadata__`.
@@ -93,40 +93,35 @@ pub(crate) fn license_sources(loaded: &Loaded) -> Vec<LicenseSource> {
 
 /// Revision and toolchain facts written by download tools and libraries:
 /// `huggingface-cli download --local-dir` metadata and
-/// `config_sentence_transformers.json`.
+/// `config_sentence_transformers.json`, read from the loaded files.
 pub(crate) fn download_hints(loaded: &Loaded, hints: &mut Hints) {
     if !loaded.is_dir {
         return;
     }
-    let root = &loaded.root;
-    let metadata_dir = root.join(".cache/huggingface/download");
-    if hints.download_revision.is_none()
-        && let Ok(entries) = std::fs::read_dir(&metadata_dir)
-    {
-        let mut names: Vec<_> = entries
-            .filter_map(Result::ok)
-            .map(|entry| entry.path())
-            .filter(|path| path.extension().is_some_and(|ext| ext == "metadata"))
-            .take(100_000)
-            .collect();
-        names.sort();
-        if let Some(first) = names.first()
-            && let Some(text) = read_small(first)
-        {
+    if hints.download_revision.is_none() {
+        // The files are sorted by relative path: the first metadata file.
+        let first = loaded.files.iter().find(|file| {
+            file.relative_path
+                .strip_prefix(DOWNLOAD_METADATA_DIR)
+                .is_some_and(|name| !name.contains('/') && name.ends_with(".metadata"))
+        });
+        if let Some(file) = first {
+            let text = small_text(&file.bytes);
             let commit = text.lines().next().unwrap_or_default().trim();
             if commit.len() >= 7 && commit.chars().all(|c| c.is_ascii_hexdigit()) {
                 hints.download_revision = Some(Fact {
                     value: commit.to_string(),
-                    origin: format!(
-                        "{}: huggingface download metadata",
-                        first.strip_prefix(root).unwrap_or(first).display()
-                    ),
+                    origin: format!("{}: huggingface download metadata", file.relative_path),
                 });
             }
         }
     }
-    if let Some(text) = read_small(&root.join("config_sentence_transformers.json"))
-        && let Ok(value) = serde_json::from_str::<serde_json::Value>(&text)
+    let config = loaded
+        .files
+        .iter()
+        .find(|file| file.relative_path == "config_sentence_transformers.json");
+    if let Some(file) = config
+        && let Ok(value) = serde_json::from_str::<serde_json::Value>(&small_text(&file.bytes))
         && let Some(version) = value
             .get("__version__")
             .and_then(|v| v.get("sentence_transformers"))
@@ -139,13 +134,10 @@ pub(crate) fn download_hints(loaded: &Loaded, hints: &mut Hints) {
     }
 }
 
-fn read_small(path: &std::path::Path) -> Option<String> {
-    let file = std::fs::File::open(path).ok()?;
-    let mut text = String::new();
-    file.take(MAX_SMALL_FILE_BYTES)
-        .read_to_string(&mut text)
-        .ok()?;
-    Some(text)
+/// The first [`MAX_SMALL_FILE_BYTES`] of a file as text.
+fn small_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    let end = bytes.len().min(MAX_SMALL_FILE_BYTES);
+    String::from_utf8_lossy(bytes.get(..end).unwrap_or_default())
 }
 
 /// A source and what it resolved to, in a phrase.

@@ -8,7 +8,7 @@ use modelgate_testdata::fixtures;
 use std::path::Path;
 
 use modelgate_policy::{Action, Decision, Policy, Reviewer, SignatureStatus};
-use modelgate_vet::{VetOptions, VetReport, markdown, model_description, vet};
+use modelgate_vet::{VetOptions, VetReport, markdown, model_description, vet, vet_loaded};
 
 fn license_text(id: &str) -> String {
     modelgate_license::reference_text(id)
@@ -330,5 +330,168 @@ fn bom_description_carries_the_facts() {
     assert_eq!(description.files.len(), 3);
     assert!(
         matches!(&description.license, Some(modelgate_bom::LicenseChoice::Spdx { id }) if id == "Apache-2.0")
+    );
+}
+
+/// Lower-case hex SHA-256, computed here independently of the signing crate.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Issue 9: vet reads the model once. Once loaded, what the disk holds no
+/// longer matters: files replaced by a rename, rewritten in place (small,
+/// so copied when loaded) or deleted are still vetted and recorded as they
+/// were loaded.
+#[test]
+fn vet_judges_and_records_the_bytes_it_loaded_whatever_the_disk_holds_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    minilm_repo(
+        root,
+        &card("license: apache-2.0\n"),
+        &[("LICENSE", license_text("apache-2.0"))],
+    );
+    std::fs::write(
+        root.join("extra.pkl"),
+        modelgate_testdata::read("scan", "malicious/subprocess.pkl"),
+    )
+    .unwrap();
+    // What the disk holds now, read independently of modelgate.
+    let mut original = std::collections::BTreeMap::new();
+    for name in [
+        "README.md",
+        "LICENSE",
+        "config.json",
+        "extra.pkl",
+        "model.safetensors",
+    ] {
+        let bytes = std::fs::read(root.join(name)).unwrap();
+        original.insert(name.to_string(), (bytes.len() as u64, sha256_hex(&bytes)));
+    }
+
+    let loaded = modelgate_formats::load(root, &modelgate_formats::LoadOptions::default()).unwrap();
+
+    // Change everything on disk before vetting what was loaded.
+    let replace = |name: &str, bytes: &[u8]| {
+        let temporary = root.join(format!("{name}.incoming"));
+        std::fs::write(&temporary, bytes).unwrap();
+        std::fs::rename(&temporary, root.join(name)).unwrap();
+    };
+    replace(
+        "extra.pkl",
+        &modelgate_testdata::read("scan", "benign/plain_data.pkl"),
+    );
+    replace("model.safetensors", b"not the weights");
+    std::fs::write(
+        root.join("README.md"),
+        card("license: cc-by-nc-4.0\n").as_bytes(),
+    )
+    .unwrap();
+    std::fs::remove_file(root.join("config.json")).unwrap();
+
+    let report = vet_loaded(&loaded, &VetOptions::default()).unwrap();
+    let recorded: std::collections::BTreeMap<String, (u64, String)> = report
+        .files
+        .iter()
+        .map(|file| (file.path.clone(), (file.size, file.sha256.clone())))
+        .collect();
+    assert_eq!(recorded, original);
+    // The findings describe the loaded bytes too.
+    let pickle = report
+        .scan
+        .files
+        .iter()
+        .find(|file| file.path.ends_with("extra.pkl"))
+        .unwrap();
+    assert!(
+        pickle
+            .findings
+            .iter()
+            .any(|finding| finding.rule == "pickle.dangerous-import"),
+        "{pickle:?}"
+    );
+    assert_eq!(report.license.license.as_deref(), Some("apache-2.0"));
+    assert_eq!(report.model.parameters, Some(22_713_728));
+    assert_eq!(report.verdict.decision, Decision::Rejected);
+}
+
+/// The digest recorded for each file is the SHA-256 of the very bytes the
+/// scanner read, and every file scanned is recorded.
+#[test]
+fn the_digest_recorded_is_the_sha256_of_the_bytes_scanned() {
+    let loaded = modelgate_formats::load(&fixtures().join("minilm"), &Default::default()).unwrap();
+    let report = vet_loaded(&loaded, &VetOptions::default()).unwrap();
+    let mut n_checked = 0;
+    for file in &loaded.files {
+        let scanned = report
+            .scan
+            .files
+            .iter()
+            .find(|scanned| scanned.path == file.path.display().to_string())
+            .unwrap_or_else(|| panic!("{} was not scanned", file.relative_path));
+        assert_eq!(scanned.file_bytes, file.bytes.len() as u64);
+        if modelgate_signing::GIT_PATHS.contains(&file.relative_path.as_str()) {
+            continue;
+        }
+        let recorded = report
+            .files
+            .iter()
+            .find(|recorded| recorded.path == file.relative_path)
+            .unwrap_or_else(|| panic!("{} has no digest", file.relative_path));
+        assert_eq!(
+            recorded.sha256,
+            sha256_hex(&file.bytes),
+            "{}",
+            file.relative_path
+        );
+        assert_eq!(recorded.size, file.bytes.len() as u64);
+        n_checked += 1;
+    }
+    assert_eq!(n_checked, report.files.len());
+    assert!(n_checked >= 10, "{n_checked}");
+}
+
+/// A memory-mapped file written in place while it is vetted may mix old and
+/// new bytes: vet refuses to record a verdict on it.
+#[test]
+fn a_mapped_file_written_in_place_while_vetted_is_an_error() {
+    use std::io::{Seek, SeekFrom, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("model.safetensors");
+    std::fs::copy(fixtures().join("minilm/model.safetensors"), &weights).unwrap();
+    std::fs::copy(
+        fixtures().join("minilm/config.json"),
+        dir.path().join("config.json"),
+    )
+    .unwrap();
+    // An old modification time, so that the write below changes it even
+    // on file systems with coarse timestamps.
+    let file = std::fs::File::options().write(true).open(&weights).unwrap();
+    file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000))
+        .unwrap();
+    drop(file);
+
+    let loaded = modelgate_formats::load(dir.path(), &Default::default()).unwrap();
+    let mapped = loaded
+        .files
+        .iter()
+        .find(|file| file.relative_path == "model.safetensors")
+        .unwrap();
+    assert!(mapped.bytes.is_mapped());
+    // Tensor data, past the header: the same size, other bytes.
+    let mut file = std::fs::File::options().write(true).open(&weights).unwrap();
+    file.seek(SeekFrom::Start(1_000_000)).unwrap();
+    file.write_all(&[0x5a; 4096]).unwrap();
+    drop(file);
+
+    let error = vet_loaded(&loaded, &VetOptions::default()).unwrap_err();
+    assert!(
+        matches!(&error, modelgate_vet::Error::ModifiedWhileVetting { files, .. }
+            if files == &["model.safetensors".to_string()]),
+        "{error}"
     );
 }

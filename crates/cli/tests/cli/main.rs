@@ -1,0 +1,16 @@
+//! The `modelgate` binary end to end, in one test target (one build, one
+//! link): each module runs the real binary on real files and checks the
+//! documented exit codes, text and JSON.
+//!
+//! - `analysis`: inspect, scan, vet and bom on the real models and corpora;
+//! - `inventory`: models, teams, audit and bom --inventory in a fresh
+//!   `--home` per test;
+//! - `sign`: sign and verify, with `model-signing`'s CLI in both directions;
+//! - `formats`: each command's `--format` values, and the refusal of the
+//!   others.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, missing_docs)]
+
+mod analysis;
+mod formats;
+mod inventory;
+mod sign;

@@ -1,0 +1,4 @@
+import pickle
+
+def load(data):
+    return pickle.loads(data)

@@ -1,0 +1,2 @@
+def f(obj, name):
+    return getattr(obj, name)()
