@@ -152,7 +152,8 @@ def corpus_samples():
             relative = os.path.relpath(path, data).replace(os.sep, "/")
             if MANIFEST.search(relative) or relative.startswith("card/"):
                 continue
-            out.append(Sample("tests/data/" + relative, path, "test corpora", truth_from_path(relative)))
+            origin = "scan corpus" if relative.startswith("scan/") else "reader corpora"
+            out.append(Sample("tests/data/" + relative, path, origin, truth_from_path(relative)))
     return sorted(out, key=lambda s: s.name)
 
 
@@ -726,20 +727,42 @@ def render(args, tools, samples, results, found, real_counts, wall, started, loa
     w("")
     w("### Benign samples flagged")
     w("")
-    w("Every benign sample that some tool flagged (a false positive for that tool), with what it named.")
+    w("modelgate's false positives outside the reference packages (those have their own section below), "
+      "every one with what it named; the reader corpora's `ok/` files are there to be parsed, and a few "
+      "carry on purpose what a gate should stop (a `__main__` import, tar links, EXT opcodes, members in "
+      "no model format):")
     w("")
-    flagged_benign = [s for s in by_truth["benign"] if any(results[(s.name, t.name)][0] == "flagged" for t in tools)]
-    if not flagged_benign:
+    mine = [s for s in by_truth["benign"] if s.origin != "reference packages"
+            and has_modelgate and results[(s.name, "modelgate")][0] == "flagged"]
+    if not mine:
         w("None.")
     else:
-        w("| sample | " + " | ".join(t.name for t in tools) + " |")
-        w("|---|" + "---|" * len(tools))
-        for sample in flagged_benign:
-            cells = []
-            for tool in tools:
-                verdict, detail, _ = results[(sample.name, tool.name)]
-                cells.append(md_escape(f"**flagged**: {detail}" if verdict == "flagged" else verdict))
-            w(f"| {md_escape(sample.name)} | " + " | ".join(cells) + " |")
+        w("| sample | modelgate | peers that flagged it too |")
+        w("|---|---|---|")
+        for sample in mine:
+            others = [t.name for t in tools if t.name != "modelgate" and results[(sample.name, t.name)][0] == "flagged"]
+            w(f"| {md_escape(sample.name)} | {md_escape(results[(sample.name, 'modelgate')][1])} | {', '.join(others) or '-'} |")
+    w("")
+    w("The peers' false positives: how many, then each thing they named (a sample counts under each "
+      "of its findings) with how many samples and up to three of them:")
+    w("")
+    for tool in tools:
+        if tool.name == "modelgate":
+            continue
+        groups, count = {}, 0
+        for sample in by_truth["benign"]:
+            verdict, detail, _ = results[(sample.name, tool.name)]
+            if verdict == "flagged":
+                count += 1
+                for item in sorted(set(detail.split(", "))):
+                    groups.setdefault(item, []).append(sample.name)
+        if not groups:
+            w(f"- {tool.name}: none.")
+            continue
+        w(f"- {tool.name}: {count}")
+        for detail, names in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+            examples = ", ".join(f"`{n}`" for n in names[:3]) + (", ..." if len(names) > 3 else "")
+            w(f"  - {md_escape(detail) or '(no detail)'} ({len(names)}): {examples}")
     w("")
     w("### Errors")
     w("")
@@ -750,7 +773,11 @@ def render(args, tools, samples, results, found, real_counts, wall, started, loa
         for sample in samples:
             verdict, detail, _ = results[(sample.name, tool.name)]
             if verdict == "error":
-                key = re.sub(r"/[^ ]*", "PATH", detail)[:110]
+                # Paths, offsets and byte values vary from sample to sample.
+                key = re.sub(r"/[^ ]*", "PATH", detail)
+                head, sep, rest = key.partition(": ")
+                # Cut short: the tools' messages were already cut at varying points.
+                key = (head + sep + re.sub(r"b'[^']*'", "b'..'", re.sub(r"\b\d+\b", "N", rest)))[:64]
                 reasons[key] = reasons.get(key, 0) + 1
         if reasons:
             listed = "; ".join(f"{k or 'no message'} ({v})" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])[:6])
@@ -920,7 +947,10 @@ def render_only(args):
         for row in csv.DictReader(f):
             if row["sample"] not in seen:
                 seen.add(row["sample"])
-                samples.append(Sample(row["sample"], "", row["origin"], row["truth"]))
+                origin = row["origin"]
+                if origin == "test corpora":  # runs before the corpora were told apart
+                    origin = "scan corpus" if row["sample"].startswith("tests/data/scan/") else "reader corpora"
+                samples.append(Sample(row["sample"], "", origin, row["truth"]))
             seconds = float(row["seconds"]) if row["seconds"] else None
             results[(row["sample"], row["tool"])] = (row["verdict"], row["detail"], seconds)
     finish(args, tools, samples, results, run["found"], run["real_counts"], run["wall"],

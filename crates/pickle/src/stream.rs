@@ -87,6 +87,14 @@ pub fn evaluate_stream_each(
         if let Some(error) = error {
             return Some(error);
         }
+        // Whitespace after the last STOP (a newline some writers add) is
+        // not a pickle, and no loader can run it: the stream ends there.
+        if bytes
+            .get(pos..)
+            .is_some_and(|rest| rest.iter().all(u8::is_ascii_whitespace))
+        {
+            break;
+        }
     }
     None
 }

@@ -664,3 +664,25 @@ fn the_memory_limit_is_named() {
         stream.error
     );
 }
+
+#[test]
+fn whitespace_after_the_last_stop_ends_the_stream_but_other_bytes_do_not() {
+    let mut bytes = read("ok", "protocol2.pkl");
+    bytes.extend_from_slice(b"\n\r\n ");
+    let stream = evaluate_stream(&bytes, &EvalLimits::default());
+    assert_eq!(stream.error, None);
+    assert_eq!(stream.pickles.len(), 1);
+    let len = bytes.len();
+    bytes.extend_from_slice(b"x");
+    let stream = evaluate_stream(&bytes, &EvalLimits::default());
+    assert!(
+        matches!(
+            stream.error,
+            Some(Error::UnknownOpcode { .. })
+                | Some(Error::BadArgument { .. })
+                | Some(Error::Truncated { .. })
+        ),
+        "{:?} (trailing bytes at {len})",
+        stream.error
+    );
+}

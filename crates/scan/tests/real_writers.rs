@@ -339,3 +339,64 @@ fn every_stdlib_call_fails_the_default_gate() {
             .join("\n")
     );
 }
+
+/// Files under a test directory of the reference packages (NumPy, SciPy,
+/// scikit-learn, joblib, ONNX, h5py) whose names say they hold arrays,
+/// models or pickles, possibly compressed.
+fn reference_test_files(site_packages: &Path) -> Vec<PathBuf> {
+    const MODEL: &[&str] = &[
+        "npy", "npz", "pkl", "pickle", "joblib", "h5", "hdf5", "onnx", "pt", "pth",
+    ];
+    const COMPRESSED: &[&str] = &["gz", "bz2", "xz", "lzma", "z"];
+    let model_like = |name: &str| {
+        let mut parts = name.rsplit('.');
+        let last = parts.next().unwrap_or_default();
+        let before = parts.next().unwrap_or_default();
+        MODEL.contains(&last)
+            || (COMPRESSED.contains(&last)
+                && (MODEL.contains(&before) || name.contains("_pickle_")))
+    };
+    let mut found = Vec::new();
+    let mut dirs: Vec<PathBuf> = ["numpy", "scipy", "sklearn", "joblib", "onnx", "h5py"]
+        .iter()
+        .map(|p| site_packages.join(p))
+        .collect();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.to_string_lossy().contains("test")
+                && model_like(&path.file_name().unwrap().to_string_lossy())
+            {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn the_reference_packages_own_test_data_passes_the_default_gate() {
+    let python = PathBuf::from(
+        std::env::var_os("MODELGATE_PYTHON")
+            .expect("MODELGATE_PYTHON (the test venv's interpreter) is set by scripts/test.sh"),
+    );
+    let lib = python.parent().unwrap().parent().unwrap().join("lib");
+    let site_packages = std::fs::read_dir(&lib)
+        .unwrap()
+        .map(|e| e.unwrap().path().join("site-packages"))
+        .find(|p| p.join("numpy").is_dir())
+        .expect("the test venv has numpy");
+    let files = reference_test_files(&site_packages);
+    assert!(files.len() > 100, "only {} files found", files.len());
+    let report = scan_paths(&files, &ScanOptions::default()).unwrap();
+    let failing: Vec<String> = report
+        .files
+        .iter()
+        .filter(|f| f.findings.iter().any(|x| x.severity >= Severity::High))
+        .map(|f| format!("{}:\n{}", f.path, render(f, Severity::High)))
+        .collect();
+    assert!(failing.is_empty(), "{}", failing.join("\n"));
+}
