@@ -381,16 +381,27 @@ fn parse_content(bytes: &[u8], format: Format, limits: &Limits) -> Result<Conten
     })
 }
 
+/// Count a stream's pickles and opcodes with the streaming evaluator, so a
+/// large pickle costs no memory per opcode and joblib's array data is
+/// stepped over as joblib reads it.
 fn summarize_pickles(bytes: &[u8]) -> Result<PickleSummary, ParseError> {
-    let pickles = modelgate_pickle::disassemble(bytes)?;
-    Ok(PickleSummary {
-        n_pickles: pickles.len(),
-        protocols: pickles.iter().map(|p| p.protocol.unwrap_or(0)).collect(),
-        n_ops: pickles
-            .iter()
-            .map(|p| u64::try_from(p.ops.len()).unwrap_or(u64::MAX))
-            .sum(),
-    })
+    let mut summary = PickleSummary {
+        n_pickles: 0,
+        protocols: Vec::new(),
+        n_ops: 0,
+    };
+    let limits = modelgate_pickle::EvalLimits::default();
+    let error = modelgate_pickle::evaluate_stream_each(bytes, &limits, |evaluation| {
+        if !evaluation.embedded {
+            summary.n_pickles += 1;
+            summary.protocols.push(evaluation.protocol.unwrap_or(0));
+        }
+        summary.n_ops = summary.n_ops.saturating_add(evaluation.ops);
+    });
+    match error {
+        Some(error) => Err(error.into()),
+        None => Ok(summary),
+    }
 }
 
 /// Parse a repository file into the snapshot. Returns whether the file was

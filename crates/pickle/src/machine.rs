@@ -662,6 +662,7 @@ impl<'l> Machine<'l> {
         protocol: Option<u8>,
         mut result: Option<NodeId>,
         error: Option<Error>,
+        ops: u64,
     ) -> Evaluation {
         // Drop what nothing reaches, so a finished evaluation holds only
         // the calls, the stack and the result.
@@ -686,6 +687,7 @@ impl<'l> Machine<'l> {
             start,
             end,
             protocol,
+            ops,
             embedded: false,
             error,
         }
@@ -781,7 +783,15 @@ pub fn evaluate(pickle: &Pickle) -> Evaluation {
                 available: 0,
             });
         }
-        return m.finish(pickle.start, pickle.end, pickle.protocol, result, error);
+        let ops = u64::try_from(pickle.ops.len()).unwrap_or(u64::MAX);
+        return m.finish(
+            pickle.start,
+            pickle.end,
+            pickle.protocol,
+            result,
+            error,
+            ops,
+        );
     }
 }
 

@@ -266,7 +266,7 @@ fn run(
         }
     }
     Ok((
-        m.finish(to_u64(start), to_u64(pos), protocol, result, error),
+        m.finish(to_u64(start), to_u64(pos), protocol, result, error, steps),
         embedded,
     ))
 }

@@ -151,6 +151,8 @@ pub struct Evaluation {
     pub end: u64,
     /// The protocol its `PROTO` declares, if any.
     pub protocol: Option<u8>,
+    /// Opcodes read (including the plain values counted, not built).
+    pub ops: u64,
     /// Whether this pickle was embedded in another by joblib (an object
     /// array's data).
     pub embedded: bool,
@@ -191,6 +193,7 @@ impl Evaluation {
             start: 0,
             end: 0,
             protocol: None,
+            ops: 0,
             embedded: false,
             result: None,
             imports: Vec::new(),
