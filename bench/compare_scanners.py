@@ -360,6 +360,14 @@ class Modelgate(Tool):
         self.binary = binary
         out = subprocess.run([binary, "--version"], capture_output=True, text=True)
         self.version = out.stdout.strip().split()[-1] if out.returncode == 0 and out.stdout.strip() else "?"
+        # Which source it was built from, when it is this checkout's build.
+        if os.path.realpath(binary).startswith(ROOT + os.sep):
+            head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+            dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+                                   capture_output=True, text=True)
+            if head.returncode == 0:
+                changes = " with uncommitted changes" if dirty.stdout.strip() else ""
+                self.version += f" (built from commit {head.stdout.strip()}{changes})"
 
     def command(self, path, work):
         return [self.binary, "scan", path, "--format", "json"]

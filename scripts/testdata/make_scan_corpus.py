@@ -219,6 +219,8 @@ def main():
         "pytorch/malicious/tar_storages_payload.tar": ["pickle.dangerous-import"],
         "pytorch/ok/archive.pt": [],
         "pytorch/ok/model.pt": ["pickle.unsafe-call"],
+        "pytorch/ok/model_legacy.pt": ["pickle.unsafe-call"],
+        "pytorch/ok/torchscript.pt": ["pickle.unsafe-call"],
         "pickle/ok/joblib_arrays.pkl": [],
         "pickle/ok/joblib_unaligned.pkl": [],
         "pickle/malicious/joblib_between.pkl": ["pickle.dangerous-import"],

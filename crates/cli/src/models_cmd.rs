@@ -316,6 +316,14 @@ fn explain(error: InventoryError, subject: &str) -> anyhow::Error {
         InventoryError::CreateHome { .. } | InventoryError::Open { .. } => {
             "check --home / MODELGATE_HOME".to_string()
         }
+        InventoryError::FileChanged { .. } => {
+            "nothing was stored; find out what changes the files, then add the version again"
+                .to_string()
+        }
+        InventoryError::Blob { .. } => {
+            "check the space and permissions of the blob store under --home / MODELGATE_HOME"
+                .to_string()
+        }
         _ => return anyhow::Error::new(error).context(format!("inventory: {subject}")),
     };
     anyhow::anyhow!("{error}; {hint}")
@@ -420,6 +428,7 @@ fn add(args: &Args, add_args: &AddArgs, json: bool) -> anyhow::Result<u8> {
     let mut store = open_store(args)?;
     let bar = crate::progress::Bar::new("hashing");
     let vet_options = crate::vet_cmd::vet_options(&add_args.origin, &bar)?;
+    let copy_bar = crate::progress::Bar::new("storing");
     let added = modelgate_ops::add_version(
         &mut store,
         &modelgate_ops::AddVersion {
@@ -428,9 +437,11 @@ fn add(args: &Args, add_args: &AddArgs, json: bool) -> anyhow::Result<u8> {
             path: &add_args.path,
             by: &by,
             vet: &vet_options,
+            copy_progress: &copy_bar,
         },
     );
     bar.finish();
+    copy_bar.finish();
     let summary = added.map_err(|error| match error {
         modelgate_ops::Error::Inventory(error) => explain(error, &r.to_string()),
         other => {
@@ -767,12 +778,34 @@ fn verify(args: &Args, verify_args: &ModelVerifyArgs, json: bool) -> anyhow::Res
     if json {
         print_json(&verification)?;
     } else if verified {
+        let copies = if verification.stored {
+            ", and so do their stored copies"
+        } else {
+            " (not yet in the blob store: recorded before it existed)"
+        };
         print_text(&format!(
-            "{r}: {} files in {path} match the recorded digests\n",
+            "{r}: {} files in {path} match the recorded digests{copies}\n",
             comparison.n_files,
         ))?;
+    } else if comparison.matches() {
+        let mut text = format!(
+            "{r}: {path} matches, but the STORED COPIES DO NOT MATCH the recorded digests\n"
+        );
+        for problem in &verification.blob_problems {
+            text.push_str(&format!("  {}: {}\n", problem.path, problem.problem));
+        }
+        text.push_str(
+            "  the blob store was altered; add the model again as a new version from a vetted source\n",
+        );
+        print_text(&text)?;
     } else {
         let mut text = format!("{r}: {path} DOES NOT MATCH the recorded digests\n");
+        for problem in &verification.blob_problems {
+            text.push_str(&format!(
+                "  stored   {}: {}\n",
+                problem.path, problem.problem
+            ));
+        }
         for (label, paths) in [
             ("modified", &comparison.modified),
             ("added", &comparison.added),

@@ -6,7 +6,8 @@ use std::io::IsTerminal;
 use indicatif::{ProgressBar, ProgressStyle};
 use modelgate_signing::Progress;
 
-/// A byte-count progress bar for hashing (sign, verify, vet).
+/// A byte-count progress bar for hashing (sign, verify, vet) and for
+/// copying into the blob store (`models add`).
 #[derive(Clone)]
 pub(crate) struct Bar(Option<ProgressBar>);
 
@@ -44,5 +45,15 @@ impl Progress for Bar {
         if let Some(bar) = &self.0 {
             bar.set_position(bytes_done);
         }
+    }
+}
+
+impl modelgate_inventory::CopyProgress for Bar {
+    fn start(&self, total_bytes: u64) {
+        Progress::start(self, total_bytes);
+    }
+
+    fn advance(&self, bytes_done: u64) {
+        Progress::advance(self, bytes_done);
     }
 }

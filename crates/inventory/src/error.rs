@@ -69,6 +69,58 @@ pub enum Error {
         /// What, and where.
         what: String,
     },
+    /// The blob store could not be read or written.
+    #[error("cannot {doing} {path}")]
+    Blob {
+        /// What was being done (`create`, `write`, `rename`).
+        doing: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file's bytes, copied into the blob store, are not the bytes vet
+    /// recorded: the file changed between the vet and the copy. Nothing of
+    /// the version was stored.
+    #[error(
+        "{file} changed since it was vetted: vet recorded sha256 {recorded}, the copy has sha256 {copied}; run vet again"
+    )]
+    FileChanged {
+        /// The file, relative to the model's root.
+        file: String,
+        /// The digest vet recorded.
+        recorded: String,
+        /// The digest of the bytes read now.
+        copied: String,
+    },
+    /// A recorded file's path or digest cannot name a file in the store
+    /// (absolute, `..`, not 64 hex digits).
+    #[error("{what} {text:?} of {reference} cannot be stored: {reason}")]
+    BadStoredName {
+        /// The version.
+        reference: VersionRef,
+        /// `path` or `sha256`.
+        what: &'static str,
+        /// The value.
+        text: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A version recorded before the blob store existed could not be
+    /// imported into it from its recorded path.
+    #[error(
+        "{reference} was added before the blob store and cannot be imported from {source_path}; add the model again as a new version"
+    )]
+    Import {
+        /// The version.
+        reference: VersionRef,
+        /// Where it was recorded.
+        source_path: String,
+        /// Why (a changed or missing file).
+        #[source]
+        source: Box<Error>,
+    },
     /// A model, version or team name is not acceptable.
     #[error("{kind} {text:?} is not valid: {reason}")]
     BadName {

@@ -11,11 +11,17 @@
 //! it, the reviewers signed off, or an override says why), record which
 //! team uses which version for what, and append every change to an audit
 //! trail chained by SHA-256 ([`audit`]) in the same transaction as the
-//! change.
+//! change. Keep a read-only copy of every version's files in a
+//! content-addressed blob store beside the database ([`Blobs`],
+//! `blobs/sha256/<digest>`), checked against vet's digests while copying
+//! ([`Store::add_stored_version`]), from which a server loads
+//! ([`Store::ensure_stored`], which imports versions recorded before the
+//! store existed after checking their files again).
 //!
 //! Non-purpose: it does not vet (that is `modelgate-vet`, whose report it
-//! stores), hash files (the caller compares with [`compare_files`]), or
-//! decide policy. Analysers never see it: the store is at the edge, used by
+//! stores), hash a model's files for comparison (the caller compares with
+//! [`compare_files`]; it hashes only the bytes it copies into and keeps in
+//! its blob store), or decide policy. Analysers never see it: the store is at the edge, used by
 //! the CLI (and later the gateway).
 //!
 //! Main types: [`Store`] (one SQLite database, WAL mode; writers queue with
@@ -23,7 +29,8 @@
 //! [`Batch`] (several changes in one transaction), [`NewVersion`] (what to
 //! record; [`NewVersion::from_report`] builds it from a vet report),
 //! [`VersionSummary`] / [`VersionDetail`], [`StageChange`], [`Assignment`],
-//! [`audit::Event`] and [`audit::AuditReport`], and [`Error`].
+//! [`audit::Event`] and [`audit::AuditReport`], [`StoredVersion`] and
+//! [`BlobProblem`] (the blob store), and [`Error`].
 //!
 //! Storage: the schema is the SQL in `migrations/` (applied in order in one
 //! transaction, recorded in `schema_migrations`). Each migration has a
@@ -44,7 +51,10 @@
 //! let mut store = Store::open(std::path::Path::new("/var/lib/modelgate"))?;
 //! let report = vet(std::path::Path::new("./all-MiniLM-L6-v2"), &VetOptions::default())?;
 //! let minilm: VersionRef = "all-MiniLM-L6-v2@1.0".parse()?;
-//! store.add_version(&NewVersion::from_report(minilm.clone(), &report)?, "alice")?;
+//! let new = NewVersion::from_report(minilm.clone(), &report)?;
+//! store.add_stored_version(&new, "alice", &modelgate_inventory::NoCopyProgress)?;
+//! let stored = store.ensure_stored(&minilm, "server", &modelgate_inventory::NoCopyProgress)?;
+//! println!("{} files in the blob store", stored.files.len());
 //! store.approve(&minilm, &Approval { by: "bob".into(), ..Approval::default() })?;
 //! store.promote(&minilm, "carol", None)?;
 //! store.assign("search", &minilm, "semantic search over the wiki", "carol")?;
@@ -53,6 +63,7 @@
 //! ```
 
 pub mod audit;
+mod blobs;
 mod clock;
 mod encoding;
 mod error;
@@ -64,6 +75,9 @@ mod sqlite;
 mod stage;
 
 pub use audit::{AuditProblem, AuditReport, Event};
+pub use blobs::{
+    BLOBS_DIR, BlobProblem, Blobs, CopyProgress, NoCopyProgress, StoredFile, StoredVersion,
+};
 pub use clock::{Date, Timestamp};
 pub use error::Error;
 pub use home::default_home;

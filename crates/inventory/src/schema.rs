@@ -24,10 +24,17 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "append_only_events",
         portable: None,
     },
+    Migration {
+        version: 3,
+        name: "stored_versions",
+        portable: Some(include_str!(
+            "../migrations/portable/0003_stored_versions.sql"
+        )),
+    },
 ];
 
 /// The newest schema this build knows.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The names of the `.sql` files in `migrations/<folder>`, sorted (for the
 /// tests that check each backend lists its files).

@@ -710,7 +710,8 @@ fn migrations_run_once_and_newer_schemas_are_refused() {
         applied,
         [
             (1, "inventory".to_string()),
-            (2, "append_only_events".to_string())
+            (2, "append_only_events".to_string()),
+            (3, "stored_versions".to_string())
         ]
     );
     conn.execute(
@@ -782,4 +783,40 @@ fn hostile_values_in_the_database_are_reported_not_fatal() {
     let events = store.events().unwrap();
     assert_eq!(events.len(), 5);
     assert_eq!(events[1].actor, "\u{fffd}\u{0}");
+}
+
+#[test]
+fn recording_a_stored_copy_is_audited_once_and_keeps_the_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    add(&mut store, "m@1");
+    let m1 = reference("m@1");
+    assert!(!store.is_stored(&m1).unwrap());
+    store
+        .transaction(|batch| batch.record_stored(&m1, true, "server"))
+        .unwrap();
+    store
+        .transaction(|batch| batch.record_stored(&m1, true, "server"))
+        .unwrap();
+    assert!(store.is_stored(&m1).unwrap());
+    let events = store.events().unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1].action, "version.stored");
+    assert_eq!(events[1].details["imported"], true);
+    assert_eq!(events[1].details["n_files"], 2);
+    assert_eq!(store.version(&m1).unwrap().summary.stage, Stage::Candidate);
+    let report = store.verify_audit().unwrap();
+    assert!(report.ok, "{report:?}");
+    assert!(matches!(
+        store.transaction(|batch| batch.record_stored(&reference("m@2"), false, "server")),
+        Err(Error::UnknownVersion { .. })
+    ));
+    // The blob path of a digest, and nothing for a name that is not one.
+    let blobs = store.blobs();
+    assert_eq!(
+        blobs.blob_path(&"a".repeat(64)).unwrap(),
+        dir.path().join("blobs/sha256").join("a".repeat(64))
+    );
+    assert!(blobs.blob_path("../../etc/passwd").is_none());
+    assert!(blobs.blob_path(&"A".repeat(64)).is_none());
 }

@@ -5,10 +5,11 @@
 //! (text, JSON, a response) with its own exit code or status.
 //!
 //! Purpose: the steps that span crates and that no single stage owns.
-//! [`add_version`] vets a model and records the report in the inventory
-//! (refusing an existing version before the slow vet);
-//! [`verify_stored`] re-hashes a recorded version's files and compares
-//! them with the stored manifest; [`sign`] and [`verify_signature`] sign a
+//! [`add_version`] vets a model, copies its files into the inventory's
+//! blob store (refusing the version when a file changed since the vet) and
+//! records the report (refusing an existing version before the slow vet);
+//! [`verify_stored`] re-hashes a recorded version's files and its stored
+//! copies and compares them with the stored manifest; [`sign`] and [`verify_signature`] sign a
 //! model (returning the signature's bytes, for the edge to write or send)
 //! and check a signature, with the JSON reports ([`SignReport`],
 //! [`VerifyReport`]) that are part of modelgate's interface;
@@ -38,6 +39,7 @@
 //!         path: std::path::Path::new("./all-MiniLM-L6-v2"),
 //!         by: "alice",
 //!         vet: &VetOptions::default(),
+//!         copy_progress: &modelgate_inventory::NoCopyProgress,
 //!     },
 //! )?;
 //! println!("{} is a candidate; verdict {}", summary.name, summary.decision.name());

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use modelgate_inventory::{
-    FileComparison, FileRecord, NewVersion, Store, VersionRef, VersionSummary, compare_files,
+    BlobProblem, CopyProgress, FileComparison, FileRecord, NewVersion, Store, VersionRef,
+    VersionSummary, compare_files,
 };
 use modelgate_signing::Progress;
 use modelgate_vet::VetOptions;
@@ -25,12 +26,17 @@ pub struct AddVersion<'a> {
     pub by: &'a str,
     /// How to vet it (policy, origin hints, progress).
     pub vet: &'a VetOptions,
+    /// Told how far the copy into the blob store has got.
+    pub copy_progress: &'a dyn CopyProgress,
 }
 
-/// Vet a model and record it as a `candidate` with the whole report as
-/// evidence. Refused before vetting when the version is already recorded
-/// (versions are immutable); the path is recorded absolute, so that
-/// [`verify_stored`] finds the files from anywhere.
+/// Vet a model, copy its files into the inventory's blob store and record
+/// it as a `candidate` with the whole report as evidence. Refused before
+/// vetting when the version is already recorded (versions are immutable),
+/// and refused with nothing stored when a file changed between the vet
+/// and the copy (its digest is not the one vet recorded); the path is
+/// recorded absolute, so that [`verify_stored`] finds the files from
+/// anywhere.
 pub fn add_version(store: &mut Store, request: &AddVersion<'_>) -> Result<VersionSummary, Error> {
     if store.version(&request.reference).is_ok() {
         return Err(modelgate_inventory::Error::VersionExists {
@@ -45,7 +51,7 @@ pub fn add_version(store: &mut Store, request: &AddVersion<'_>) -> Result<Versio
     })?;
     let mut new = NewVersion::from_report(request.reference.clone(), &report)?;
     new.variant_of.clone_from(&request.variant_of);
-    Ok(store.add_version(&new, request.by)?)
+    Ok(store.add_stored_version(&new, request.by, request.copy_progress)?)
 }
 
 /// A recorded version's files compared with the files on disk: the JSON
@@ -59,15 +65,21 @@ pub struct StoredVerification {
     /// Where the files were read.
     pub path: String,
     /// Every recorded file is there with its recorded digest, and nothing
-    /// else is.
+    /// else is; and every stored copy in the blob store is intact.
     pub verified: bool,
+    /// Whether the version's files are in the blob store (false for a
+    /// version recorded before it existed and not yet imported).
+    pub stored: bool,
+    /// Stored copies that are missing or not the recorded bytes.
+    pub blob_problems: Vec<BlobProblem>,
     /// What changed.
     #[serde(flatten)]
     pub comparison: FileComparison,
 }
 
 /// Hash the files of a recorded version (at `path`, default the path
-/// recorded when it was added) and compare them with the stored manifest.
+/// recorded when it was added) and compare them with the stored manifest;
+/// then re-hash its copies in the blob store.
 /// Files that are not there at all are [`Error::Hash`].
 pub fn verify_stored(
     store: &Store,
@@ -91,11 +103,16 @@ pub fn verify_stored(
         })
         .collect();
     let comparison = compare_files(&detail.files, &current);
+    let blobs = store.check_blobs(reference)?;
+    let stored = blobs.is_some();
+    let blob_problems = blobs.unwrap_or_default();
     Ok(StoredVerification {
         name: reference.name.clone(),
         version: reference.version.clone(),
         path: path.display().to_string(),
-        verified: comparison.matches(),
+        verified: comparison.matches() && blob_problems.is_empty(),
+        stored,
+        blob_problems,
         comparison,
     })
 }

@@ -834,10 +834,16 @@ fn scan_zip(
                                 | ".format_version"
                                 | ".storage_alignment"
                         );
+                // TorchScript archives carry their compiled model's source
+                // (`code/…/*.py`, compiled by torch.jit, never run by
+                // Python) and arbitrary user files (`extra/`).
+                let torch_text = torch
+                    && (entry.name.contains("/extra/")
+                        || (entry.name.contains("/code/") && name.ends_with(".py")));
                 let inner_format = scan_bytes(
                     &data,
                     name,
-                    expect && !is_text_member(name),
+                    expect && !is_text_member(name) && !torch_text,
                     depth + 1,
                     &inner_member,
                     limits,

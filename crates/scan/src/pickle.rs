@@ -171,6 +171,21 @@ fn escaping_side_file<'e>(evaluation: &'e Evaluation, call: &CallSite) -> Option
     })
 }
 
+/// The class a legacy PyTorch persistent id `('module', cls, file,
+/// source)` stands for: torch's `persistent_load` returns `cls` itself.
+fn torch_module_class(evaluation: &Evaluation, id: NodeId) -> Option<(&str, &str)> {
+    let Value::PersistentId(pid) = evaluation.value(id) else {
+        return None;
+    };
+    let Value::Tuple(items) = evaluation.value(*pid) else {
+        return None;
+    };
+    match evaluation.value(*items.first()?) {
+        Value::Str(kind) if kind == "module" => evaluation.global(*items.get(1)?),
+        _ => None,
+    }
+}
+
 fn arguments(evaluation: &Evaluation, args: NodeId) -> &[NodeId] {
     match evaluation.value(args) {
         Value::Tuple(items) => items,
@@ -225,6 +240,23 @@ fn judge_evaluation(
             // BUILD on plain data, a persistent id or a buffer sets no code.
             (CallKind::Build, _) => continue,
             (_, Value::Call { callable, .. }) => {
+                // Legacy torch.save of a whole module names each class as a
+                // persistent id ('module', cls, file, source) that
+                // persistent_load turns into `cls`: calling it calls `cls`.
+                if let Some((module, name)) = torch_module_class(evaluation, *callable) {
+                    if !matches!(rules.classify(module, name), Verdict::Safe(_)) {
+                        invoked
+                            .entry((module.to_string(), name.to_string()))
+                            .and_modify(|seen| seen.count += 1)
+                            .or_insert_with(|| Invoked {
+                                pos: call.pos,
+                                count: 1,
+                                evidence: evaluation.render_call(call),
+                                how: "calls (restored by torch's legacy persistent_load)",
+                            });
+                    }
+                    continue;
+                }
                 // Extension codes are reported as such, below.
                 if evaluation.global(*callable).is_none()
                     && !matches!(evaluation.value(*callable), Value::Ext(_))

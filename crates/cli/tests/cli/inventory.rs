@@ -326,6 +326,7 @@ fn a_version_goes_through_its_stages_and_revoking_names_the_teams() {
         actions,
         [
             "version.added",
+            "version.stored",
             "version.approved",
             "version.promoted",
             "team.assigned",
@@ -339,10 +340,10 @@ fn a_version_goes_through_its_stages_and_revoking_names_the_teams() {
             assert_eq!(event["prev_hash"], events[idx - 1]["hash"]);
         }
     }
-    assert_eq!(events[5]["details"]["affected_teams"][1], "support");
+    assert_eq!(events[6]["details"]["affected_teams"][1], "support");
     let verified = inventory.expect(0, &["audit", "verify"]);
     assert!(
-        verified.starts_with("Audit trail intact: 6 events"),
+        verified.starts_with("Audit trail intact: 7 events"),
         "{verified}"
     );
 }
@@ -698,12 +699,13 @@ fn concurrent_adds_lose_nothing() {
                 .unwrap()
         })
         .collect();
-    assert_eq!(seqs, (1..=u64::from(n_processes)).collect::<Vec<_>>());
+    // Each add is two events: version.added and version.stored.
+    assert_eq!(seqs, (1..=2 * u64::from(n_processes)).collect::<Vec<_>>());
     inventory.expect(0, &["audit", "verify"]);
 }
 
-/// An inventory with five events: tiny@1 added, approved, promoted;
-/// tiny@2 added; tiny@1 assigned.
+/// An inventory with five changes in seven events: tiny@1 added (and
+/// stored), approved, promoted; tiny@2 added (and stored); tiny@1 assigned.
 fn five_events() -> Inventory {
     let inventory = Inventory::new();
     let one = tiny_repo(inventory.dir("one"), 1);
@@ -777,16 +779,16 @@ fn audit_verify_names_an_edited_event() {
     let inventory = five_events();
     tamper(
         &inventory,
-        "UPDATE events SET actor = 'mallory' WHERE seq = 2;",
+        "UPDATE events SET actor = 'mallory' WHERE seq = 3;",
     );
     let (first, text) = first_bad(&inventory);
-    assert_eq!(first, 2, "{text}");
+    assert_eq!(first, 3, "{text}");
     assert!(
-        text.starts_with("AUDIT TRAIL TAMPERED: first bad event 2"),
+        text.starts_with("AUDIT TRAIL TAMPERED: first bad event 3"),
         "{text}"
     );
     assert!(
-        text.contains("event 2 (version.approved tiny@1) was changed"),
+        text.contains("event 3 (version.approved tiny@1) was changed"),
         "{text}"
     );
 }
@@ -829,7 +831,7 @@ fn audit_verify_finds_state_changed_behind_its_back() {
     tamper(
         &inventory,
         "UPDATE versions SET stage = 'production' WHERE version = '2';
-         DELETE FROM events WHERE seq = 5;",
+         DELETE FROM events WHERE seq = 7;",
     );
     let text = inventory.expect(1, &["audit", "verify"]);
     assert!(
@@ -959,4 +961,46 @@ fn variant_of_links_another_version() {
         ],
         "no version tiny@9 in the inventory",
     );
+}
+
+#[test]
+fn models_add_keeps_read_only_copies_and_verify_checks_them() {
+    let inventory = Inventory::new();
+    let repo = tiny_repo(inventory.dir("tiny"), 7);
+    inventory.add(&repo, "tiny", "1");
+    let shown = inventory.json(&["models", "show", "tiny@1"]);
+    let files = shown["files"].as_array().unwrap();
+    let sha_dir = inventory.home.path().join("blobs/sha256");
+    for file in files {
+        let blob = sha_dir.join(file["sha256"].as_str().unwrap());
+        let stored = std::fs::read(&blob).unwrap();
+        let source = std::fs::read(repo.join(file["path"].as_str().unwrap())).unwrap();
+        assert_eq!(stored, source, "{file}");
+        assert!(std::fs::metadata(&blob).unwrap().permissions().readonly());
+    }
+    let ok = inventory.expect(0, &["models", "verify", "tiny@1"]);
+    assert!(ok.contains("and so do their stored copies"), "{ok}");
+    let notes = files
+        .iter()
+        .find(|file| file["path"] == "notes.txt")
+        .unwrap();
+    let blob = sha_dir.join(notes["sha256"].as_str().unwrap());
+    let mut permissions = std::fs::metadata(&blob).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    permissions.set_readonly(false);
+    std::fs::set_permissions(&blob, permissions).unwrap();
+    std::fs::write(&blob, "tampered\n").unwrap();
+    let text = inventory.expect(1, &["models", "verify", "tiny@1"]);
+    assert!(text.contains("STORED COPIES DO NOT MATCH"), "{text}");
+    assert!(text.contains("notes.txt: the stored copy"), "{text}");
+    let json: Value = serde_json::from_str(
+        &inventory.expect(1, &["models", "verify", "tiny@1", "--format", "json"]),
+    )
+    .unwrap();
+    assert_eq!(json["verified"], false);
+    assert_eq!(json["stored"], true);
+    assert_eq!(json["blob_problems"][0]["path"], "notes.txt");
+    std::fs::remove_file(&blob).unwrap();
+    let text = inventory.expect(1, &["models", "verify", "tiny@1"]);
+    assert!(text.contains("is missing"), "{text}");
 }

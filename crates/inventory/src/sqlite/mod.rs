@@ -44,6 +44,8 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The blob store beside the database (`blobs/` in the same directory).
+    blobs: crate::Blobs,
 }
 
 impl std::fmt::Debug for Store {
@@ -57,4 +59,11 @@ impl std::fmt::Debug for Store {
 pub struct Batch<'a> {
     tx: rusqlite::Transaction<'a>,
     now: Timestamp,
+}
+
+impl Store {
+    /// The blob store beside this inventory's database.
+    pub fn blobs(&self) -> &crate::Blobs {
+        &self.blobs
+    }
 }

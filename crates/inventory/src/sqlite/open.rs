@@ -44,9 +44,11 @@ impl Store {
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
             .map_err(open)?;
         migrate(&mut conn, path)?;
+        let home = path.parent().unwrap_or_else(|| Path::new("."));
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            blobs: crate::Blobs::new(home.join(crate::BLOBS_DIR)),
         })
     }
 

@@ -337,6 +337,18 @@ pub(super) fn unknown_version(conn: &Connection, reference: &VersionRef) -> Erro
     }
 }
 
+impl Store {
+    /// Whether a version's files were copied into the blob store (false
+    /// for a version recorded before the store existed, until its import).
+    pub fn is_stored(&self, reference: &VersionRef) -> Result<bool, Error> {
+        require(&self.conn, reference)?;
+        self.conn
+            .prepare_cached("SELECT 1 FROM stored_versions WHERE model = ?1 AND version = ?2")
+            .and_then(|mut stmt| stmt.exists(params![reference.name, reference.version]))
+            .map_err(Error::database("reading whether a version is stored"))
+    }
+}
+
 /// A version's stored vet report (what a refused approval quotes).
 pub(super) fn stored_report(conn: &Connection, reference: &VersionRef) -> Result<Value, Error> {
     let report: String = conn
@@ -349,7 +361,7 @@ pub(super) fn stored_report(conn: &Connection, reference: &VersionRef) -> Result
     parse_json(&report, "vet report")
 }
 
-fn files(conn: &Connection, reference: &VersionRef) -> Result<Vec<FileRecord>, Error> {
+pub(super) fn files(conn: &Connection, reference: &VersionRef) -> Result<Vec<FileRecord>, Error> {
     let doing = "reading a version's files";
     let mut stmt = conn
         .prepare(

@@ -152,6 +152,58 @@ impl Batch<'_> {
         Ok(event)
     }
 
+    /// Record that every file of a version is in the blob store, with a
+    /// `version.stored` event (`imported`: it was recorded before the
+    /// store existed and copied on first use). Refused for an unknown
+    /// version; recording it twice is a no-op.
+    pub fn record_stored(
+        &mut self,
+        reference: &VersionRef,
+        imported: bool,
+        by: &str,
+    ) -> Result<(), Error> {
+        let doing = "recording a stored version";
+        let by = check_actor("actor", by)?;
+        require(&self.tx, reference)?;
+        let already = self
+            .tx
+            .prepare_cached("SELECT 1 FROM stored_versions WHERE model = ?1 AND version = ?2")
+            .and_then(|mut stmt| stmt.exists(params![reference.name, reference.version]))
+            .map_err(Error::database(doing))?;
+        if already {
+            return Ok(());
+        }
+        let files = super::reads::files(&self.tx, reference)?;
+        let event = self.append(
+            &by,
+            "version.stored",
+            &reference.to_string(),
+            json!({
+                "name": reference.name,
+                "version": reference.version,
+                "files_sha256": manifest_sha256(&files),
+                "n_files": files.len(),
+                "imported": imported,
+            }),
+        )?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO stored_versions (model, version, stored_at, imported, event_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    reference.name,
+                    reference.version,
+                    self.now.as_str(),
+                    i64::from(imported),
+                    sql_int(event.seq),
+                ])
+            })
+            .map_err(Error::database(doing))?;
+        Ok(())
+    }
+
     /// Record a vetted version as a `candidate`, with its files, evidence
     /// and explicit variant link, in one event (`version.added`).
     ///
