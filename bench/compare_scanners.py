@@ -870,6 +870,9 @@ def main():
     parser.add_argument("--only", default="", help="regex: run only the samples whose name matches (no doc written)")
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
     parser.add_argument("--doc", default=os.path.join(ROOT, "docs", "scanner-comparison.md"))
+    parser.add_argument("--refresh", default="",
+                        help="comma-separated tools to run again (say modelgate, after a change); the other "
+                             "tools' results come from the last run in --out, on the samples both runs share")
     parser.add_argument("--render-only", action="store_true",
                         help="scan nothing: rebuild the tables and the doc from the last run in --out "
                              "(after editing EXPLANATIONS, say)")
@@ -916,7 +919,10 @@ def main():
 
     started = datetime.datetime.now()
     t0 = time.monotonic()
-    results, load = run_all(tools, samples, args.jobs, args.timeout, args.budget)
+    if args.refresh:
+        samples, tools, results, load, started = refresh(args, tools, samples)
+    else:
+        results, load = run_all(tools, samples, args.jobs, args.timeout, args.budget)
     wall = time.monotonic() - t0
 
     os.makedirs(args.out, exist_ok=True)
@@ -937,6 +943,37 @@ def main():
             "tools": [[t.name, t.version] for t in tools], "found": found, "real_counts": real_counts,
         }, f, indent=1)
     finish(args, tools, samples, results, found, real_counts, wall, started, load)
+
+
+def refresh(args, tools, samples):
+    """Run only the --refresh tools again; keep the others' last results."""
+    again = set(args.refresh.split(","))
+    with open(os.path.join(args.out, "run.json")) as f:
+        run = json.load(f)
+    previous = {}
+    with open(os.path.join(args.out, "scanners.csv"), newline="") as f:
+        for row in csv.DictReader(f):
+            seconds = float(row["seconds"]) if row["seconds"] else None
+            previous[(row["sample"], row["tool"])] = (row["verdict"], row["detail"], seconds)
+    kept_tools = [name for name, _ in run["tools"] if name not in again]
+    shared = [s for s in samples if all((s.name, t) in previous for t in kept_tools)]
+    dropped = len(samples) - len(shared)
+    if dropped:
+        print(f"compare: {dropped} samples are new since the last full run and are left out", file=sys.stderr)
+    rerun = [t for t in tools if t.name in again]
+    fresh, load = run_all(rerun, shared, args.jobs, args.timeout, args.budget)
+    by_name = {t.name: t for t in tools}
+    all_tools = []
+    for name, version in run["tools"]:
+        if name in by_name:
+            all_tools.append(by_name[name])
+        else:
+            tool = Tool()
+            tool.name, tool.version = name, version
+            all_tools.append(tool)
+    results = {key: value for key, value in previous.items() if key[1] not in again}
+    results.update(fresh)
+    return shared, all_tools, results, load, datetime.datetime.fromisoformat(run["started"])
 
 
 def render_only(args):
