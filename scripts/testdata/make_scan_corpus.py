@@ -165,6 +165,8 @@ def main():
     expected[w("benign", "numpy_state.pkl", pickle.dumps(state, protocol=4))] = []
     expected[w("benign", "plain_data.pkl", pickle.dumps({"a": [1, 2.5, "x", (1, 2)], "b": {1, 2}, "c": b"bytes"}, protocol=5))] = []
     expected[w("benign", "plain_data.pkl.gz", gzip.compress(pickle.dumps([1, 2, 3]), mtime=0))] = []
+    # A compressed table is data, not a model (scikit-learn ships many).
+    expected[w("benign", "table.csv.gz", gzip.compress(b"a,b\n1,2\n", mtime=0))] = []
     gguf_with_template(os.path.join(ROOT, "benign", "chatml.gguf"),
                        "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
     expected["scan/benign/chatml.gguf"] = []

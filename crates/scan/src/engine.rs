@@ -618,10 +618,13 @@ pub(crate) fn scan_bytes(
                 Ok(inner) => {
                     let inner_name = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
                     let inner_member = join_member(member, &format!("<{}>", kind.name()));
+                    // A compressed table or document (`data.csv.gz`) is not a
+                    // model: its content is still sniffed and scanned, but an
+                    // unknown format there is no finding.
                     let inner_format = scan_bytes(
                         &inner,
                         inner_name,
-                        true,
+                        !is_data_name(inner_name),
                         depth + 1,
                         &inner_member,
                         limits,
@@ -893,6 +896,15 @@ fn too_deep(depth: u32, member: &str, limits: &Limits, findings: &mut Vec<Findin
         None,
     ));
     true
+}
+
+/// Names of tables and documents, which no loader takes for a model.
+fn is_data_name(name: &str) -> bool {
+    is_text_member(name)
+        || matches!(
+            extension(name).as_str(),
+            "csv" | "tsv" | "arff" | "svmlight" | "libsvm" | "xml" | "html" | "jsonl"
+        )
 }
 
 fn is_text_member(name: &str) -> bool {
