@@ -50,6 +50,9 @@ pub const KEPT_ITEMS: usize = 256;
 pub(crate) enum MemoMode {
     /// Every entry, up to [`EvalLimits::memo_budget`].
     All,
+    /// Every entry, bounded only by [`EvalLimits::max_live_values`]: the
+    /// last resort when a skim could not find the fetched indices.
+    Everything,
     /// Only the indices the pickle fetches again.
     Fetched(Wanted),
 }
@@ -517,7 +520,7 @@ impl<'l> Machine<'l> {
     /// What Python's `len(memo)` would be: the index `MEMOIZE` uses.
     pub(crate) fn memo_len(&self) -> u64 {
         match self.memo_mode {
-            MemoMode::All => to_u64(self.memo.len()),
+            MemoMode::All | MemoMode::Everything => to_u64(self.memo.len()),
             MemoMode::Fetched(_) => self.memo_next,
         }
     }
@@ -548,6 +551,10 @@ impl<'l> Machine<'l> {
                 if self.memo.len() > self.limits.memo_budget {
                     return Err(Halt::MemoBudget);
                 }
+            }
+            MemoMode::Everything => {
+                let id = self.real_top(id);
+                self.memo.insert(index, id);
             }
             MemoMode::Fetched(wanted) => {
                 if wanted.contains(index) {

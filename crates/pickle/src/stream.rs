@@ -119,21 +119,16 @@ fn evaluate_at(
     } else {
         MemoMode::All
     };
-    let mut tried_all = !long;
+    // At most three runs: a memo over budget switches to fetched entries;
+    // a fetched entry the skim missed (joblib array data hides opcodes from
+    // it) switches to holding every entry, bounded by the memory limit.
     loop {
         match run(bytes, start, limits, deadline, joblib, mode) {
             Ok(done) => return done,
             Err(Retry::Fetched) => {
                 mode = MemoMode::Fetched(Wanted::new(fetched_in_stream(bytes, start)));
             }
-            // The skim could not see past joblib array data: hold everything.
-            Err(Retry::All) if !tried_all => {
-                tried_all = true;
-                mode = MemoMode::All;
-            }
-            Err(Retry::All) => {
-                mode = MemoMode::Fetched(Wanted::new(fetched_in_stream(bytes, start)));
-            }
+            Err(Retry::All) => mode = MemoMode::Everything,
         }
     }
 }
@@ -160,6 +155,7 @@ fn run(
     mode: MemoMode,
 ) -> Result<(Evaluation, Vec<Evaluation>), Retry> {
     let holds_all = matches!(mode, MemoMode::All);
+    let holds_fetched = matches!(mode, MemoMode::Fetched(_));
     let mut m = Machine::new(limits, mode);
     m.joblib = joblib;
     m.bytes = bytes;
@@ -254,7 +250,7 @@ fn run(
                     }
                 }
             }
-            Err(Halt::Error(Error::MissingMemo { .. })) if !holds_all => {
+            Err(Halt::Error(Error::MissingMemo { .. })) if holds_fetched => {
                 return Err(Retry::All);
             }
             Err(Halt::Error(e)) => {

@@ -686,3 +686,28 @@ fn whitespace_after_the_last_stop_ends_the_stream_but_other_bytes_do_not() {
         stream.error
     );
 }
+
+#[test]
+fn a_memo_index_never_stored_ends_with_an_error_whatever_the_memo_mode() {
+    // More memo entries than the budget, then a fetch of an index never
+    // stored: every way of holding the memo must end in the same error.
+    let mut bytes = b"\x80\x04](".to_vec();
+    for j in 0..200u32 {
+        bytes.push(b'J');
+        bytes.extend_from_slice(&j.to_le_bytes());
+        bytes.push(0x94);
+    }
+    bytes.extend_from_slice(b"ej\x0f\x27\x00\x00.");
+    for memo_budget in [1, 10, 1000] {
+        let limits = EvalLimits {
+            memo_budget,
+            ..EvalLimits::default()
+        };
+        let stream = evaluate_stream(&bytes, &limits);
+        assert!(
+            matches!(stream.error, Some(Error::MissingMemo { index: 9999, .. })),
+            "budget {memo_budget}: {:?}",
+            stream.error
+        );
+    }
+}
