@@ -19,7 +19,7 @@ for target in $targets; do
   mkdir -p "corpus/$target" "seeds/$target"
   echo "fuzz: $target for ${seconds}s"
   cargo fuzz run "$target" "corpus/$target" "seeds/$target" -- \
-    -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=1048576 -print_final_stats=1 2>&1 \
+    -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -max_len=1048576 -print_final_stats=1 2>&1 \
     | grep -E '^(stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY|Done)' || true
   # libFuzzer exits non-zero on a crash; grep above hides the status, so check artifacts.
   if ls "artifacts/$target"/crash-* "artifacts/$target"/oom-* "artifacts/$target"/timeout-* >/dev/null 2>&1; then
