@@ -93,7 +93,10 @@ def main():
     from joblib.numpy_pickle_compat import NDArrayWrapper
     escape = NDArrayWrapper("../../../home/user/evil.npy", np.ndarray, allow_mmap=False)
     expected[w("malicious", "joblib_side_file.pkl", pickle.dumps(escape, protocol=2))] = ["pickle.side-file-escape"]
-    # Calling the result of a call.
+    # getattr on a dangerous class, then a call of the method it finds.
+    expected[w("malicious", "getattr_method.pkl",
+               b"\x80\x02cbuiltins\ngetattr\ncsubprocess\nPopen\nX\x0b\x00\x00\x00communicate\x86R)R.")] = ["pickle.dangerous-import"]
+        # Calling the result of a call.
     expected[w("malicious", "computed_callable.pkl", b"\x80\x02ccollections\nOrderedDict\n)R)R.")] = ["pickle.computed-callable"]
     # Extension registry.
     expected[w("malicious", "ext.pkl", b"\x80\x02\x82\x01)R.")] = ["pickle.extension-registry"]
@@ -165,7 +168,13 @@ def main():
     expected[w("benign", "numpy_state.pkl", pickle.dumps(state, protocol=4))] = []
     expected[w("benign", "plain_data.pkl", pickle.dumps({"a": [1, 2.5, "x", (1, 2)], "b": {1, 2}, "c": b"bytes"}, protocol=5))] = []
     expected[w("benign", "plain_data.pkl.gz", gzip.compress(pickle.dumps([1, 2, 3]), mtime=0))] = []
-    # A compressed table is data, not a model (scikit-learn ships many).
+    # Time-zone aware pandas data: CPython pickles ZoneInfo._unpickle as
+    # getattr(ZoneInfo, '_unpickle'), a method lookup, not a gadget.
+    import pandas as pd
+    frame = pd.DataFrame({"t": pd.date_range("2024-01-01", periods=3, tz="Europe/Berlin"),
+                          "u": pd.date_range("2024-01-01", periods=3, tz="UTC")})
+    expected[w("benign", "tz_dataframe.pkl", pickle.dumps(frame, protocol=5))] = []
+        # A compressed table is data, not a model (scikit-learn ships many).
     expected[w("benign", "table.csv.gz", gzip.compress(b"a,b\n1,2\n", mtime=0))] = []
     gguf_with_template(os.path.join(ROOT, "benign", "chatml.gguf"),
                        "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")

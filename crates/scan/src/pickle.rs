@@ -171,6 +171,41 @@ fn escaping_side_file<'e>(evaluation: &'e Evaluation, call: &CallSite) -> Option
     })
 }
 
+fn is_getattr(module: &str, name: &str) -> bool {
+    name == "getattr" && (module == "builtins" || module == "__builtin__")
+}
+
+/// Whether the value at `id` is a call of `getattr`.
+fn calls_getattr(evaluation: &Evaluation, id: NodeId) -> bool {
+    match evaluation.value(id) {
+        Value::Call { callable, .. } => evaluation
+            .global(*callable)
+            .is_some_and(|(module, name)| is_getattr(module, name)),
+        _ => false,
+    }
+}
+
+/// `getattr(module.Class, 'name')` with constant operands: the method it
+/// looks up, as `(module, "Class.name")`.
+fn method_lookup(evaluation: &Evaluation, id: NodeId) -> Option<(&str, String)> {
+    if !calls_getattr(evaluation, id) {
+        return None;
+    }
+    let Value::Call { args, .. } = evaluation.value(id) else {
+        return None;
+    };
+    let [owner, attribute] = arguments(evaluation, *args) else {
+        return None;
+    };
+    let (module, name) = evaluation.global(*owner)?;
+    match evaluation.value(*attribute) {
+        Value::Str(attribute) if !attribute.is_empty() && !attribute.contains('.') => {
+            Some((module, format!("{name}.{attribute}")))
+        }
+        _ => None,
+    }
+}
+
 /// The class a legacy PyTorch persistent id `('module', cls, file,
 /// source)` stands for: torch's `persistent_load` returns `cls` itself.
 fn torch_module_class(evaluation: &Evaluation, id: NodeId) -> Option<(&str, &str)> {
@@ -208,10 +243,36 @@ fn judge_evaluation(
     };
     let rules = pickle_rules();
 
+    // CPython pickles a method as `getattr(Class, 'name')`. When every
+    // getattr the pickle calls has constant operands naming a safe-listed
+    // method, and getattr is imported no more often than it is so called,
+    // getattr only looks those methods up: judge the methods instead.
+    let getattr_calls: Vec<&CallSite> = evaluation
+        .calls
+        .iter()
+        .filter(|call| call.kind != CallKind::Build && calls_getattr(evaluation, call.callable))
+        .collect();
+    let getattr_imports = evaluation
+        .imports
+        .iter()
+        .filter(|i| is_getattr(&i.module, &i.name))
+        .count();
+    let methods_only = !getattr_calls.is_empty()
+        && getattr_imports <= getattr_calls.len()
+        && getattr_calls.iter().all(|call| {
+            method_lookup(evaluation, call.callable).is_some_and(|(module, name)| {
+                matches!(rules.classify(module, &name), Verdict::Safe(_))
+            })
+        });
+
     // Every callable invoked, by name, in order of first invocation.
     let mut invoked: BTreeMap<(String, String), Invoked> = BTreeMap::new();
     let mut computed: Vec<&CallSite> = Vec::new();
     for call in &evaluation.calls {
+        if methods_only && calls_getattr(evaluation, call.callable) && call.kind != CallKind::Build
+        {
+            continue;
+        }
         match (call.kind, evaluation.value(call.callable)) {
             // BUILD on an imported module or class (not an instance)
             // rewrites the loader's environment: a known way to smuggle
@@ -253,6 +314,22 @@ fn judge_evaluation(
                                 count: 1,
                                 evidence: evaluation.render_call(call),
                                 how: "calls (restored by torch's legacy persistent_load)",
+                            });
+                    }
+                    continue;
+                }
+                // A method looked up with getattr(Class, 'name'), called.
+                // (A deny-listed method's owner is reported as an import.)
+                if let Some((module, name)) = method_lookup(evaluation, *callable) {
+                    if rules.classify(module, &name) == Verdict::Unknown {
+                        invoked
+                            .entry((module.to_string(), name))
+                            .and_modify(|seen| seen.count += 1)
+                            .or_insert_with(|| Invoked {
+                                pos: call.pos,
+                                count: 1,
+                                evidence: evaluation.render_call(call),
+                                how: "calls the method",
                             });
                     }
                     continue;
@@ -306,7 +383,9 @@ fn judge_evaluation(
             continue;
         }
         let verdict = rules.classify(&import.module, &import.name);
-        if matches!(verdict, Verdict::Safe(_)) {
+        if matches!(verdict, Verdict::Safe(_))
+            || (methods_only && is_getattr(&import.module, &import.name))
+        {
             continue;
         }
         if reaches_internals(&import.module, &import.name) {
