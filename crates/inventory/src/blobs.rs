@@ -377,12 +377,10 @@ fn copy_to_temp(
     let mut buffer = vec![0u8; COPY_CHUNK_BYTES];
     let mut copied = 0u64;
     loop {
-        let n = match input.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io_error("read", from)(e)),
-        };
+        let n = read_chunk(&mut input, &mut buffer).map_err(io_error("read", from))?;
+        if n == 0 {
+            break;
+        }
         let chunk = buffer.get(..n).unwrap_or_default();
         hasher.update(chunk);
         output.write_all(chunk).map_err(io_error("write", &temp))?;
@@ -434,17 +432,25 @@ fn hash_file(path: &Path, each: &mut dyn FnMut(u64)) -> std::io::Result<(String,
     let mut buffer = vec![0u8; COPY_CHUNK_BYTES];
     let mut size = 0u64;
     loop {
-        let n = match input.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let n = read_chunk(&mut input, &mut buffer)?;
+        if n == 0 {
+            break;
+        }
         hasher.update(buffer.get(..n).unwrap_or_default());
         size = size.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
         each(size);
     }
     Ok((hex(&hasher.finalize()), size))
+}
+
+/// One `read` into `buffer`, retried while it is interrupted; 0 at end.
+fn read_chunk(input: &mut File, buffer: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match input.read(buffer) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

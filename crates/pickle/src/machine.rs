@@ -122,7 +122,6 @@ pub(crate) struct Machine<'l> {
     pub(crate) extensions: Vec<(u64, u32)>,
     pub(crate) raw_buffers: Vec<RawBuffer>,
     pub(crate) summarised: u64,
-    pub(crate) pending_omitted: u64,
     /// Length to cut `deferred` back to once a consumed frame's values are
     /// dealt with (`usize::MAX`: nothing to cut).
     pub(crate) deferred_floor: usize,
@@ -259,7 +258,6 @@ impl<'l> Machine<'l> {
             extensions: Vec::new(),
             raw_buffers: Vec::new(),
             summarised: 0,
-            pending_omitted: 0,
             deferred_floor: usize::MAX,
             next_collection: COLLECT_AT,
             joblib: false,
@@ -270,7 +268,7 @@ impl<'l> Machine<'l> {
     }
 
     pub(crate) fn node(&mut self, value: Value) -> NodeId {
-        let id = NodeId(u32::try_from(self.nodes.len()).unwrap_or(u32::MAX));
+        let id = self.next_id();
         let impure = match &value {
             Value::List(items)
             | Value::Tuple(items)
@@ -424,83 +422,71 @@ impl<'l> Machine<'l> {
     }
 
     /// Keep the first plain items and every impure one; count the rest.
+    /// Keep a container's first plain items and every impure one, building
+    /// deferred values that are kept; the plain items left out are counted
+    /// against `container`.
     pub(crate) fn keep(
         &mut self,
-        container: Option<NodeId>,
+        container: NodeId,
         items: Vec<NodeId>,
         already: usize,
     ) -> Vec<NodeId> {
-        let kept = self.limits.kept_items;
-        if already + items.len() <= kept {
-            return items.into_iter().map(|id| self.real(id)).collect();
-        }
-        let mut out = Vec::with_capacity(kept.saturating_sub(already).min(items.len()));
-        let mut dropped = 0u64;
-        for item in items {
-            if already + out.len() < kept || self.is_impure(item) {
-                let item = self.real(item);
-                out.push(item);
-            } else {
-                dropped += 1;
-            }
-        }
+        let (kept, dropped) = select(items, already, self.limits.kept_items, |id| {
+            self.is_impure(*id)
+        });
         self.note_omitted(container, dropped);
-        out
+        kept.into_iter().map(|id| self.real(id)).collect()
     }
 
+    /// [`Machine::keep`] for key/value pairs: a pair is impure if either is.
     pub(crate) fn keep_pairs(
         &mut self,
-        container: Option<NodeId>,
+        container: NodeId,
         pairs: Vec<(NodeId, NodeId)>,
         already: usize,
     ) -> Vec<(NodeId, NodeId)> {
-        let kept = self.limits.kept_items;
-        if already + pairs.len() <= kept {
-            return pairs
-                .into_iter()
-                .map(|(k, v)| (self.real(k), self.real(v)))
-                .collect();
-        }
-        let mut out = Vec::with_capacity(kept.saturating_sub(already).min(pairs.len()));
-        let mut dropped = 0u64;
-        for (k, v) in pairs {
-            if already + out.len() < kept || self.is_impure(k) || self.is_impure(v) {
-                let pair = (self.real(k), self.real(v));
-                out.push(pair);
-            } else {
-                dropped += 1;
-            }
-        }
+        let (kept, dropped) = select(pairs, already, self.limits.kept_items, |(k, v)| {
+            self.is_impure(*k) || self.is_impure(*v)
+        });
         self.note_omitted(container, dropped);
-        out
+        kept.into_iter()
+            .map(|(k, v)| (self.real(k), self.real(v)))
+            .collect()
     }
 
-    pub(crate) fn note_omitted(&mut self, container: Option<NodeId>, dropped: u64) {
-        if dropped == 0 {
-            return;
-        }
-        self.summarised += dropped;
-        if let Some(id) = container {
-            *self.omitted.entry(id).or_default() += dropped;
-        } else {
-            self.pending_omitted = self.pending_omitted.saturating_add(dropped);
+    pub(crate) fn note_omitted(&mut self, container: NodeId, dropped: u64) {
+        if dropped > 0 {
+            self.summarised += dropped;
+            *self.omitted.entry(container).or_default() += dropped;
         }
     }
 
-    /// A container value built from marked items, summarised.
+    /// A new container built from marked items, summarised.
     pub(crate) fn container(
         &mut self,
         make: impl FnOnce(Vec<NodeId>) -> Value,
         items: Vec<NodeId>,
     ) -> NodeId {
-        let before = self.summarised;
-        self.pending_omitted = 0;
-        let items = self.keep(None, items, 0);
-        let id = self.push(make(items));
-        if self.summarised > before {
-            self.omitted.insert(id, self.pending_omitted);
+        let id = self.next_id();
+        let items = self.keep(id, items, 0);
+        let real = self.push(make(items));
+        self.moved_omitted(id, real);
+        real
+    }
+
+    /// The id the next value built gets.
+    pub(crate) fn next_id(&self) -> NodeId {
+        NodeId(u32::try_from(self.nodes.len()).unwrap_or(u32::MAX))
+    }
+
+    /// Building kept deferred items adds values, so a new container may get
+    /// a later id than [`Machine::next_id`] said: move its count there.
+    pub(crate) fn moved_omitted(&mut self, expected: NodeId, real: NodeId) {
+        if real != expected
+            && let Some(dropped) = self.omitted.remove(&expected)
+        {
+            self.omitted.insert(real, dropped);
         }
-        id
     }
 
     /// Build the deferred value on top of the stack (about to be stored).
@@ -699,6 +685,29 @@ impl<'l> Machine<'l> {
             error,
         }
     }
+}
+
+/// The first items up to `kept` (counting `already` held) and every item
+/// `is_impure` says holds an import or a call; and how many were left out.
+fn select<T>(
+    items: Vec<T>,
+    already: usize,
+    kept: usize,
+    is_impure: impl Fn(&T) -> bool,
+) -> (Vec<T>, u64) {
+    if already + items.len() <= kept {
+        return (items, 0);
+    }
+    let mut out = Vec::with_capacity(kept.saturating_sub(already).min(items.len()));
+    let mut dropped = 0u64;
+    for item in items {
+        if already + out.len() < kept || is_impure(&item) {
+            out.push(item);
+        } else {
+            dropped += 1;
+        }
+    }
+    (out, dropped)
 }
 
 /// Marks a [`NodeId`] as deferred: an index into `Machine::deferred`.

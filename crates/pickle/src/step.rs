@@ -224,13 +224,10 @@ pub(crate) fn step(m: &mut Machine<'_>, pos: u64, opcode: Opcode, arg: Arg) -> R
         O::Dict => {
             let items = m.pop_mark(pos, opcode)?;
             let pairs = pairs(items, pos, opcode)?;
-            m.pending_omitted = 0;
-            let pairs = m.keep_pairs(None, pairs, 0);
-            let dropped = m.pending_omitted;
-            let id = m.push(Value::Dict(pairs));
-            if dropped > 0 {
-                m.omitted.insert(id, dropped);
-            }
+            let id = m.next_id();
+            let pairs = m.keep_pairs(id, pairs, 0);
+            let real = m.push(Value::Dict(pairs));
+            m.moved_omitted(id, real);
         }
         O::EmptyList => {
             m.push(Value::List(Vec::new()));
@@ -286,7 +283,7 @@ pub(crate) fn step(m: &mut Machine<'_>, pos: u64, opcode: Opcode, arg: Arg) -> R
                 _ => None,
             };
             if let Some(already) = already {
-                let items = m.keep(Some(target), items, already);
+                let items = m.keep(target, items, already);
                 match m.nodes.get_mut(index(target)) {
                     Some(Value::List(list) | Value::Set(list)) => list.extend(items),
                     Some(Value::Call { appended, .. }) => appended.extend(items),
@@ -316,7 +313,7 @@ pub(crate) fn step(m: &mut Machine<'_>, pos: u64, opcode: Opcode, arg: Arg) -> R
                 _ => None,
             };
             if let Some(already) = already {
-                let new_pairs = m.keep_pairs(Some(target), new_pairs, already);
+                let new_pairs = m.keep_pairs(target, new_pairs, already);
                 if let Some(Value::Dict(dict) | Value::Call { items: dict, .. }) =
                     m.nodes.get_mut(index(target))
                 {

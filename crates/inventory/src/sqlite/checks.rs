@@ -30,11 +30,7 @@ impl Store {
             .map_err(Error::database(doing))?;
         let mut rows = stmt.query([]).map_err(Error::database(doing))?;
         while let Some(row) = rows.next().map_err(Error::database(doing))? {
-            let text = |idx: usize| {
-                row.get_ref(idx)
-                    .map(lenient_text)
-                    .map_err(Error::database(doing))
-            };
+            let text = |idx: usize| text_at(row, idx, doing);
             let seq = match row.get_ref(0).map_err(Error::database(doing))? {
                 ValueRef::Integer(seq) => Some(seq),
                 _ => None,
@@ -82,11 +78,7 @@ impl Store {
         let mut rows = stmt.query([]).map_err(Error::database(doing))?;
         let mut manifests: HashMap<(String, String), Vec<FileRecord>> = HashMap::new();
         while let Some(row) = rows.next().map_err(Error::database(doing))? {
-            let text = |idx: usize| {
-                row.get_ref(idx)
-                    .map(|value| lenient_text(value).into_owned())
-                    .map_err(Error::database(doing))
-            };
+            let text = |idx: usize| text_at(row, idx, doing).map(Cow::into_owned);
             let key = (text(0)?, text(1)?);
             let path = text(2)?;
             let size = match row.get_ref(3).map_err(Error::database(doing))? {
@@ -124,11 +116,7 @@ impl Store {
             .map_err(Error::database(doing))?;
         let mut rows = stmt.query([]).map_err(Error::database(doing))?;
         while let Some(row) = rows.next().map_err(Error::database(doing))? {
-            let text = |idx: usize| {
-                row.get_ref(idx)
-                    .map(lenient_text)
-                    .map_err(Error::database(doing))
-            };
+            let text = |idx: usize| text_at(row, idx, doing);
             let key = (text(0)?.into_owned(), text(1)?.into_owned());
             let (stage, decision, report) = (text(2)?, text(3)?, text(4)?);
             let files = manifests.get(&key).map(Vec::as_slice).unwrap_or_default();
@@ -146,16 +134,23 @@ impl Store {
             .map_err(Error::database(doing))?;
         let mut rows = stmt.query([]).map_err(Error::database(doing))?;
         while let Some(row) = rows.next().map_err(Error::database(doing))? {
-            let text = |idx: usize| {
-                row.get_ref(idx)
-                    .map(|value| lenient_text(value).into_owned())
-                    .map_err(Error::database(doing))
-            };
+            let text = |idx: usize| text_at(row, idx, doing).map(Cow::into_owned);
             let key = (text(0)?, text(1)?, text(2)?);
             check.stored_assignment(key, &text(3)?);
         }
         Ok(())
     }
+}
+
+/// Column `idx` of `row` as lenient text (see [`lenient_text`]).
+fn text_at<'r>(
+    row: &'r rusqlite::Row<'_>,
+    idx: usize,
+    doing: &'static str,
+) -> Result<Cow<'r, str>, Error> {
+    row.get_ref(idx)
+        .map(lenient_text)
+        .map_err(Error::database(doing))
 }
 
 /// A stored value as text, whatever someone with the file put there:
