@@ -38,4 +38,11 @@ fi
 "$py" bench/pytorch_bombs.py ./target/release/modelgate
 # Inventory: `models list` and `audit verify` over 10,000 versions and 100,000 events.
 cargo bench --locked -p modelgate-inventory --bench inventory
+# Serving: `modelgate serve` against llama.cpp's own llama-server (built once
+# into the cache by scripts/llama-tools.sh, ~8 min) on SmolLM2, one server at
+# a time with the same threads, slots and context; 1, 4, 8, 16 streams.
+llama_bin=$(./scripts/llama-tools.sh)
+"$py" bench/serve_vs_llama_server.py --modelgate ./target/release/modelgate \
+  --llama-server "$llama_bin/llama-server" \
+  --gguf "$fx/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" --threads 2 --concurrency 1,4,8,16
 compare

@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# cmake and libclang for llama.cpp (crates/engine).
+./scripts/native-deps.sh
 export MODELGATE_FIXTURES=${MODELGATE_FIXTURES:-$HOME/.cache/modelgate/fixtures}
 ./scripts/fixtures.sh >/dev/null
 # Reference tools some tests run against (model_signing, cyclonedx schemas).

@@ -60,10 +60,11 @@ pub(crate) enum Command {
     /// Face snapshot directories. Formats are recognised by content, not by
     /// file extension.
     #[command(after_help = "\
-Memory: weights as stored, plus an f16 KV cache of
-  2 × layers × kv_heads × head_dim × context × 2 bytes
-at --context (default: the model's own context length), compared with this
-machine's memory.
+Memory: weights as stored, plus the f16 KV cache at --context (default: the
+model's own context length), compared with this machine's memory. For GGUF
+models it is the cache llama.cpp allocates: cells rounded up to 256, and
+sliding-window layers (Gemma 2/3, gpt-oss, Cohere 2, ...) holding only
+their window; otherwise 2 × layers × kv_heads × head_dim × context × 2 bytes.
 
 JSON (--format json): {\"artifacts\": [{\"path\", \"format\", \"architecture\",
 \"parameters\", \"context_length\", ...}], \"memory\": {\"weights_bytes\",
@@ -277,6 +278,40 @@ Examples:
   modelgate audit log --format json > audit.jsonl
   modelgate audit verify")]
     Audit(crate::models_cmd::AuditArgs),
+
+    /// Serve approved versions behind an OpenAI-compatible API.
+    ///
+    /// Loads only versions at stage approved or production, only from the
+    /// inventory's blob store, after re-hashing every file against the digest
+    /// vet recorded (a version recorded before the store existed is imported
+    /// first). GGUF models run in-process on llama.cpp with continuous
+    /// batching over --slots; sentence-transformers snapshots serve
+    /// embeddings. Stage changes made while it runs apply within seconds:
+    /// a revoked version is unloaded and answered with 403 and the reason; a
+    /// deprecated one answers with a Deprecation header. Loads, unloads and
+    /// refusals are audit events.
+    #[command(after_help = "\
+Endpoints: POST /v1/chat/completions, /v1/completions, /v1/embeddings;
+GET /v1/models, /v1/models/{id}, /health, /ready. Model ids are NAME@VERSION,
+or NAME for its production version (else its newest approved one).
+
+Memory: before loading, weights + KV cache (--ctx × --slots, as llama.cpp
+allocates it, sliding-window layers included) are checked against available
+memory and memory_budget_mib; a model that does not fit is refused with the
+numbers.
+
+Stopping: SIGTERM or Ctrl-C stops accepting, lets running streams finish for
+drain_seconds (default 30), then exits.
+
+Logging: MODELGATE_LOG=info (a tracing filter) on stderr.
+
+Examples:
+  modelgate serve --models SmolLM2@1.0,all-MiniLM-L6-v2@1.0 --listen 127.0.0.1:8080
+  modelgate serve --all-approved --slots 8 --ctx 4096
+  modelgate serve --config serve.toml
+  curl http://127.0.0.1:8080/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{\"model\": \"SmolLM2\", \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}'")]
+    Serve(crate::serve_cmd::ServeArgs),
 }
 
 /// Flags shared by `vet` and `bom`: the policy and what is known about the

@@ -10,6 +10,7 @@ mod models_cmd;
 mod progress;
 mod render;
 mod scan_cmd;
+mod serve_cmd;
 mod sign_cmd;
 mod system;
 mod vet_cmd;
@@ -68,6 +69,7 @@ fn run(args: &cli::Args) -> anyhow::Result<u8> {
         cli::Command::Models(models) => models_cmd::models(args, models),
         cli::Command::Teams(teams) => models_cmd::teams(args, teams),
         cli::Command::Audit(audit) => models_cmd::audit(args, audit),
+        cli::Command::Serve(serve) => serve_cmd::run(args, serve),
     }
 }
 

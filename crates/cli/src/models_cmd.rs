@@ -228,7 +228,7 @@ pub(crate) enum AuditCommand {
 }
 
 /// The data directory: --home, MODELGATE_HOME, or the user's data dir.
-fn open_store(args: &Args) -> anyhow::Result<Store> {
+pub(crate) fn open_store(args: &Args) -> anyhow::Result<Store> {
     let home = match &args.home {
         Some(home) => home.clone(),
         None => modelgate_inventory::default_home().context(

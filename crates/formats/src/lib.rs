@@ -63,7 +63,7 @@ pub use modelgate_archive::Limits;
 pub use sniff::{Format, sniff};
 pub use tree::{
     COPY_BELOW_BYTES, LoadedFile, MAX_COPIED_BYTES, SkipReason, Skipped, Tree, WalkOptions,
-    is_directory, path_within, read_file, read_small_file, read_tree,
+    is_directory, is_file, path_within, read_file, read_small_file, read_tree,
 };
 
 // Re-export the readers so callers name one crate.

@@ -319,6 +319,12 @@ pub fn is_directory(path: &Path) -> bool {
     path.is_dir()
 }
 
+/// Whether `path` is a regular file (following symbolic links), for callers
+/// that must not probe the file system themselves.
+pub fn is_file(path: &Path) -> bool {
+    path.is_file()
+}
+
 /// `path` relative to the directory `root` (`/`-separated) when it lies
 /// inside it, so that it can be left out of a walk; `None` otherwise (or
 /// when `root` is not a directory). Both are resolved (symbolic links,

@@ -6,6 +6,7 @@ use modelgate_formats::gguf::{Gguf, Value as GgufValue};
 use modelgate_formats::{Artifact, Content, Snapshot};
 use serde::Serialize;
 
+use crate::kv_layout::{KvLayout, LayoutError, kv_layout};
 use crate::memory;
 use crate::runtimes::runtimes;
 
@@ -54,6 +55,16 @@ pub struct ArtifactFacts {
     /// Width of one value head, when it differs from `head_dim`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_head_dim: Option<u64>,
+    /// The window of the sliding-window attention layers, as llama.cpp
+    /// applies it (GGUF); `null` without such layers.
+    pub sliding_window: Option<u64>,
+    /// How many layers use sliding-window attention (GGUF).
+    pub swa_layers: Option<u64>,
+    /// llama.cpp's KV-cache layout for this model (GGUF files only), or why
+    /// llama.cpp would not load its hyperparameters; input to
+    /// [`crate::context_estimate`].
+    #[serde(skip)]
+    pub kv_layout: Option<Result<KvLayout, LayoutError>>,
     /// Hidden size (embedding length).
     pub embedding_length: Option<u64>,
     /// Whether a chat template ships with the model.
@@ -62,7 +73,9 @@ pub struct ArtifactFacts {
     pub metadata: EmbeddedMetadata,
     /// Runtimes that can load this artifact.
     pub runtimes: Vec<String>,
-    /// Memory to run this artifact alone at its own context length.
+    /// KV cache to run this artifact alone at its own context length, for one
+    /// sequence: for GGUF files what llama.cpp allocates (sliding-window
+    /// layers hold only their window), otherwise the textbook f16 formula.
     pub kv_cache_bytes: Option<u64>,
     /// Observations worth a reader's attention (not security findings).
     pub notes: Vec<String>,
@@ -406,6 +419,17 @@ fn gguf_facts(gguf: &Gguf, facts: &mut ArtifactFacts) {
     facts.chat_template = gguf.metadata.iter().any(|e| {
         e.key == "tokenizer.chat_template" || e.key.starts_with("tokenizer.chat_template.")
     });
+    let layout = kv_layout(gguf);
+    match &layout {
+        Ok(layout) => {
+            facts.sliding_window = layout.sliding_window;
+            facts.swa_layers = Some(layout.swa_layers());
+        }
+        Err(error) => facts
+            .notes
+            .push(format!("llama.cpp KV cache not estimated: {error}")),
+    }
+    facts.kv_layout = Some(layout);
     let text = |k: &str| gguf.get_str(k).map(str::to_string);
     facts.metadata = EmbeddedMetadata {
         name: text("general.name"),

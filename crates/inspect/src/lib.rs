@@ -6,14 +6,18 @@
 //! tensor shapes), bytes per dtype or quantization type, context length,
 //! vocabulary, layers, attention and KV heads, chat template, embedded
 //! metadata and the runtimes that can load it; then a memory estimate:
-//! weights, an f16 KV cache at a chosen context, and whether it fits.
+//! weights, a KV cache at a chosen context, and whether it fits. For GGUF
+//! models the KV cache is the one llama.cpp allocates, sliding-window
+//! layers included ([`context_estimate`], which `modelgate serve` also uses
+//! to admit a model for a planned context before loading it).
 //!
 //! Non-purpose: reading files (the caller loads), judging safety or licenses
 //! (later analysers), rendering (the CLI renders [`Report`] as text or JSON).
 //! This crate is pure: the machine's memory size is an input, not a probe.
 //!
 //! Main types: [`Report`], [`ArtifactFacts`], [`MemoryEstimate`],
-//! [`InspectOptions`]; the entry point is [`inspect`].
+//! [`InspectOptions`]; the entry point is [`inspect`]. For a context plan:
+//! [`ContextPlan`] → [`context_estimate`] → [`ContextMemory`].
 //!
 //! ```no_run
 //! use modelgate_formats::{load, LoadOptions};
@@ -25,11 +29,16 @@
 //! ```
 
 mod facts;
+pub mod kv_layout;
 mod memory;
 mod runtimes;
 
 pub use facts::{ArtifactFacts, DtypeBytes, EmbeddedMetadata, artifact_facts};
-pub use memory::{MemoryEstimate, human_bytes, kv_cache_bytes};
+pub use kv_layout::{KvLayer, KvLayout, LayoutError, MemoryKind, SwaKind, kv_layout};
+pub use memory::{
+    ContextMemory, ContextPlan, EstimateError, FlashAttn, MemoryEstimate, context_estimate,
+    human_bytes, kv_cache_bytes, layout_estimate,
+};
 
 use modelgate_formats::Loaded;
 use serde::Serialize;

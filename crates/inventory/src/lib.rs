@@ -90,4 +90,4 @@ pub use record::{
 pub use rules::DEFAULT_REVIEW_DAYS;
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::{BUSY_TIMEOUT, Batch, DATABASE_FILE, Store};
-pub use stage::{Stage, Transition};
+pub use stage::{ServingAction, Stage, Transition};

@@ -163,3 +163,25 @@ mod tests {
         assert!("live".parse::<Stage>().is_err());
     }
 }
+
+/// What a server did with a version, as written to the audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServingAction {
+    /// Verified and loaded; now answering requests.
+    Loaded,
+    /// Taken out of service (its stage changed, or the server stopped).
+    Unloaded,
+    /// Not loaded: its stage, a digest, or the memory budget said no.
+    Refused,
+}
+
+impl ServingAction {
+    /// The audit action: `serve.loaded`, `serve.unloaded`, `serve.refused`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServingAction::Loaded => "serve.loaded",
+            ServingAction::Unloaded => "serve.unloaded",
+            ServingAction::Refused => "serve.refused",
+        }
+    }
+}

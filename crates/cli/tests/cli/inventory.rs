@@ -9,20 +9,20 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 /// An empty inventory and a work directory for models.
-struct Inventory {
-    home: tempfile::TempDir,
+pub(super) struct Inventory {
+    pub(super) home: tempfile::TempDir,
     work: tempfile::TempDir,
 }
 
 impl Inventory {
-    fn new() -> Inventory {
+    pub(super) fn new() -> Inventory {
         Inventory {
             home: tempfile::tempdir().unwrap(),
             work: tempfile::tempdir().unwrap(),
         }
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub(super) fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_modelgate"));
         command
             .args(args)
@@ -33,7 +33,7 @@ impl Inventory {
     }
 
     /// Run modelgate; returns (exit code, stdout, stderr).
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
+    pub(super) fn run(&self, args: &[&str]) -> (i32, String, String) {
         let output: Output = self.command(args).output().unwrap();
         (
             output.status.code().unwrap(),
@@ -43,7 +43,7 @@ impl Inventory {
     }
 
     /// Run modelgate expecting `code`; returns stdout.
-    fn expect(&self, code: i32, args: &[&str]) -> String {
+    pub(super) fn expect(&self, code: i32, args: &[&str]) -> String {
         let (actual, stdout, stderr) = self.run(args);
         assert_eq!(
             actual, code,
@@ -70,7 +70,7 @@ impl Inventory {
     }
 
     /// Run modelgate with --format json expecting exit 0; returns the JSON.
-    fn json(&self, args: &[&str]) -> Value {
+    pub(super) fn json(&self, args: &[&str]) -> Value {
         let mut all = args.to_vec();
         all.extend(["--format", "json"]);
         let stdout = self.expect(0, &all);
@@ -103,7 +103,7 @@ impl Inventory {
             .count()
     }
 
-    fn dir(&self, name: &str) -> PathBuf {
+    pub(super) fn dir(&self, name: &str) -> PathBuf {
         let dir = self.work.path().join(name);
         std::fs::create_dir_all(&dir).unwrap();
         dir
@@ -115,7 +115,7 @@ impl Inventory {
     }
 }
 
-fn fixtures() -> PathBuf {
+pub(super) fn fixtures() -> PathBuf {
     std::env::var_os("MODELGATE_FIXTURES")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -125,7 +125,7 @@ fn fixtures() -> PathBuf {
 
 /// The real MiniLM snapshot: small files copied, weights symlinked (as in
 /// a Hugging Face cache). Its vet verdict is `approved`.
-fn minilm_repo(dir: PathBuf) -> PathBuf {
+pub(super) fn minilm_repo(dir: PathBuf) -> PathBuf {
     let minilm = fixtures().join("minilm");
     assert!(
         minilm.join("model.safetensors").is_file(),
@@ -169,7 +169,7 @@ fn evil_repo(dir: PathBuf) -> PathBuf {
     dir
 }
 
-fn path(dir: &Path) -> &str {
+pub(super) fn path(dir: &Path) -> &str {
     dir.to_str().unwrap()
 }
 

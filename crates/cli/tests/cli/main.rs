@@ -5,6 +5,8 @@
 //! - `analysis`: inspect, scan, vet and bom on the real models and corpora;
 //! - `inventory`: models, teams, audit and bom --inventory in a fresh
 //!   `--home` per test;
+//! - `serve`: `modelgate serve` with real models, driven by the real
+//!   `openai` Python SDK (tests/serve/openai_client.py);
 //! - `sign`: sign and verify, with `model-signing`'s CLI in both directions;
 //! - `formats`: each command's `--format` values, and the refusal of the
 //!   others.
@@ -13,4 +15,5 @@
 mod analysis;
 mod formats;
 mod inventory;
+mod serve;
 mod sign;

@@ -11,8 +11,8 @@ use crate::audit::{Event, GENESIS_HASH, canonical_json, manifest_sha256, sha256_
 use crate::encoding::{sign_offs_json, sql_int, to_json};
 use crate::record::{check_actor, check_name, check_note};
 use crate::{
-    Approval, Assignment, Date, Error, NewVersion, Revocation, SignOff, Stage, StageChange,
-    Timestamp, Transition, VersionRef, VersionSummary, rules,
+    Approval, Assignment, Date, Error, NewVersion, Revocation, ServingAction, SignOff, Stage,
+    StageChange, Timestamp, Transition, VersionRef, VersionSummary, rules,
 };
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
@@ -51,6 +51,17 @@ impl Store {
         approval: &Approval,
     ) -> Result<StageChange, Error> {
         self.transaction(|batch| batch.approve(reference, approval))
+    }
+
+    /// Record what a server did with a version. See [`Batch::record_serving`].
+    pub fn record_serving(
+        &mut self,
+        reference: &VersionRef,
+        action: ServingAction,
+        by: &str,
+        details: Value,
+    ) -> Result<(), Error> {
+        self.transaction(|batch| batch.record_serving(reference, action, by, details))
     }
 
     /// approved → production.
@@ -201,6 +212,37 @@ impl Batch<'_> {
                 ])
             })
             .map_err(Error::database(doing))?;
+        Ok(())
+    }
+
+    /// Record what a server did with a version (`serve.loaded`,
+    /// `serve.unloaded`, `serve.refused`), with the server's own details
+    /// (address, reason, timings). Refused for an unknown version.
+    pub fn record_serving(
+        &mut self,
+        reference: &VersionRef,
+        action: ServingAction,
+        by: &str,
+        details: Value,
+    ) -> Result<(), Error> {
+        let by = check_actor("actor", by)?;
+        require(&self.tx, reference)?;
+        let mut details = match details {
+            Value::Object(map) => map,
+            other => {
+                let mut map = serde_json::Map::new();
+                map.insert("detail".into(), other);
+                map
+            }
+        };
+        details.insert("name".into(), json!(reference.name));
+        details.insert("version".into(), json!(reference.version));
+        self.append(
+            &by,
+            action.name(),
+            &reference.to_string(),
+            Value::Object(details),
+        )?;
         Ok(())
     }
 

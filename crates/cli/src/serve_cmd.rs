@@ -1,0 +1,299 @@
+//! `modelgate serve`: the approved versions behind an OpenAI-compatible API.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use modelgate_engine::EngineConfig;
+use modelgate_inventory::{ServingAction, VersionRef};
+use modelgate_serving::{Catalog, LoadOptions, LoadProgress, Selection};
+use serde::Deserialize;
+
+use crate::cli::Args;
+
+/// Flags of `modelgate serve`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the address is
+    /// printed on stderr).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: Option<SocketAddr>,
+
+    /// Versions to serve: NAME@VERSION, or NAME for its production version
+    /// (else its newest approved one). Comma-separated or repeated.
+    #[arg(
+        long,
+        value_name = "NAME@VER,...",
+        value_delimiter = ',',
+        conflicts_with = "all_approved"
+    )]
+    pub(crate) models: Vec<String>,
+
+    /// Serve every version at stage approved or production.
+    #[arg(long)]
+    pub(crate) all_approved: bool,
+
+    /// Requests decoded together per model; more wait in a queue.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub(crate) slots: Option<u32>,
+
+    /// Tokens of context per slot.
+    #[arg(long, value_name = "TOKENS", value_parser = clap::value_parser!(u32).range(16..))]
+    pub(crate) ctx: Option<u32>,
+
+    /// CPU threads per model (default: all cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub(crate) threads: Option<u32>,
+
+    /// Server configuration (TOML); flags override it. See
+    /// docs/serve.example.toml.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+
+    /// Who is serving, for the audit trail (default: $USER).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) by: Option<String>,
+}
+
+/// The configuration file: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    listen: Option<SocketAddr>,
+    models: Option<Vec<String>>,
+    all_approved: Option<bool>,
+    slots: Option<u32>,
+    ctx: Option<u32>,
+    threads: Option<u32>,
+    batch: Option<u32>,
+    memory_budget_mib: Option<u64>,
+    body_limit_kib: Option<usize>,
+    body_timeout_seconds: Option<u64>,
+    drain_seconds: Option<u64>,
+    poll_seconds: Option<f64>,
+}
+
+fn read_config(path: &Path) -> anyhow::Result<ConfigFile> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a valid serve configuration (see docs/serve.example.toml)",
+            path.display()
+        )
+    })
+}
+
+struct Progress;
+
+impl LoadProgress for Progress {
+    fn step(&self, reference: &VersionRef, step: &str, took: Duration, detail: &str) {
+        eprintln!(
+            "  {reference}: {step:<8} {:>7.2} s  {detail}",
+            took.as_secs_f64()
+        );
+    }
+}
+
+pub(crate) fn run(args: &Args, serve: &ServeArgs) -> anyhow::Result<u8> {
+    let config = match &serve.config {
+        Some(path) => read_config(path)?,
+        None => ConfigFile::default(),
+    };
+    let listen = serve
+        .listen
+        .or(config.listen)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let selection = if serve.all_approved
+        || (serve.models.is_empty() && config.all_approved.unwrap_or(false))
+    {
+        Selection::AllApproved
+    } else if !serve.models.is_empty() {
+        Selection::Named(serve.models.clone())
+    } else if let Some(models) = config.models.clone() {
+        Selection::Named(models)
+    } else {
+        bail!("name the versions to serve with --models NAME@VER,... or pass --all-approved");
+    };
+    let defaults = EngineConfig::default();
+    let engine = EngineConfig {
+        slots: serve.slots.or(config.slots).unwrap_or(defaults.slots),
+        context: serve.ctx.or(config.ctx).unwrap_or(defaults.context),
+        threads: serve.threads.or(config.threads).unwrap_or(defaults.threads),
+        batch: config.batch.unwrap_or(defaults.batch),
+    };
+    let by = serve
+        .by
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "modelgate-serve".into());
+    let server_config = modelgate_server::ServerConfig {
+        body_limit: config
+            .body_limit_kib
+            .map_or(modelgate_server::ServerConfig::default().body_limit, |k| {
+                k * 1024
+            }),
+        body_timeout: Duration::from_secs(config.body_timeout_seconds.unwrap_or(30)),
+    };
+    let drain = Duration::from_secs(config.drain_seconds.unwrap_or(30));
+    let poll = Duration::from_secs_f64(config.poll_seconds.unwrap_or(2.0).clamp(0.2, 60.0));
+
+    let mut store = crate::models_cmd::open_store(args)?;
+    // The poller opens its own connection to the same inventory.
+    let home = store
+        .path()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let versions = modelgate_serving::select(&store, &selection)?;
+    if versions.is_empty() {
+        bail!(
+            "no version is approved or in production; approve one with `modelgate models approve NAME@VER`"
+        );
+    }
+
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MODELGATE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,llama_cpp_2=off")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let catalog = Arc::new(Catalog::new());
+    let state = modelgate_server::AppState::new(Arc::clone(&catalog));
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(listen))
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let address = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    let router = modelgate_server::router(Arc::clone(&state), &server_config);
+
+    // Listen at once (/health answers, /ready says "loading"), then load.
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server_state = Arc::clone(&state);
+    let server = runtime.spawn(async move {
+        let shutdown = async move {
+            tokio::select! {
+                _ = stop_rx => {}
+                () = termination() => {}
+            }
+        };
+        modelgate_server::serve(listener, router, server_state, shutdown, drain).await
+    });
+    eprintln!(
+        "modelgate serve: listening on http://{address} (loading {} version(s))",
+        versions.len()
+    );
+
+    let options = LoadOptions {
+        engine: engine.clone(),
+        memory_budget: config.memory_budget_mib.map(|m| m << 20),
+        by: by.clone(),
+        listen: address.to_string(),
+        available_memory: crate::system::available_memory_bytes,
+    };
+    let mut refused = 0;
+    for reference in &versions {
+        eprintln!("loading {reference}");
+        match modelgate_serving::load_version(&mut store, reference, &options, &Progress) {
+            Ok(served) => {
+                catalog.insert(served);
+            }
+            Err(error) => {
+                refused += 1;
+                eprintln!("  {reference}: refused: {error}");
+            }
+        }
+    }
+    if catalog.live().is_empty() {
+        let _ = stop_tx.send(());
+        let _ = runtime.block_on(server);
+        bail!("no version could be loaded ({refused} refused; see above)");
+    }
+    state.set_ready();
+    eprintln!(
+        "modelgate serve: ready on http://{address}/v1 with {} ({} slots × {} tokens each)",
+        catalog
+            .live()
+            .iter()
+            .map(|s| s.id())
+            .collect::<Vec<_>>()
+            .join(", "),
+        engine.slots,
+        engine.context
+    );
+
+    // Stage changes made while serving: applied within one poll.
+    let stop_poll = Arc::new(AtomicBool::new(false));
+    let poller = {
+        let catalog = Arc::clone(&catalog);
+        let stop = Arc::clone(&stop_poll);
+        let by = by.clone();
+        std::thread::Builder::new().name("governance".into()).spawn(move || {
+            let mut store = match modelgate_inventory::Store::open(&home) {
+                Ok(store) => store,
+                Err(error) => {
+                    tracing::error!(%error, "governance poller cannot open the inventory; stage changes will not be applied");
+                    return;
+                }
+            };
+            while !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(poll);
+                if let Err(error) = modelgate_serving::sync(&mut store, &catalog, &by) {
+                    tracing::error!(%error, "could not apply stage changes");
+                }
+            }
+        })?
+    };
+
+    let result = runtime.block_on(server);
+    stop_poll.store(true, Ordering::SeqCst);
+    let _ = poller.join();
+    eprintln!("modelgate serve: stopped; unloading");
+    for served in catalog.live() {
+        let details =
+            serde_json::json!({"reason": "the server stopped", "listen": address.to_string()});
+        if let Err(error) =
+            store.record_serving(&served.reference, ServingAction::Unloaded, &by, details)
+        {
+            eprintln!("  {}: could not record the unload: {error}", served.id());
+        }
+    }
+    drop(catalog);
+    match result {
+        Ok(Ok(())) => Ok(crate::exit::OK),
+        Ok(Err(error)) => Err(error).context("the server failed"),
+        Err(error) => Err(error).context("the server task failed"),
+    }
+}
+
+/// SIGTERM or Ctrl-C.
+async fn termination() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install the native tools the build needs when they are missing: cmake and
+# libclang for llama.cpp (crates/engine builds it from source through
+# llama-cpp-sys-2). Idempotent; quiet when everything is there.
+set -euo pipefail
+
+missing=()
+command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+if ! ls /usr/lib/llvm-*/lib/libclang*.so* /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1; then
+  missing+=(libclang-dev)
+fi
+command -v c++ >/dev/null 2>&1 || missing+=(g++)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "native-deps: installing ${missing[*]} (needed to build llama.cpp)" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "native-deps: run as root or install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >&2
+$sudo apt-get install -y -qq "${missing[@]}" >&2
