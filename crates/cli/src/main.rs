@@ -5,6 +5,7 @@
 //! documented in `--help`.
 
 mod cli;
+mod gateway_cmd;
 mod inspect_cmd;
 mod models_cmd;
 mod progress;
@@ -70,6 +71,8 @@ fn run(args: &cli::Args) -> anyhow::Result<u8> {
         cli::Command::Teams(teams) => models_cmd::teams(args, teams),
         cli::Command::Audit(audit) => models_cmd::audit(args, audit),
         cli::Command::Serve(serve) => serve_cmd::run(args, serve),
+        cli::Command::Keys(keys) => gateway_cmd::keys(args, keys),
+        cli::Command::Usage(usage) => gateway_cmd::usage(args, usage),
     }
 }
 

@@ -215,6 +215,8 @@ pub(crate) enum TeamsCommand {
     },
     /// Every team's versions, with their stage.
     List,
+    #[command(flatten)]
+    Gateway(crate::gateway_cmd::TeamGatewayCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -244,7 +246,7 @@ fn reference(text: &str) -> anyhow::Result<VersionRef> {
 }
 
 /// Who is at the keyboard, for commands whose --by is optional.
-fn current_user() -> String {
+pub(crate) fn current_user() -> String {
     ["USER", "LOGNAME", "USERNAME"]
         .iter()
         .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
@@ -252,7 +254,7 @@ fn current_user() -> String {
 }
 
 /// The library's error, with what to do about it.
-fn explain(error: InventoryError, subject: &str) -> anyhow::Error {
+pub(crate) fn explain(error: InventoryError, subject: &str) -> anyhow::Error {
     let hint = match &error {
         InventoryError::UnknownModel { .. } | InventoryError::UnknownVersion { .. } => {
             "see `modelgate models list`".to_string()
@@ -329,7 +331,7 @@ fn explain(error: InventoryError, subject: &str) -> anyhow::Error {
     anyhow::anyhow!("{error}; {hint}")
 }
 
-fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+pub(crate) fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     // Buffered: standard output flushes on every newline otherwise.
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     serde_json::to_writer_pretty(&mut stdout, value)?;
@@ -338,7 +340,7 @@ fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_text(text: &str) -> anyhow::Result<()> {
+pub(crate) fn print_text(text: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(text.as_bytes())?;
     stdout.flush()?;
@@ -729,7 +731,7 @@ fn version_table(versions: &[VersionSummary]) -> String {
 }
 
 /// Left-aligned columns, two spaces apart.
-fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+pub(crate) fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
     let mut widths = header.map(str::len);
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -823,6 +825,9 @@ fn verify(args: &Args, verify_args: &ModelVerifyArgs, json: bool) -> anyhow::Res
 pub(crate) fn teams(args: &Args, teams_args: &TeamsArgs) -> anyhow::Result<u8> {
     let json = teams_args.format == TextOrJson::Json;
     match &teams_args.command {
+        TeamsCommand::Gateway(command) => {
+            return crate::gateway_cmd::teams_gateway(args, teams_args.format, command);
+        }
         TeamsCommand::Assign {
             team,
             reference: target,

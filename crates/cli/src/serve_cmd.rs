@@ -74,6 +74,37 @@ struct ConfigFile {
     body_timeout_seconds: Option<u64>,
     drain_seconds: Option<u64>,
     poll_seconds: Option<f64>,
+    // The gateway (see modelgate_gateway::GatewayConfig); reloaded on SIGHUP.
+    auth: Option<modelgate_gateway::AuthConfig>,
+    #[serde(default)]
+    providers: Vec<modelgate_gateway::ProviderEntry>,
+    #[serde(default)]
+    routes: Vec<modelgate_gateway::route::RouteConfig>,
+    #[serde(default)]
+    prices: Vec<modelgate_gateway::price::PriceConfig>,
+    masking: Option<modelgate_gateway::MaskingConfig>,
+    logging: Option<modelgate_gateway::LoggingConfig>,
+    limits: Option<modelgate_gateway::LimitsConfig>,
+}
+
+impl ConfigFile {
+    fn gateway(&self) -> modelgate_gateway::GatewayConfig {
+        modelgate_gateway::GatewayConfig {
+            auth: self.auth.clone().unwrap_or_default(),
+            providers: self.providers.clone(),
+            routes: self.routes.clone(),
+            prices: self.prices.clone(),
+            masking: self.masking.clone().unwrap_or_default(),
+            logging: self.logging.clone().unwrap_or_default(),
+            limits: self.limits.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// The gateway's policy from a config file's sections.
+fn policy_of(config: &ConfigFile) -> anyhow::Result<modelgate_gateway::Policy> {
+    modelgate_gateway::Policy::new(&config.gateway(), |name| std::env::var(name).ok())
+        .context("the gateway configuration is not usable (see docs/serve.example.toml)")
 }
 
 fn read_config(path: &Path) -> anyhow::Result<ConfigFile> {
@@ -115,9 +146,16 @@ pub(crate) fn run(args: &Args, serve: &ServeArgs) -> anyhow::Result<u8> {
         Selection::Named(serve.models.clone())
     } else if let Some(models) = config.models.clone() {
         Selection::Named(models)
+    } else if !config.routes.is_empty() {
+        // A pure gateway: routes to upstreams, no local model.
+        Selection::Named(Vec::new())
     } else {
-        bail!("name the versions to serve with --models NAME@VER,... or pass --all-approved");
+        bail!(
+            "name the versions to serve with --models NAME@VER,... or pass --all-approved (or configure [[routes]] to run as a pure gateway)"
+        );
     };
+    let gateway_config = config.gateway();
+    let policy = policy_of(&config)?;
     let defaults = EngineConfig::default();
     let engine = EngineConfig {
         slots: serve.slots.or(config.slots).unwrap_or(defaults.slots),
@@ -148,8 +186,11 @@ pub(crate) fn run(args: &Args, serve: &ServeArgs) -> anyhow::Result<u8> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let versions = modelgate_serving::select(&store, &selection)?;
-    if versions.is_empty() {
+    let versions = match &selection {
+        Selection::Named(names) if names.is_empty() => Vec::new(),
+        _ => modelgate_serving::select(&store, &selection)?,
+    };
+    if versions.is_empty() && config.routes.is_empty() {
         bail!(
             "no version is approved or in production; approve one with `modelgate models approve NAME@VER`"
         );
@@ -168,7 +209,15 @@ pub(crate) fn run(args: &Args, serve: &ServeArgs) -> anyhow::Result<u8> {
         .build()
         .context("cannot start the async runtime")?;
     let catalog = Arc::new(Catalog::new());
-    let state = modelgate_server::AppState::new(Arc::clone(&catalog));
+    let (gateway, usage_writer) =
+        crate::gateway_cmd::start_gateway(&store, &home, &gateway_config, policy)?;
+    if gateway_config.auth.anonymous {
+        eprintln!(
+            "modelgate serve: [auth] anonymous = true: every caller is served without a key; keep this on loopback"
+        );
+    }
+    let state =
+        modelgate_server::AppState::with_gateway(Arc::clone(&catalog), Some(Arc::clone(&gateway)));
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(listen))
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -214,12 +263,20 @@ pub(crate) fn run(args: &Args, serve: &ServeArgs) -> anyhow::Result<u8> {
             }
         }
     }
-    if catalog.live().is_empty() {
+    if catalog.live().is_empty() && !versions.is_empty() {
         let _ = stop_tx.send(());
         let _ = runtime.block_on(server);
         bail!("no version could be loaded ({refused} refused; see above)");
     }
     state.set_ready();
+    let routes: Vec<&str> = config.routes.iter().map(|r| r.name.as_str()).collect();
+    if !routes.is_empty() {
+        eprintln!("modelgate serve: routes {}", routes.join(", "));
+    }
+    if let Some(path) = serve.config.clone() {
+        let gateway = Arc::clone(&gateway);
+        runtime.spawn(reload_on_hangup(path, gateway));
+    }
     eprintln!(
         "modelgate serve: ready on http://{address}/v1 with {} ({} slots × {} tokens each)",
         catalog
@@ -234,10 +291,12 @@ pub(crate) fn run(args: &Args, serve: &ServeArgs) -> anyhow::Result<u8> {
 
     // Stage changes made while serving: applied within one poll.
     let stop_poll = Arc::new(AtomicBool::new(false));
+    let poll = poll.min(gateway.refresh_interval());
     let poller = {
         let catalog = Arc::clone(&catalog);
         let stop = Arc::clone(&stop_poll);
         let by = by.clone();
+        let gateway = Arc::clone(&gateway);
         std::thread::Builder::new().name("governance".into()).spawn(move || {
             let mut store = match modelgate_inventory::Store::open(&home) {
                 Ok(store) => store,
@@ -250,6 +309,9 @@ pub(crate) fn run(args: &Args, serve: &ServeArgs) -> anyhow::Result<u8> {
                 std::thread::sleep(poll);
                 if let Err(error) = modelgate_serving::sync(&mut store, &catalog, &by) {
                     tracing::error!(%error, "could not apply stage changes");
+                }
+                if let Err(error) = crate::gateway_cmd::refresh_access(&store, &gateway) {
+                    tracing::error!(%error, "could not refresh keys and grants");
                 }
             }
         })?
@@ -269,10 +331,44 @@ pub(crate) fn run(args: &Args, serve: &ServeArgs) -> anyhow::Result<u8> {
         }
     }
     drop(catalog);
+    // Let the usage writer drain what is queued.
+    drop(state);
+    drop(gateway);
+    crate::gateway_cmd::join_writer(usage_writer, Duration::from_secs(10));
     match result {
         Ok(Ok(())) => Ok(crate::exit::OK),
         Ok(Err(error)) => Err(error).context("the server failed"),
         Err(error) => Err(error).context("the server task failed"),
+    }
+}
+
+/// Re-reads the config on SIGHUP and replaces the gateway's policy (routes,
+/// providers, prices, masking); a config that does not check keeps the old
+/// policy. Requests running keep the policy they started with.
+async fn reload_on_hangup(path: PathBuf, gateway: Arc<modelgate_gateway::Gateway>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match read_config(&path).and_then(|c| policy_of(&c)) {
+                Ok(policy) => {
+                    gateway.replace_policy(policy);
+                    eprintln!("modelgate serve: reloaded {}", path.display());
+                }
+                Err(error) => eprintln!(
+                    "modelgate serve: kept the running configuration; {} does not check: {error:#}",
+                    path.display()
+                ),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, gateway);
     }
 }
 

@@ -16,8 +16,10 @@
 //! json`.
 //!
 //! Pure: checking a chain takes rows ([`ChainCheck`]: events, then the
-//! stored versions and assignments) and returns problems; the backend reads
-//! the rows.
+//! stored versions, assignments, API keys, team limits and route grants)
+//! and returns problems; the backend reads the rows. The trail never holds
+//! an API key's secret or anything derived from it, so a key's secret hash
+//! is the one stored value it cannot vouch for.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -42,9 +44,11 @@ pub struct Event {
     pub actor: String,
     /// What: `version.added`, `version.approved`, `version.reviewed`,
     /// `version.promoted`, `version.deprecated`, `version.revoked`,
-    /// `team.assigned`.
+    /// `version.stored`, `serve.*`, `team.assigned`; for the gateway
+    /// `key.created`, `key.rotated`, `key.revoked`, `key.limits`,
+    /// `team.limits`, `team.route_granted`, `team.route_revoked`.
     pub action: String,
-    /// What it is about: `NAME@VERSION`.
+    /// What it is about: `NAME@VERSION`, `key:<id>` or `team:<name>`.
     pub subject: String,
     /// The change, as JSON.
     pub details: Value,
@@ -299,6 +303,61 @@ struct ReplayDetails {
     purpose: String,
 }
 
+/// The fields of a key or team event's `details` that the replay needs.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct AccessDetails {
+    id: String,
+    team: String,
+    route: String,
+    data_class: String,
+    expires_on: Option<String>,
+    limits: Option<Value>,
+    rotated_from: Option<String>,
+}
+
+/// Limits as text, in the order rpm, tpm, max_parallel, budget_micro_usd:
+/// each its number, or empty when not set.
+pub(crate) type LimitsText = [String; 4];
+
+/// The names of [`LimitsText`]'s entries.
+const LIMIT_NAMES: [&str; 4] = ["rpm", "tpm", "max_parallel", "budget_micro_usd"];
+
+/// The limits the trail records (`{"rpm": 60, ...}`) as text.
+fn limits_text(limits: Option<&Value>) -> LimitsText {
+    LIMIT_NAMES.map(|name| {
+        limits
+            .and_then(|limits| limits.get(name))
+            .filter(|value| !value.is_null())
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    })
+}
+
+/// `rpm 60, tpm none, ...`.
+fn show_limits(limits: &LimitsText) -> String {
+    LIMIT_NAMES
+        .iter()
+        .zip(limits)
+        .map(|(name, value)| {
+            let value = if value.is_empty() { "none" } else { value };
+            format!("{name} {value}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An API key as the trail leaves it, or as stored, in text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct KeyState {
+    pub(crate) team: String,
+    pub(crate) data_class: String,
+    /// `YYYY-MM-DD`, or empty.
+    pub(crate) expires_on: String,
+    pub(crate) limits: LimitsText,
+    pub(crate) revoked: bool,
+}
+
 /// Something `audit verify` found wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditProblem {
@@ -351,6 +410,12 @@ pub(crate) struct ChainCheck {
     n_problems: u64,
     versions: HashMap<(String, String), ExpectedVersion>,
     assignments: HashMap<(String, String, String), (String, u64)>,
+    /// API keys by id, with the last event that changed each.
+    keys: HashMap<String, (KeyState, u64)>,
+    /// Team limits by team.
+    team_limits: HashMap<String, (LimitsText, u64)>,
+    /// Route grants, (team, route).
+    grants: HashMap<(String, String), u64>,
 }
 
 impl ChainCheck {
@@ -436,8 +501,14 @@ impl ChainCheck {
             };
             self.problem(Some(seq), Some(stored.subject.to_string()), message);
         }
-        if let Ok(details) = serde_json::from_str::<ReplayDetails>(stored.details) {
-            self.replay(seq, stored.action, details);
+        let action = stored.action;
+        if action.starts_with("key.") || (action.starts_with("team.") && action != "team.assigned")
+        {
+            if let Ok(details) = serde_json::from_str::<AccessDetails>(stored.details) {
+                self.replay_access(seq, action, details);
+            }
+        } else if let Ok(details) = serde_json::from_str::<ReplayDetails>(stored.details) {
+            self.replay(seq, action, details);
         }
         self.last_seq = seq.max(self.last_seq);
         match &mut self.last_hash {
@@ -477,6 +548,179 @@ impl ChainCheck {
                 }
             }
             _ => {}
+        }
+    }
+
+    fn replay_access(&mut self, seq: u64, action: &str, details: AccessDetails) {
+        match action {
+            "key.created" | "key.rotated" => {
+                if let Some((old, last_seq)) = details
+                    .rotated_from
+                    .as_ref()
+                    .and_then(|id| self.keys.get_mut(id))
+                {
+                    old.revoked = true;
+                    *last_seq = seq;
+                }
+                let state = KeyState {
+                    team: details.team,
+                    data_class: details.data_class,
+                    expires_on: details.expires_on.unwrap_or_default(),
+                    limits: limits_text(details.limits.as_ref()),
+                    revoked: false,
+                };
+                self.keys.insert(details.id, (state, seq));
+            }
+            "key.revoked" => {
+                if let Some((key, last_seq)) = self.keys.get_mut(&details.id) {
+                    key.revoked = true;
+                    *last_seq = seq;
+                }
+            }
+            "key.limits" => {
+                if let Some((key, last_seq)) = self.keys.get_mut(&details.id) {
+                    key.limits = limits_text(details.limits.as_ref());
+                    *last_seq = seq;
+                }
+            }
+            "team.limits" => {
+                self.team_limits
+                    .insert(details.team, (limits_text(details.limits.as_ref()), seq));
+            }
+            "team.route_granted" => {
+                self.grants.insert((details.team, details.route), seq);
+            }
+            "team.route_revoked" => {
+                self.grants.remove(&(details.team, details.route));
+            }
+            _ => {}
+        }
+    }
+
+    /// Compare a stored API key with the trail's: team, data class,
+    /// expiry, limits, and whether it is revoked.
+    pub(crate) fn stored_key(&mut self, id: String, stored: KeyState) {
+        let subject = format!("key:{id}");
+        let Some((trail, seq)) = self.keys.remove(&id) else {
+            self.problem(
+                None,
+                Some(subject),
+                format!("API key {id} is in the inventory but the audit trail never created it"),
+            );
+            return;
+        };
+        let or_none = |text: &str| {
+            if text.is_empty() {
+                "none".to_string()
+            } else {
+                text.to_string()
+            }
+        };
+        let mut problems = Vec::new();
+        if stored.team != trail.team {
+            problems.push(format!(
+                "API key {id} belongs to team {} in the inventory, but to {} in the audit trail",
+                stored.team, trail.team
+            ));
+        }
+        if stored.data_class != trail.data_class {
+            problems.push(format!(
+                "API key {id}'s data class is {} in the inventory, but {} in the audit trail",
+                stored.data_class, trail.data_class
+            ));
+        }
+        if stored.expires_on != trail.expires_on {
+            problems.push(format!(
+                "API key {id}'s expiry is {} in the inventory, but {} in the audit trail",
+                or_none(&stored.expires_on),
+                or_none(&trail.expires_on)
+            ));
+        }
+        if stored.limits != trail.limits {
+            problems.push(format!(
+                "API key {id}'s limits are {} in the inventory, but {} in the audit trail (event {seq})",
+                show_limits(&stored.limits),
+                show_limits(&trail.limits)
+            ));
+        }
+        match (stored.revoked, trail.revoked) {
+            (false, true) => problems.push(format!(
+                "API key {id} was revoked (audit trail, event {seq}) but is not revoked in the inventory"
+            )),
+            (true, false) => problems.push(format!(
+                "API key {id} is revoked in the inventory, but the audit trail never revoked it"
+            )),
+            _ => {}
+        }
+        for message in problems {
+            self.problem(None, Some(subject.clone()), message);
+        }
+    }
+
+    /// Compare a team's stored limits with the trail's.
+    pub(crate) fn stored_team_limits(&mut self, team: String, stored: LimitsText) {
+        let subject = format!("team:{team}");
+        let message = match self.team_limits.remove(&team) {
+            None => format!(
+                "team {team} has limits in the inventory ({}) that the audit trail never set",
+                show_limits(&stored)
+            ),
+            Some((trail, seq)) if trail != stored => format!(
+                "team {team}'s limits are {} in the inventory, but {} in the audit trail (event {seq})",
+                show_limits(&stored),
+                show_limits(&trail)
+            ),
+            Some(_) => return,
+        };
+        self.problem(None, Some(subject), message);
+    }
+
+    /// Compare a stored route grant with the trail's.
+    pub(crate) fn stored_grant(&mut self, team: String, route: String) {
+        if self.grants.remove(&(team.clone(), route.clone())).is_none() {
+            self.problem(
+                None,
+                Some(format!("team:{team}")),
+                format!(
+                    "team {team} may call route {route} in the inventory, but the audit trail never granted it"
+                ),
+            );
+        }
+    }
+
+    /// Name every key, team limit and route grant the trail left that was
+    /// not handed to the `stored_*` checks: missing from the inventory.
+    pub(crate) fn missing_access(&mut self) {
+        let mut keys: Vec<_> = std::mem::take(&mut self.keys).into_iter().collect();
+        keys.sort_by(|a, b| a.0.cmp(&b.0));
+        for (id, (_, seq)) in keys {
+            self.problem(
+                None,
+                Some(format!("key:{id}")),
+                format!(
+                    "API key {id} was created (audit trail, event {seq}) but is missing from the inventory"
+                ),
+            );
+        }
+        let mut limits: Vec<_> = std::mem::take(&mut self.team_limits).into_iter().collect();
+        limits.sort_by(|a, b| a.0.cmp(&b.0));
+        for (team, (_, seq)) in limits {
+            self.problem(
+                None,
+                Some(format!("team:{team}")),
+                format!("team {team}'s limits (event {seq}) are missing from the inventory"),
+            );
+        }
+        let mut grants: Vec<_> = std::mem::take(&mut self.grants).into_iter().collect();
+        grants.sort();
+        for ((team, route), seq) in grants {
+            self.problem(
+                None,
+                Some(format!("team:{team}")),
+                format!(
+                    "team {team}'s grant of route {route} (event {seq}) is missing from the inventory"
+                ),
+            );
         }
     }
 

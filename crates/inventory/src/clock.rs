@@ -100,6 +100,47 @@ impl fmt::Display for Date {
     }
 }
 
+impl serde::Serialize for Date {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Date {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Date, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Whether `timestamp` is written as the inventory writes times: UTC, to
+/// the second (`2026-11-22T20:28:40Z`), so that times sort as text.
+pub(crate) fn is_utc_seconds(timestamp: &Timestamp) -> bool {
+    let text = timestamp.as_str();
+    text.len() == 20 && text.ends_with('Z')
+}
+
+/// A [`Timestamp`] in serde as its RFC 3339 text (`#[serde(with =
+/// "crate::clock::timestamp_text")]`): the shared type has no serde of its
+/// own.
+pub(crate) mod timestamp_text {
+    use super::Timestamp;
+
+    pub(crate) fn serialize<S: serde::Serializer>(
+        timestamp: &Timestamp,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(timestamp.as_str())
+    }
+
+    pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Timestamp, D::Error> {
+        let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
+        Timestamp::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +171,20 @@ mod tests {
         assert_eq!(date.add_days(-366).to_string(), "2023-12-31");
         assert_eq!(date.add_days(i64::MAX).to_string(), "9999-12-31");
         assert_eq!(date.add_days(i64::MIN).to_string(), "1970-01-01");
+    }
+
+    #[test]
+    fn dates_and_timestamps_round_trip_through_serde() {
+        let date: Date = "2026-02-28".parse().expect("valid date");
+        let json = serde_json::to_string(&date).expect("serializes");
+        assert_eq!(json, r#""2026-02-28""#);
+        assert_eq!(serde_json::from_str::<Date>(&json).expect("parses"), date);
+        assert!(serde_json::from_str::<Date>(r#""2026-02-30""#).is_err());
+        assert!(is_utc_seconds(&Timestamp::from_unix_seconds(1)));
+        for other in ["2026-11-22T20:28:40.5Z", "2026-11-22T21:28:40+01:00"] {
+            let timestamp = Timestamp::parse(other).expect("valid RFC 3339");
+            assert!(!is_utc_seconds(&timestamp), "{other}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use modelgate_policy::{Decision, Reviewer};
 use serde_json::{Value, json};
 
 use crate::record::parse_reviewer;
-use crate::{Error, SignOff};
+use crate::{Error, Limits, SignOff};
 
 pub(crate) fn parse_decision(text: &str) -> Result<Decision, Error> {
     [
@@ -77,6 +77,44 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".to_string())
 }
 
+/// Limits as four nullable BIGINT columns: rpm, tpm, max_parallel,
+/// budget_micro_usd (checked to fit by [`Limits`]' own check).
+pub(crate) fn limits_to_sql(limits: Limits) -> [Option<i64>; 4] {
+    [
+        limits.rpm.map(i64::from),
+        limits.tpm.map(i64::from),
+        limits.max_parallel.map(i64::from),
+        limits.budget_micro_usd.map(sql_int),
+    ]
+}
+
+/// Limits from their four columns; a negative or oversized value is
+/// [`Error::Corrupt`], naming `subject` (`key:<id>`, `team:<name>`).
+pub(crate) fn limits_from_sql(values: [Option<i64>; 4], subject: &str) -> Result<Limits, Error> {
+    let [rpm, tpm, max_parallel, budget] = values;
+    let small = |value: Option<i64>, field: &str| {
+        value
+            .map(|n| {
+                u32::try_from(n).map_err(|_| Error::Corrupt {
+                    what: format!("{subject}'s {field} limit {n} is not a count"),
+                })
+            })
+            .transpose()
+    };
+    Ok(Limits {
+        rpm: small(rpm, "rpm")?,
+        tpm: small(tpm, "tpm")?,
+        max_parallel: small(max_parallel, "max_parallel")?,
+        budget_micro_usd: budget
+            .map(|n| {
+                u64::try_from(n).map_err(|_| Error::Corrupt {
+                    what: format!("{subject}'s budget {n} is negative"),
+                })
+            })
+            .transpose()?,
+    })
+}
+
 /// SQL's BIGINT is signed; counts and sizes beyond it are clamped.
 pub(crate) fn sql_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -112,6 +150,19 @@ mod tests {
         let text = sign_offs_json(&sign_offs).to_string();
         assert_eq!(parse_sign_offs(&text).unwrap(), sign_offs);
         assert!(parse_sign_offs(r#"[{"reviewer": "cfo", "by": "x"}]"#).is_err());
+        let limits = Limits {
+            rpm: Some(u32::MAX),
+            tpm: None,
+            max_parallel: Some(0),
+            budget_micro_usd: Some(5),
+        };
+        assert_eq!(
+            limits_from_sql(limits_to_sql(limits), "key:x").unwrap(),
+            limits
+        );
+        assert!(limits_from_sql([Some(-1), None, None, None], "key:x").is_err());
+        assert!(limits_from_sql([Some(1 << 40), None, None, None], "key:x").is_err());
+        assert!(limits_from_sql([None, None, None, Some(-5)], "key:x").is_err());
         assert_eq!(sql_int(u64::MAX), i64::MAX);
         assert_eq!(sql_int(42), 42);
     }

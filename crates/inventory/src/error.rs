@@ -241,6 +241,102 @@ pub enum Error {
         /// The text given.
         text: String,
     },
+    /// A data class is not one of the four.
+    #[error("{text:?} is not a data class (public, internal, confidential or restricted)")]
+    BadDataClass {
+        /// The text given.
+        text: String,
+    },
+    /// A number does not fit where it goes (a limit, a count, a batch
+    /// size).
+    #[error("{field} {value} is out of range: {reason}")]
+    BadNumber {
+        /// `budget_micro_usd`, `tokens_in`, `batch`, ...
+        field: &'static str,
+        /// The value given.
+        value: String,
+        /// What it must be.
+        reason: &'static str,
+    },
+    /// A time is not written the way the inventory stores times.
+    #[error("{field} {text:?} is not a UTC time to the second; write it as 2026-11-22T20:28:40Z")]
+    BadTimestamp {
+        /// `at`, `since`, ...
+        field: &'static str,
+        /// The text given.
+        text: String,
+    },
+    /// The operating system's random number generator failed, so no key
+    /// could be made.
+    #[error("cannot read random bytes from the operating system to make an API key")]
+    Random {
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No API key has this id.
+    #[error("no API key {id} in the inventory; `modelgate keys list` shows the keys")]
+    UnknownKey {
+        /// The id given.
+        id: String,
+    },
+    /// The key was revoked: it cannot be changed, rotated or revoked again.
+    #[error("API key {id} was revoked at {at}; create a new key for team {team} instead")]
+    KeyRevoked {
+        /// The key.
+        id: String,
+        /// Its team.
+        team: String,
+        /// When it was revoked.
+        at: String,
+    },
+    /// The key has expired: rotating it would make an expired key.
+    #[error("API key {id} expired on {expires_on}; create a new key for team {team} instead")]
+    KeyExpired {
+        /// The key.
+        id: String,
+        /// Its team.
+        team: String,
+        /// Its expiry date.
+        expires_on: String,
+    },
+    /// A new key's expiry date is not in the future.
+    #[error("expiry date {date} is not after today ({today}); give a later date or none")]
+    ExpiryNotFuture {
+        /// The date given.
+        date: String,
+        /// Today, UTC.
+        today: String,
+    },
+    /// A route that was never granted to the team cannot be revoked.
+    #[error("team {team} has no grant for route {route}{}", granted_routes(.granted))]
+    UnknownGrant {
+        /// The team.
+        team: String,
+        /// The route given.
+        route: String,
+        /// The routes the team was granted.
+        granted: Vec<String>,
+    },
+    /// A usage record cannot be stored; none of its batch was.
+    #[error("usage record {index} of the batch (request {request_id:?}) cannot be stored")]
+    BadUsage {
+        /// Its position in the batch, from 0.
+        index: usize,
+        /// Its request id.
+        request_id: String,
+        /// What is wrong with it.
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+fn granted_routes(granted: &[String]) -> String {
+    if granted.is_empty() {
+        " (it has no grants)".to_string()
+    } else {
+        format!(" (its routes: {})", granted.join(", "))
+    }
 }
 
 fn known_versions(known: &[String]) -> String {

@@ -22,7 +22,30 @@
 //! stores), hash a model's files for comparison (the caller compares with
 //! [`compare_files`]; it hashes only the bytes it copies into and keeps in
 //! its blob store), or decide policy. Analysers never see it: the store is at the edge, used by
-//! the CLI (and later the gateway).
+//! the CLI and the gateway. It does not enforce the gateway's limits or
+//! check presented keys at request time (the gateway does, from what it
+//! reads here), and it keeps only a hash of each key's secret, which it
+//! hands out once.
+//!
+//! For the gateway (`modelgate serve`), the same database holds who may
+//! call it and what they used (migration 0004):
+//!
+//! - `api_keys`: API keys ([`KeyRecord`]), presented as `mg-<id>-<secret>`
+//!   ([`parse_presented`]); only the SHA-256 of the secret is stored
+//!   ([`hash_secret`]), and [`Store::create_key`] / [`Store::rotate_key`]
+//!   hand the secret out once ([`IssuedKey`], [`Secret`]). Each key has a
+//!   team, its own [`Limits`], a [`DataClass`] and an optional expiry.
+//! - `team_limits` and `route_grants`: limits over all of a team's keys,
+//!   and the routes (the `model` a client asks for) its keys may call.
+//! - Every change to these is audited (`key.*`, `team.limits`,
+//!   `team.route_*` events) and checked by `audit verify`;
+//!   [`Store::access_generation`] tells a server's refresh loop cheaply
+//!   when to read them again.
+//! - `usage`: one [`UsageRecord`] per request, not audited (high volume),
+//!   inserted in batches ([`Store::insert_usage`]), reported by day, team,
+//!   model, route or key ([`Store::usage_report`]), summed per key for
+//!   budgets ([`Store::spent_micro_usd`]) and deleted in short batches
+//!   for retention ([`Store::delete_usage_before`]).
 //!
 //! Main types: [`Store`] (one SQLite database, WAL mode; writers queue with
 //! a busy timeout; every change is a `BEGIN IMMEDIATE` transaction),
@@ -30,7 +53,9 @@
 //! record; [`NewVersion::from_report`] builds it from a vet report),
 //! [`VersionSummary`] / [`VersionDetail`], [`StageChange`], [`Assignment`],
 //! [`audit::Event`] and [`audit::AuditReport`], [`StoredVersion`] and
-//! [`BlobProblem`] (the blob store), and [`Error`].
+//! [`BlobProblem`] (the blob store), for the gateway [`NewKey`],
+//! [`KeyRecord`], [`IssuedKey`], [`Limits`], [`DataClass`],
+//! [`UsageRecord`], [`UsageQuery`] and [`UsageRow`], and [`Error`].
 //!
 //! Storage: the schema is the SQL in `migrations/` (applied in order in one
 //! transaction, recorded in `schema_migrations`). Each migration has a
@@ -38,9 +63,11 @@
 //! RFC 3339 UTC text timestamps; a test refuses backend-only constructs),
 //! backend parts (`migrations/sqlite/`: the triggers that make `events`
 //! refuse `UPDATE` and `DELETE`), or both. Only the `sqlite` module speaks
-//! SQL, split by job (open, writes, reads, checks); the change rules
+//! SQL, split by job (open, writes, reads, checks; access and usage for the
+//! gateway's tables); the change rules
 //! (`rules.rs`: approvals, review dates, assignments; `stage.rs`), the
-//! value encoding, the records and the chain check are backend-free, so a
+//! value encoding, the records, keys and usage tallies, and the chain
+//! check are backend-free, so a
 //! PostgreSQL backend is another such module over the same portable
 //! migrations plus its own parts.
 //!
@@ -61,6 +88,24 @@
 //! assert!(store.verify_audit()?.ok);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! An API key, made once and checked by the gateway on each request:
+//!
+//! ```no_run
+//! use modelgate_inventory::{Date, Limits, NewKey, Store, hash_secret, parse_presented};
+//!
+//! let mut store = Store::open(std::path::Path::new("/var/lib/modelgate"))?;
+//! let limits = Limits { rpm: Some(60), ..Limits::default() };
+//! let issued = store.create_key(&NewKey { limits, ..NewKey::new("search") }, "alice")?;
+//! println!("for the search team, shown once: {}", issued.secret.expose());
+//!
+//! let presented = issued.secret.expose(); // from the request's Authorization header
+//! let (id, secret) = parse_presented(presented).ok_or("not a modelgate key")?;
+//! let key = store.key(id)?;
+//! // The gateway compares the hashes in constant time.
+//! assert!(key.is_usable(Date::today()) && key.secret_hash == hash_secret(secret));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod audit;
 mod blobs;
@@ -68,11 +113,13 @@ mod clock;
 mod encoding;
 mod error;
 mod home;
+mod keys;
 mod record;
 mod rules;
 mod schema;
 mod sqlite;
 mod stage;
+mod usage;
 
 pub use audit::{AuditProblem, AuditReport, Event};
 pub use blobs::{
@@ -81,6 +128,10 @@ pub use blobs::{
 pub use clock::{Date, Timestamp};
 pub use error::Error;
 pub use home::default_home;
+pub use keys::{
+    DataClass, IssuedKey, KEY_ID_CHARS, KEY_PREFIX, KEY_SECRET_BYTES, KeyRecord, KeyRevocation,
+    KeyStatus, Limits, NewKey, ROTATED_REASON, Secret, hash_secret, parse_presented,
+};
 pub use record::{
     Approval, Assignment, FileComparison, FileRecord, MAX_NAME_BYTES, MAX_NOTE_BYTES,
     ModelOverview, NewVersion, ProvenanceRecord, Revocation, SignOff, StageChange, Variant,
@@ -91,3 +142,4 @@ pub use rules::DEFAULT_REVIEW_DAYS;
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::{BUSY_TIMEOUT, Batch, DATABASE_FILE, Store};
 pub use stage::{ServingAction, Stage, Transition};
+pub use usage::{MAX_USAGE_TEXT_BYTES, UsageGroup, UsageQuery, UsageRecord, UsageRow};

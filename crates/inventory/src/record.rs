@@ -81,6 +81,28 @@ pub fn check_name<'a>(kind: &'static str, text: &'a str) -> Result<&'a str, Erro
     Ok(text)
 }
 
+/// Checks a name that may also be a version reference, such as a route or
+/// a usage record's target: a name as [`check_name`] wants it, or two of
+/// them joined by one `@`.
+pub(crate) fn check_name_or_ref<'a>(kind: &'static str, text: &'a str) -> Result<&'a str, Error> {
+    match text.split_once('@') {
+        None => check_name(kind, text),
+        Some((name, version)) => {
+            let whole = |error| match error {
+                Error::BadName { kind, reason, .. } => Error::BadName {
+                    kind,
+                    text: text.to_string(),
+                    reason,
+                },
+                other => other,
+            };
+            check_name(kind, name).map_err(whole)?;
+            check_name(kind, version).map_err(whole)?;
+            Ok(text)
+        }
+    }
+}
+
 /// Checks who did something (`--by`): not blank, no control characters, at
 /// most [`MAX_NAME_BYTES`]; `@` is fine (e-mail addresses). Surrounding
 /// spaces are trimmed.
@@ -426,6 +448,16 @@ pub struct Assignment {
     pub assigned_at: String,
     /// Who recorded it.
     pub assigned_by: String,
+}
+
+impl Assignment {
+    /// The version assigned, `NAME@VERSION`.
+    pub fn reference(&self) -> VersionRef {
+        VersionRef {
+            name: self.name.clone(),
+            version: self.version.clone(),
+        }
+    }
 }
 
 /// A revoked version and the teams that must stop using it.

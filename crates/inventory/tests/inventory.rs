@@ -1,6 +1,7 @@
 //! The inventory end to end on synthetic versions: stages and their rules,
 //! approvals, teams, review dates, concurrent writers, and tampering with
-//! the audit trail the way someone with the database file could.
+//! the audit trail the way someone with the database file could; then the
+//! gateway's tables: API keys, team limits, route grants and usage.
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, missing_docs)]
 
@@ -711,7 +712,8 @@ fn migrations_run_once_and_newer_schemas_are_refused() {
         [
             (1, "inventory".to_string()),
             (2, "append_only_events".to_string()),
-            (3, "stored_versions".to_string())
+            (3, "stored_versions".to_string()),
+            (4, "gateway".to_string())
         ]
     );
     conn.execute(
@@ -819,4 +821,842 @@ fn recording_a_stored_copy_is_audited_once_and_keeps_the_stage() {
     );
     assert!(blobs.blob_path("../../etc/passwd").is_none());
     assert!(blobs.blob_path(&"A".repeat(64)).is_none());
+}
+
+// The gateway's tables: API keys, team limits, route grants, usage.
+
+use modelgate_inventory::{
+    DataClass, IssuedKey, KeyStatus, Limits, NewKey, ROTATED_REASON, Timestamp, UsageGroup,
+    UsageQuery, UsageRecord, UsageRow, hash_secret, parse_presented,
+};
+
+fn limits(rpm: u32, budget: u64) -> Limits {
+    Limits {
+        rpm: Some(rpm),
+        budget_micro_usd: Some(budget),
+        ..Limits::default()
+    }
+}
+
+fn new_key(team: &str) -> NewKey {
+    NewKey {
+        name: Some("wiki-bot".into()),
+        expires_on: Some(Date::today().add_days(30)),
+        limits: limits(60, 5_000_000),
+        data_class: DataClass::Confidential,
+        ..NewKey::new(team)
+    }
+}
+
+fn create(store: &mut Store, team: &str) -> IssuedKey {
+    store.create_key(&new_key(team), "alice").unwrap()
+}
+
+fn actions(store: &Store) -> Vec<String> {
+    store
+        .events()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect()
+}
+
+fn assert_verified(store: &Store) {
+    let report = store.verify_audit().unwrap();
+    assert!(report.ok, "{report:#?}");
+}
+
+#[test]
+fn keys_are_created_listed_shown_revoked_and_rotated() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let issued = create(&mut store, "search");
+    let record = &issued.record;
+    assert_eq!(record.id.len(), 12);
+    assert_eq!(record.team, "search");
+    assert_eq!(record.name.as_deref(), Some("wiki-bot"));
+    assert_eq!(record.created_by, "alice");
+    assert_eq!(record.limits, limits(60, 5_000_000));
+    assert_eq!(record.data_class, DataClass::Confidential);
+    assert_eq!(record.expires_on, Some(Date::today().add_days(30)));
+    assert!(record.revoked.is_none() && record.rotated_from.is_none());
+    assert_eq!(&store.key(&record.id).unwrap(), record);
+    let other = store.create_key(&NewKey::new("support"), "bob").unwrap();
+    assert_eq!(other.record.data_class, DataClass::Internal);
+    assert!(other.record.limits.is_unlimited());
+    assert_eq!(store.keys(None, false).unwrap().len(), 2);
+    let search_keys = store.keys(Some("search"), false).unwrap();
+    assert_eq!(search_keys, std::slice::from_ref(record));
+    assert!(store.keys(Some("nobody"), true).unwrap().is_empty());
+
+    let revoked = store
+        .revoke_key(&other.record.id, "erin", "leaked in a ticket")
+        .unwrap();
+    let revocation = revoked.revoked.clone().unwrap();
+    assert_eq!(
+        (revocation.by.as_str(), revocation.reason.as_str()),
+        ("erin", "leaked in a ticket")
+    );
+    assert_eq!(revoked.status(Date::today()), KeyStatus::Revoked);
+    assert_eq!(store.keys(Some("support"), false).unwrap(), []);
+    assert_eq!(store.keys(Some("support"), true).unwrap(), [revoked]);
+    let again = store.revoke_key(&other.record.id, "erin", "twice");
+    assert!(matches!(again, Err(Error::KeyRevoked { .. })), "{again:?}");
+
+    let rotated = store.rotate_key(&record.id, "carol").unwrap();
+    let new = &rotated.secret;
+    assert_ne!(rotated.record.id, record.id);
+    assert_eq!(
+        rotated.record.rotated_from.as_deref(),
+        Some(record.id.as_str())
+    );
+    assert_eq!(
+        (
+            &rotated.record.team,
+            &rotated.record.name,
+            rotated.record.limits,
+            rotated.record.data_class,
+            rotated.record.expires_on
+        ),
+        (
+            &record.team,
+            &record.name,
+            record.limits,
+            record.data_class,
+            record.expires_on
+        )
+    );
+    assert_eq!(rotated.record.created_by, "carol");
+    assert_ne!(new.expose(), issued.secret.expose());
+    let old = store.key(&record.id).unwrap();
+    assert_eq!(old.revoked.unwrap().reason, ROTATED_REASON);
+    let listed: Vec<String> = store
+        .keys(Some("search"), false)
+        .unwrap()
+        .into_iter()
+        .map(|k| k.id)
+        .collect();
+    assert_eq!(listed, std::slice::from_ref(&rotated.record.id));
+    let again = store.rotate_key(&record.id, "carol");
+    assert!(matches!(again, Err(Error::KeyRevoked { .. })), "{again:?}");
+
+    let error = store.key("nosuchkey234").unwrap_err();
+    assert!(matches!(error, Error::UnknownKey { .. }));
+    assert_eq!(
+        error.to_string(),
+        "no API key nosuchkey234 in the inventory; `modelgate keys list` shows the keys"
+    );
+    assert_eq!(
+        actions(&store),
+        ["key.created", "key.created", "key.revoked", "key.rotated"]
+    );
+    let events = store.events().unwrap();
+    assert_eq!(events[0].subject, format!("key:{}", record.id));
+    assert_eq!(events[0].details["team"], "search");
+    assert_eq!(events[0].details["data_class"], "confidential");
+    assert_eq!(events[0].details["limits"]["rpm"], 60);
+    assert_eq!(events[3].details["rotated_from"], json!(record.id));
+    assert_verified(&store);
+}
+
+#[test]
+fn a_presented_key_matches_only_its_own_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let issued = create(&mut store, "search");
+    let presented = issued.secret.expose();
+    assert!(presented.starts_with("mg-"));
+    let (id, secret) = parse_presented(presented).unwrap();
+    assert_eq!(id, issued.record.id);
+    let stored = store.key(id).unwrap();
+    assert_eq!(hash_secret(secret), stored.secret_hash);
+    // One character off, or another key's secret, does not match.
+    let last = secret.chars().last().unwrap();
+    let flipped = format!(
+        "{}{}",
+        &secret[..secret.len() - 1],
+        if last == '0' { '1' } else { '0' }
+    );
+    assert_ne!(hash_secret(&flipped), stored.secret_hash);
+    let other = create(&mut store, "search");
+    let (_, other_secret) = parse_presented(other.secret.expose()).unwrap();
+    assert_ne!(hash_secret(other_secret), stored.secret_hash);
+    // Neither Debug nor JSON shows the secret or its hash.
+    let shown = format!(
+        "{issued:?} {stored:?} {}",
+        serde_json::to_string(&stored).unwrap()
+    );
+    assert!(!shown.contains(secret), "{shown}");
+    assert!(!shown.contains("secret_hash"), "{shown}");
+    assert!(parse_presented(&presented.replace("mg-", "sk-")).is_none());
+}
+
+#[test]
+fn revoked_and_expired_keys_are_not_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let today = Date::today();
+    let key = NewKey {
+        expires_on: Some(today.add_days(1)),
+        ..NewKey::new("search")
+    };
+    let issued = store.create_key(&key, "alice").unwrap();
+    let record = store.key(&issued.record.id).unwrap();
+    assert!(record.is_usable(today));
+    assert!(!record.is_usable(today.add_days(1)));
+    assert_eq!(record.status(today.add_days(1)), KeyStatus::Expired);
+    for expires_on in [today, today.add_days(-1)] {
+        let past = NewKey {
+            expires_on: Some(expires_on),
+            ..NewKey::new("search")
+        };
+        let error = store.create_key(&past, "alice").unwrap_err();
+        assert!(matches!(error, Error::ExpiryNotFuture { .. }), "{error:?}");
+    }
+    let revoked = store.revoke_key(&record.id, "erin", "offboarded").unwrap();
+    assert!(!revoked.is_usable(today));
+    assert!(matches!(
+        store.set_key_limits(&record.id, limits(1, 1), "erin"),
+        Err(Error::KeyRevoked { .. })
+    ));
+
+    // A key past its expiry cannot be rotated into a fresh one.
+    let expiring = store.create_key(&key, "alice").unwrap();
+    let yesterday = today.add_days(-1).to_string();
+    raw(dir.path())
+        .execute(
+            "UPDATE api_keys SET expires_on = ?1 WHERE id = ?2",
+            [&yesterday, &expiring.record.id],
+        )
+        .unwrap();
+    let error = store.rotate_key(&expiring.record.id, "carol").unwrap_err();
+    assert!(matches!(error, Error::KeyExpired { .. }), "{error:?}");
+    assert!(!store.key(&expiring.record.id).unwrap().is_usable(today));
+    // ... and audit verify names the edited expiry.
+    let report = store.verify_audit().unwrap();
+    assert_eq!(report.n_problems, 1, "{report:#?}");
+    assert!(
+        report.problems[0].message.contains(&format!(
+            "API key {}'s expiry is {yesterday} in the inventory",
+            expiring.record.id
+        )),
+        "{report:#?}"
+    );
+}
+
+/// Whether `needle` occurs in `haystack`.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+/// The bytes of the database and its WAL, as they are on disk now.
+fn database_bytes(dir: &Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for suffix in ["", "-wal"] {
+        let path = dir.join(format!("{}{suffix}", modelgate_inventory::DATABASE_FILE));
+        if let Ok(content) = std::fs::read(path) {
+            bytes.extend(content);
+        }
+    }
+    bytes
+}
+
+#[test]
+fn the_secret_never_reaches_the_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let first = create(&mut store, "search");
+    let rotated = store.rotate_key(&first.record.id, "carol").unwrap();
+    store
+        .set_key_limits(&rotated.record.id, limits(10, 10), "carol")
+        .unwrap();
+    let mut secrets = Vec::new();
+    for issued in [&first, &rotated] {
+        let presented = issued.secret.expose().to_string();
+        let (_, secret) = parse_presented(&presented).unwrap();
+        secrets.push((
+            presented.clone(),
+            secret.to_string(),
+            issued.record.id.clone(),
+        ));
+    }
+    let hash_hex = |secret: &str| {
+        hash_secret(secret)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let check = |bytes: &[u8]| {
+        for (presented, secret, id) in &secrets {
+            assert!(!contains(bytes, presented.as_bytes()));
+            assert!(!contains(bytes, secret.as_bytes()));
+            // The search finds what is there: the id and the hash.
+            assert!(contains(bytes, id.as_bytes()));
+            assert!(contains(bytes, hash_hex(secret).as_bytes()));
+        }
+    };
+    check(&database_bytes(dir.path()));
+    drop(store);
+    check(&database_bytes(dir.path()));
+    // Nor the audit trail: it does not even hold the hash.
+    let store = open(dir.path());
+    let trail = serde_json::to_string(&store.events().unwrap()).unwrap();
+    for (_, secret, _) in &secrets {
+        assert!(!trail.contains(secret.as_str()));
+        assert!(!trail.contains(&hash_hex(secret)));
+    }
+}
+
+#[test]
+fn key_and_team_limits_and_route_grants_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    assert_eq!(store.team_limits("search").unwrap(), None);
+    store
+        .set_team_limits("search", limits(600, 100_000_000), "ops")
+        .unwrap();
+    let full = Limits {
+        rpm: Some(1),
+        tpm: Some(2),
+        max_parallel: Some(3),
+        budget_micro_usd: Some(i64::MAX as u64),
+    };
+    store.set_team_limits("support", full, "ops").unwrap();
+    store
+        .set_team_limits("search", limits(300, 100_000_000), "ops")
+        .unwrap();
+    assert_eq!(
+        store.team_limits("search").unwrap(),
+        Some(limits(300, 100_000_000))
+    );
+    assert_eq!(
+        store.all_team_limits().unwrap(),
+        [
+            ("search".to_string(), limits(300, 100_000_000)),
+            ("support".to_string(), full)
+        ]
+    );
+    let event = store.events().unwrap().pop().unwrap();
+    assert_eq!(event.action, "team.limits");
+    assert_eq!(event.subject, "team:search");
+    assert_eq!(event.details["limits"]["rpm"], 300);
+    assert_eq!(event.details["previous"]["rpm"], 600);
+
+    let key = create(&mut store, "search");
+    let changed = store
+        .set_key_limits(&key.record.id, Limits::default(), "ops")
+        .unwrap();
+    assert!(changed.limits.is_unlimited());
+    assert!(store.key(&key.record.id).unwrap().limits.is_unlimited());
+
+    assert!(store.grant_route("search", "chat", "ops").unwrap());
+    assert!(store.grant_route("search", "smollm2@1.0", "ops").unwrap());
+    assert!(store.grant_route("support", "chat", "ops").unwrap());
+    let n_before = n_events(&store);
+    assert!(!store.grant_route("search", "chat", "ops").unwrap());
+    assert_eq!(n_events(&store), n_before);
+    let pair = |team: &str, route: &str| (team.to_string(), route.to_string());
+    assert_eq!(
+        store.route_grants().unwrap(),
+        [
+            pair("search", "chat"),
+            pair("search", "smollm2@1.0"),
+            pair("support", "chat")
+        ]
+    );
+    store.revoke_route("search", "chat", "ops").unwrap();
+    let error = store.revoke_route("search", "chat", "ops").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "team search has no grant for route chat (its routes: smollm2@1.0)"
+    );
+    assert_eq!(
+        store.route_grants().unwrap(),
+        [pair("search", "smollm2@1.0"), pair("support", "chat")]
+    );
+    assert_eq!(
+        actions(&store),
+        [
+            "team.limits",
+            "team.limits",
+            "team.limits",
+            "key.created",
+            "key.limits",
+            "team.route_granted",
+            "team.route_granted",
+            "team.route_granted",
+            "team.route_revoked"
+        ]
+    );
+    assert_verified(&store);
+}
+
+#[test]
+fn assigned_versions_pair_teams_with_servable_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    for name in ["a@1", "b@1"] {
+        add(&mut store, name);
+        store.approve(&reference(name), &approval("bob")).unwrap();
+    }
+    store
+        .assign("search", &reference("a@1"), "ranking", "carol")
+        .unwrap();
+    store
+        .assign("support", &reference("b@1"), "triage", "carol")
+        .unwrap();
+    store
+        .assign("search", &reference("b@1"), "rewrite", "carol")
+        .unwrap();
+    store
+        .revoke(&reference("b@1"), "erin", "withdrawn")
+        .unwrap();
+    assert_eq!(
+        store.assigned_versions().unwrap(),
+        [("search".to_string(), reference("a@1"))]
+    );
+    assert_eq!(store.assignments().unwrap().len(), 3);
+}
+
+#[test]
+fn the_access_generation_moves_with_every_audited_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let mut seen = vec![store.access_generation().unwrap()];
+    let mut moved = |store: &Store, what: &str| {
+        let generation = store.access_generation().unwrap();
+        assert!(
+            !seen.contains(&generation),
+            "{what} left the generation at {generation}"
+        );
+        seen.push(generation);
+    };
+    let key = create(&mut store, "search");
+    moved(&store, "create_key");
+    store
+        .set_key_limits(&key.record.id, limits(1, 1), "ops")
+        .unwrap();
+    moved(&store, "set_key_limits");
+    let rotated = store.rotate_key(&key.record.id, "ops").unwrap();
+    moved(&store, "rotate_key");
+    store
+        .revoke_key(&rotated.record.id, "ops", "offboarding")
+        .unwrap();
+    moved(&store, "revoke_key");
+    store
+        .set_team_limits("search", limits(5, 5), "ops")
+        .unwrap();
+    moved(&store, "set_team_limits");
+    store.grant_route("search", "chat", "ops").unwrap();
+    moved(&store, "grant_route");
+    store.revoke_route("search", "chat", "ops").unwrap();
+    moved(&store, "revoke_route");
+    add(&mut store, "m@1");
+    store.approve(&reference("m@1"), &approval("bob")).unwrap();
+    let before = store.access_generation().unwrap();
+    store
+        .assign("search", &reference("m@1"), "ranking", "carol")
+        .unwrap();
+    assert_ne!(store.access_generation().unwrap(), before, "assign");
+    // Usage and refused changes leave it alone; another connection sees it.
+    let before = store.access_generation().unwrap();
+    store.insert_usage(&[usage_record(0)]).unwrap();
+    assert!(store.grant_route("bad@team@x", "chat", "ops").is_err());
+    assert_eq!(store.access_generation().unwrap(), before);
+    assert_eq!(open(dir.path()).access_generation().unwrap(), before);
+}
+
+#[test]
+fn invalid_names_and_numbers_are_refused_with_the_field_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let bad_name = |result: Result<_, Error>, field: &str| match result {
+        Err(Error::BadName { kind, .. }) => assert_eq!(kind, field),
+        Err(Error::Missing { field: missing }) => assert_eq!(missing, field),
+        other => panic!("expected {field} to be refused, got {other:?}"),
+    };
+    bad_name(
+        store.create_key(&new_key("a@b"), "alice").map(|_| ()),
+        "team",
+    );
+    bad_name(
+        store.create_key(&new_key(" search"), "alice").map(|_| ()),
+        "team",
+    );
+    let unnamed = NewKey {
+        name: Some("bad\nname".into()),
+        ..NewKey::new("search")
+    };
+    bad_name(store.create_key(&unnamed, "alice").map(|_| ()), "key name");
+    bad_name(
+        store.create_key(&new_key("search"), " ").map(|_| ()),
+        "actor",
+    );
+    bad_name(store.set_team_limits("", Limits::default(), "ops"), "team");
+    bad_name(store.grant_route("search", "", "ops").map(|_| ()), "route");
+    bad_name(
+        store.grant_route("search", "a@b@c", "ops").map(|_| ()),
+        "route",
+    );
+    let too_big = NewKey {
+        limits: Limits {
+            budget_micro_usd: Some(u64::MAX),
+            ..Limits::default()
+        },
+        ..NewKey::new("search")
+    };
+    let error = store.create_key(&too_big, "alice").unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::BadNumber {
+                field: "budget_micro_usd",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let key = create(&mut store, "search");
+    bad_name(
+        store.revoke_key(&key.record.id, "erin", "  ").map(|_| ()),
+        "reason",
+    );
+    assert!(matches!(
+        store.revoke_key("nosuchkey234", "erin", "why"),
+        Err(Error::UnknownKey { .. })
+    ));
+    assert_eq!(actions(&store), ["key.created"]);
+    assert_verified(&store);
+}
+
+#[test]
+fn tampering_with_keys_limits_or_grants_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let key = create(&mut store, "search");
+    let revoked = create(&mut store, "search");
+    store
+        .revoke_key(&revoked.record.id, "erin", "leaked")
+        .unwrap();
+    store
+        .set_team_limits("search", limits(60, 1_000), "ops")
+        .unwrap();
+    store.grant_route("search", "chat", "ops").unwrap();
+    store.grant_route("search", "embed", "ops").unwrap();
+    assert_verified(&store);
+    raw(dir.path())
+        .execute_batch(&format!(
+            "INSERT INTO api_keys (id, team, secret_hash, created_at, created_by,
+                data_class, event_seq)
+             SELECT 'forgedkey234', team, secret_hash, created_at, 'mallory', 'restricted',
+                event_seq FROM api_keys WHERE id = '{id}';
+             UPDATE api_keys SET rpm = NULL, data_class = 'restricted' WHERE id = '{id}';
+             UPDATE api_keys SET revoked_at = NULL WHERE id = '{revoked}';
+             UPDATE team_limits SET budget_micro_usd = 999999999;
+             DELETE FROM route_grants WHERE route = 'embed';
+             INSERT INTO route_grants (team, route, granted_at, granted_by, event_seq)
+             SELECT team, 'gpt-4o', granted_at, 'mallory', event_seq FROM route_grants;",
+            id = key.record.id,
+            revoked = revoked.record.id,
+        ))
+        .unwrap();
+    let report = store.verify_audit().unwrap();
+    let messages: Vec<&str> = report.problems.iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(report.first_bad, None);
+    for expected in [
+        "API key forgedkey234 is in the inventory but the audit trail never created it".to_string(),
+        format!(
+            "API key {}'s data class is restricted in the inventory, but confidential",
+            key.record.id
+        ),
+        format!(
+            "API key {}'s limits are rpm none, tpm none, max_parallel none, budget_micro_usd 5000000 in the inventory, but rpm 60,",
+            key.record.id
+        ),
+        format!(
+            "API key {} was revoked (audit trail, event 3) but is not revoked in the inventory",
+            revoked.record.id
+        ),
+        "team search's limits are rpm 60, tpm none, max_parallel none, budget_micro_usd 999999999 in the inventory".to_string(),
+        "team search may call route gpt-4o in the inventory, but the audit trail never granted it".to_string(),
+        "team search's grant of route embed (event 6) is missing from the inventory".to_string(),
+    ] {
+        assert!(
+            messages.iter().any(|m| m.starts_with(&expected)),
+            "{expected:?} not in {messages:#?}"
+        );
+    }
+    assert_eq!(messages.len(), 7, "{messages:#?}");
+}
+
+/// Request `idx`, on 2026-11-(20 + idx % 3) at 10:00, by key-a or key-b of
+/// team search or support.
+fn usage_record(idx: u64) -> UsageRecord {
+    let day = 1_795_168_800 + (idx % 3) * 86_400; // 2026-11-20T10:00:00Z
+    UsageRecord {
+        at: Timestamp::from_unix_seconds(day + idx),
+        request_id: format!("req-{idx}"),
+        key_id: Some(
+            if idx.is_multiple_of(2) {
+                "key-a"
+            } else {
+                "key-b"
+            }
+            .to_string(),
+        ),
+        team: if idx.is_multiple_of(2) {
+            "search"
+        } else {
+            "support"
+        }
+        .to_string(),
+        route: "chat".into(),
+        target: if idx % 4 < 2 {
+            "smollm2@1.0"
+        } else {
+            "openai/gpt-4o"
+        }
+        .to_string(),
+        version: (idx % 4 < 2).then(|| "smollm2@1.0".to_string()),
+        data_class: DataClass::Internal,
+        tokens_in: idx,
+        tokens_out: 2 * idx,
+        cost_micro_usd: 100 + idx,
+        latency_ms: 10 * idx,
+        ttft_ms: Some(idx),
+        status: if idx % 5 == 4 { 429 } else { 200 },
+        error: None,
+        prompt: None,
+        answer: None,
+    }
+}
+
+/// The sums of the records `idxs` make, as a report row of `group`.
+fn expected_row(group: &str, idxs: &[u64]) -> (String, u64, u64, u64, u64, u64) {
+    (
+        group.to_string(),
+        idxs.len() as u64,
+        idxs.iter().filter(|idx| *idx % 5 == 4).count() as u64,
+        idxs.iter().sum(),
+        idxs.iter().map(|idx| 2 * idx).sum(),
+        idxs.iter().map(|idx| 100 + idx).sum(),
+    )
+}
+
+fn sums(rows: &[UsageRow]) -> Vec<(String, u64, u64, u64, u64, u64)> {
+    rows.iter()
+        .map(|r| {
+            (
+                r.group.clone(),
+                r.requests,
+                r.errors,
+                r.tokens_in,
+                r.tokens_out,
+                r.cost_micro_usd,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn usage_is_reported_by_day_team_model_and_key_with_exact_sums() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let records: Vec<UsageRecord> = (0..12).map(usage_record).collect();
+    assert_eq!(store.insert_usage(&records[..7]).unwrap(), 7);
+    assert_eq!(store.insert_usage(&records[7..]).unwrap(), 5);
+    assert_eq!(store.insert_usage(&[]).unwrap(), 0);
+    let all: Vec<u64> = (0..12).collect();
+    let which = |keep: &dyn Fn(u64) -> bool| -> Vec<u64> {
+        all.iter().copied().filter(|idx| keep(*idx)).collect()
+    };
+    let report = |by: UsageGroup| {
+        store
+            .usage_report(&UsageQuery {
+                by,
+                ..UsageQuery::default()
+            })
+            .unwrap()
+    };
+    assert_eq!(
+        sums(&report(UsageGroup::Day)),
+        [
+            expected_row("2026-11-20", &which(&|i| i % 3 == 0)),
+            expected_row("2026-11-21", &which(&|i| i % 3 == 1)),
+            expected_row("2026-11-22", &which(&|i| i % 3 == 2)),
+        ]
+    );
+    assert_eq!(
+        sums(&report(UsageGroup::Team)),
+        [
+            expected_row("search", &which(&|i| i % 2 == 0)),
+            expected_row("support", &which(&|i| i % 2 == 1)),
+        ]
+    );
+    assert_eq!(
+        sums(&report(UsageGroup::Model)),
+        [
+            expected_row("openai/gpt-4o", &which(&|i| i % 4 >= 2)),
+            expected_row("smollm2@1.0", &which(&|i| i % 4 < 2)),
+        ]
+    );
+    assert_eq!(
+        sums(&report(UsageGroup::Key)),
+        [
+            expected_row("key-a", &which(&|i| i % 2 == 0)),
+            expected_row("key-b", &which(&|i| i % 2 == 1)),
+        ]
+    );
+    assert_eq!(
+        sums(&report(UsageGroup::Route)),
+        [expected_row("chat", &all)]
+    );
+    // Latency percentiles, nearest rank: key-a's latencies are 0, 20, ..., 100.
+    let by_key = report(UsageGroup::Key);
+    assert_eq!(by_key[0].latency_p50_ms, Some(40));
+    assert_eq!(by_key[0].latency_p95_ms, Some(100));
+    assert_eq!(by_key[0].ttft_p50_ms, Some(4));
+    // Filters: a team, and days (inclusive at both ends).
+    let filtered = store
+        .usage_report(&UsageQuery {
+            team: Some("search".into()),
+            since: Some("2026-11-21".parse().unwrap()),
+            until: Some("2026-11-22".parse().unwrap()),
+            by: UsageGroup::Day,
+            ..UsageQuery::default()
+        })
+        .unwrap();
+    assert_eq!(
+        sums(&filtered),
+        [
+            expected_row("2026-11-21", &which(&|i| i % 2 == 0 && i % 3 == 1)),
+            expected_row("2026-11-22", &which(&|i| i % 2 == 0 && i % 3 == 2)),
+        ]
+    );
+    let one_key = store
+        .usage_report(&UsageQuery {
+            key_id: Some("key-b".into()),
+            by: UsageGroup::Team,
+            ..UsageQuery::default()
+        })
+        .unwrap();
+    assert_eq!(
+        sums(&one_key),
+        [expected_row("support", &which(&|i| i % 2 == 1))]
+    );
+    // Usage is not audited.
+    assert_eq!(n_events(&store), 0);
+}
+
+#[test]
+fn a_bad_usage_record_refuses_its_whole_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let mut records: Vec<UsageRecord> = (0..3).map(usage_record).collect();
+    records[1].at = Timestamp::parse("2026-11-20T11:00:00+01:00").unwrap();
+    let error = store.insert_usage(&records).unwrap_err();
+    match &error {
+        Error::BadUsage { index, source, .. } => {
+            assert_eq!(*index, 1);
+            assert!(matches!(**source, Error::BadTimestamp { field: "at", .. }));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        std::error::Error::source(&error).unwrap().to_string(),
+        "at \"2026-11-20T11:00:00+01:00\" is not a UTC time to the second; write it as 2026-11-22T20:28:40Z"
+    );
+    records[1] = usage_record(1);
+    records[2].tokens_out = u64::MAX;
+    assert!(matches!(
+        store.insert_usage(&records),
+        Err(Error::BadUsage { index: 2, .. })
+    ));
+    records[2].tokens_out = 1;
+    records[0].key_id = Some("a\u{0}b".into());
+    assert!(matches!(
+        store.insert_usage(&records),
+        Err(Error::BadUsage { index: 0, .. })
+    ));
+    assert!(
+        store
+            .usage_report(&UsageQuery::default())
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn spending_is_summed_per_key_from_a_time_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let mut records: Vec<UsageRecord> = (0..12).map(usage_record).collect();
+    records[0].key_id = None;
+    store.insert_usage(&records).unwrap();
+    let since = Timestamp::parse("2026-11-21T10:00:04Z").unwrap();
+    // From 2026-11-21 10:00:04: days 21 (idx 4, 7, 10) and 22 (all).
+    let counted = |key_even: bool| -> u64 {
+        (0..12u64)
+            .filter(|i| i % 2 == u64::from(!key_even))
+            .filter(|i| i % 3 == 2 || (i % 3 == 1 && *i >= 4))
+            .map(|i| 100 + i)
+            .sum()
+    };
+    assert_eq!(
+        store.spent_micro_usd(&since).unwrap(),
+        [
+            ("key-a".to_string(), "search".to_string(), counted(true)),
+            ("key-b".to_string(), "support".to_string(), counted(false)),
+        ]
+    );
+    let everything = store
+        .spent_micro_usd(&Timestamp::from_unix_seconds(0))
+        .unwrap();
+    let total: u64 = everything.iter().map(|(_, _, spent)| spent).sum();
+    assert_eq!(total, (1..12).map(|i| 100 + i).sum::<u64>());
+    let local = Timestamp::parse("2026-11-21T11:00:00+01:00").unwrap();
+    assert!(matches!(
+        store.spent_micro_usd(&local),
+        Err(Error::BadTimestamp { field: "since", .. })
+    ));
+}
+
+#[test]
+fn retention_deletes_exactly_the_old_days_in_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let records: Vec<UsageRecord> = (0..30).map(usage_record).collect();
+    store.insert_usage(&records).unwrap();
+    let cutoff: Date = "2026-11-22".parse().unwrap();
+    assert!(matches!(
+        store.delete_usage_before(cutoff, 0),
+        Err(Error::BadNumber { field: "batch", .. })
+    ));
+    // 20 rows on the 20th and 21st, deleted 3 at a time.
+    assert_eq!(store.delete_usage_before(cutoff, 3).unwrap(), 20);
+    let days = store.usage_report(&UsageQuery::default()).unwrap();
+    assert_eq!(
+        sums(&days),
+        [expected_row(
+            "2026-11-22",
+            &(0..30).filter(|i| i % 3 == 2).collect::<Vec<_>>()
+        )]
+    );
+    assert_eq!(store.delete_usage_before(cutoff, 3).unwrap(), 0);
+    // A batch that divides the count exactly ends too.
+    assert_eq!(
+        store.delete_usage_before(cutoff.add_days(1), 5).unwrap(),
+        10
+    );
+    assert!(
+        store
+            .usage_report(&UsageQuery::default())
+            .unwrap()
+            .is_empty()
+    );
+    // New rows continue the ids.
+    store.insert_usage(&records[..2]).unwrap();
+    assert_eq!(store.usage_report(&UsageQuery::default()).unwrap().len(), 2);
 }

@@ -3,13 +3,17 @@
 //!
 //! [`router`] builds the axum application: `/v1/chat/completions`,
 //! `/v1/completions`, `/v1/embeddings`, `/v1/models`, `/health`, `/ready`,
-//! inside a tower stack (request ids, body limits, body read timeouts) that
-//! the gateway's layers (keys, limits, masking, metrics) join later. The
+//! inside a tower stack (request ids, body limits, body read timeouts), and
+//! behind the gateway (`gate`: keys, team grants, data classes, rate limits
+//! and budgets, routes to local versions and upstream providers with
+//! fallback, masking, usage records and `/metrics`). The
 //! server knows the engines only through `modelgate-serving`'s [`Catalog`]
-//! and the engine's request types; it never touches llama.cpp, the
-//! inventory's files, or the network beyond its listener.
+//! and the engine's request types, and the upstreams only through
+//! `modelgate-upstream`; it never touches llama.cpp or the inventory's
+//! files.
 
 mod error;
+mod gate;
 mod generate;
 mod models;
 mod openai;
@@ -26,6 +30,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use modelgate_gateway::Gateway;
 use modelgate_serving::Catalog;
 use tower::ServiceBuilder;
 use tower_http::request_id::{
@@ -62,15 +67,24 @@ pub struct AppState {
     pub ready: AtomicBool,
     /// Whether the server is draining (new generations get 503).
     pub draining: AtomicBool,
+    /// Keys, limits, routes, masking, usage and metrics; `None` serves
+    /// without them (tests of the API alone).
+    pub gateway: Option<Arc<Gateway>>,
 }
 
 impl AppState {
     /// State over `catalog`, not yet ready.
     pub fn new(catalog: Arc<Catalog>) -> Arc<AppState> {
+        AppState::with_gateway(catalog, None)
+    }
+
+    /// State over `catalog` behind `gateway`, not yet ready.
+    pub fn with_gateway(catalog: Arc<Catalog>, gateway: Option<Arc<Gateway>>) -> Arc<AppState> {
         Arc::new(AppState {
             catalog,
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
+            gateway,
         })
     }
 
@@ -111,6 +125,14 @@ pub fn router(state: Arc<AppState>, config: &ServerConfig) -> Router {
         .route("/v1/embeddings", post(generate::embeddings))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{*id}", get(models::one))
+        .route_layer(axum::middleware::from_fn_with_state(
+            gate::GateState {
+                app: Arc::clone(&state),
+                body_limit: config.body_limit,
+            },
+            gate::gate,
+        ))
+        .route("/metrics", get(gate::metrics))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .fallback(not_found)

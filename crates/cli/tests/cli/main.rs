@@ -7,6 +7,9 @@
 //!   `--home` per test;
 //! - `serve`: `modelgate serve` with real models, driven by the real
 //!   `openai` Python SDK (tests/serve/openai_client.py);
+//! - `gateway`: `modelgate serve` as a gateway (keys, grants, data classes,
+//!   limits, budgets, routes with fallback, an Anthropic upstream, masking,
+//!   usage, metrics) against mock upstreams, driven by the `openai` SDK;
 //! - `sign`: sign and verify, with `model-signing`'s CLI in both directions;
 //! - `formats`: each command's `--format` values, and the refusal of the
 //!   others.
@@ -14,6 +17,7 @@
 
 mod analysis;
 mod formats;
+mod gateway;
 mod inventory;
 mod serve;
 mod sign;

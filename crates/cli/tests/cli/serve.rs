@@ -14,19 +14,19 @@ use std::time::Duration;
 
 use super::inventory::{Inventory, fixtures, minilm_repo, path};
 
-fn python() -> PathBuf {
+pub(super) fn python() -> PathBuf {
     std::env::var_os("MODELGATE_PYTHON").map(PathBuf::from).expect(
         "MODELGATE_PYTHON is not set: run the tests through scripts/test.sh, which makes the venv with the openai SDK",
     )
 }
 
-fn repo_root() -> PathBuf {
+pub(super) fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// Adds and approves a version (with a recorded override when vet says
 /// `needs-review`, as a reviewer would for a test model).
-fn add_and_approve(inventory: &Inventory, model: &str, name: &str) {
+pub(super) fn add_and_approve(inventory: &Inventory, model: &str, name: &str) {
     let added = inventory.json(&["models", "add", model, "--name", name, "--version", "1.0"]);
     let id = format!("{name}@1.0");
     if added["decision"] == "approved" {
@@ -49,7 +49,7 @@ fn add_and_approve(inventory: &Inventory, model: &str, name: &str) {
 }
 
 /// A running server; killed if the test fails before it stops.
-struct Server {
+pub(super) struct Server {
     child: Child,
     stderr: mpsc::Receiver<String>,
     log: Vec<String>,
@@ -62,7 +62,25 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn start(inventory: &Inventory, models: &str) -> (Server, String) {
+    pub(super) fn start(inventory: &Inventory, models: &str) -> (Server, String) {
+        // The API alone: no keys (the gateway has its own test).
+        let config = inventory.dir("serve-config").join("serve.toml");
+        std::fs::write(&config, "[auth]\nanonymous = true\n").unwrap();
+        Server::start_with(
+            inventory,
+            models,
+            &["--config", super::inventory::path(&config)],
+            &[],
+        )
+    }
+
+    /// Starts `modelgate serve` with `extra` flags and environment.
+    pub(super) fn start_with(
+        inventory: &Inventory,
+        models: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> (Server, String) {
         let mut command = inventory.command(&[
             "serve",
             "--listen",
@@ -76,6 +94,8 @@ impl Server {
             "--threads",
             "2",
         ]);
+        command.args(extra);
+        command.envs(env.iter().copied());
         let mut child = command
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
@@ -113,7 +133,12 @@ impl Server {
         }
     }
 
-    fn stop(mut self) -> (i32, String) {
+    /// The server's process id.
+    pub(super) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub(super) fn stop(mut self) -> (i32, String) {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use rusqlite::types::ValueRef;
 
 use super::Store;
-use crate::audit::{AuditReport, ChainCheck, StoredEvent};
+use crate::audit::{AuditReport, ChainCheck, KeyState, StoredEvent};
 use crate::{Error, FileRecord};
 
 impl Store {
@@ -52,8 +52,10 @@ impl Store {
     }
 
     /// Check the audit trail: every event's hash, every link, no gaps; then
-    /// that the versions (stage, verdict, report, file digests) and
-    /// assignments stored are what the trail says they should be.
+    /// that the versions (stage, verdict, report, file digests),
+    /// assignments, API keys (team, data class, expiry, limits, revoked),
+    /// team limits and route grants stored are what the trail says they
+    /// should be.
     pub fn verify_audit(&self) -> Result<AuditReport, Error> {
         let mut check = ChainCheck::default();
         self.for_each_stored_event(|stored| check.push(stored))?;
@@ -61,6 +63,8 @@ impl Store {
         check.missing_versions();
         self.check_assignments(&mut check)?;
         check.missing_assignments();
+        self.check_access(&mut check)?;
+        check.missing_access();
         Ok(check.finish())
     }
 
@@ -137,6 +141,58 @@ impl Store {
             let text = |idx: usize| text_at(row, idx, doing).map(Cow::into_owned);
             let key = (text(0)?, text(1)?, text(2)?);
             check.stored_assignment(key, &text(3)?);
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Hand every stored API key, team limit and route grant, read
+    /// leniently, to the chain check.
+    fn check_access(&self, check: &mut ChainCheck) -> Result<(), Error> {
+        let doing = "checking API keys and limits against the audit trail";
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, team, data_class, expires_on, rpm, tpm, max_parallel,
+                        budget_micro_usd, revoked_at IS NOT NULL
+                 FROM api_keys ORDER BY id",
+            )
+            .map_err(Error::database(doing))?;
+        let mut rows = stmt.query([]).map_err(Error::database(doing))?;
+        while let Some(row) = rows.next().map_err(Error::database(doing))? {
+            let text = |idx: usize| text_at(row, idx, doing).map(Cow::into_owned);
+            let id = text(0)?;
+            let state = KeyState {
+                team: text(1)?,
+                data_class: text(2)?,
+                expires_on: text(3)?,
+                limits: [text(4)?, text(5)?, text(6)?, text(7)?],
+                revoked: text(8)? != "0",
+            };
+            check.stored_key(id, state);
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT team, rpm, tpm, max_parallel, budget_micro_usd FROM team_limits
+                 ORDER BY team",
+            )
+            .map_err(Error::database(doing))?;
+        let mut rows = stmt.query([]).map_err(Error::database(doing))?;
+        while let Some(row) = rows.next().map_err(Error::database(doing))? {
+            let text = |idx: usize| text_at(row, idx, doing).map(Cow::into_owned);
+            let team = text(0)?;
+            check.stored_team_limits(team, [text(1)?, text(2)?, text(3)?, text(4)?]);
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT team, route FROM route_grants ORDER BY team, route")
+            .map_err(Error::database(doing))?;
+        let mut rows = stmt.query([]).map_err(Error::database(doing))?;
+        while let Some(row) = rows.next().map_err(Error::database(doing))? {
+            let text = |idx: usize| text_at(row, idx, doing).map(Cow::into_owned);
+            check.stored_grant(text(0)?, text(1)?);
         }
         Ok(())
     }

@@ -3,7 +3,10 @@
 //! pragmas, migrations), [`writes`](self::writes) (transactions and the
 //! changes, each with its audit event), [`reads`](self::reads) (lists and
 //! details) and [`checks`](self::checks) (`audit verify` over the stored
-//! rows). What a change may do is decided by the backend-free rules
+//! rows); the gateway's tables have a file each for their writes and
+//! reads: [`access`](self::access) (API keys, team limits, route grants:
+//! audited changes in a [`Batch`]) and [`usage`](self::usage) (usage
+//! records: not audited, batched inserts, reports and retention). What a change may do is decided by the backend-free rules
 //! (`rules.rs`, `stage.rs`), values are written and read by `encoding.rs`,
 //! and the chain is hashed and replayed by `audit.rs`; this module reads
 //! and writes rows around them.
@@ -22,9 +25,11 @@
 //! instead of failing, the chain stays linear, and a crash or a refused
 //! change leaves nothing behind.
 
+mod access;
 mod checks;
 mod open;
 mod reads;
+mod usage;
 mod writes;
 
 use std::path::PathBuf;

@@ -113,7 +113,7 @@ impl Batch<'_> {
     }
 
     /// Append an audit event (in this transaction).
-    fn append(
+    pub(super) fn append(
         &self,
         actor: &str,
         action: &str,
@@ -507,12 +507,7 @@ impl Batch<'_> {
             }),
         )?;
         let now = self.now.as_str();
-        self.tx
-            .prepare_cached(
-                "INSERT INTO teams (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
-            )
-            .and_then(|mut stmt| stmt.execute(params![team, now]))
-            .map_err(Error::database(doing))?;
+        self.ensure_team(team)?;
         self.tx
             .prepare_cached(
                 "INSERT INTO assignments
@@ -543,6 +538,17 @@ impl Batch<'_> {
             assigned_at: now.to_string(),
             assigned_by: by,
         })
+    }
+
+    /// Record `team` (checked by the caller) if it is new.
+    pub(super) fn ensure_team(&self, team: &str) -> Result<(), Error> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO teams (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+            )
+            .and_then(|mut stmt| stmt.execute(params![team, self.now.as_str()]))
+            .map_err(Error::database("recording a team"))?;
+        Ok(())
     }
 
     fn simple_transition(
