@@ -265,7 +265,12 @@ def prepare_modelgate_home(binary, gguf, home):
 
 
 def start_modelgate(binary, home, threads, slots, ctx_per_slot, logdir):
-    argv = [binary, "serve", "--listen", "127.0.0.1:0", "--models", "bench@1",
+    # The engine against the engine: llama-server runs without keys, so the
+    # gateway runs without them too (its cost is bench/gateway_vs_litellm.py's).
+    config = os.path.join(logdir, "serve.toml")
+    with open(config, "w") as f:
+        f.write("[auth]\nanonymous = true\n")
+    argv = [binary, "serve", "--listen", "127.0.0.1:0", "--models", "bench@1", "--config", config,
             "--slots", str(slots), "--ctx", str(ctx_per_slot), "--threads", str(threads), "--by", "bench"]
     log_path = os.path.join(logdir, f"modelgate-{slots}.log")
     server = Server("modelgate serve", argv, log_path, env=dict(os.environ, MODELGATE_HOME=home))
