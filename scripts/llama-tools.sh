@@ -47,13 +47,17 @@ if [ ! -f "$src/vendor/llama.cpp/CMakeLists.txt" ]; then
   tar -xzf "$sdist" -C "$tools/src"
 fi
 
-# Static libraries, so the binaries can be copied out of the build tree; no web
+# The same instruction set as modelgate's own llama.cpp (.cargo/config.toml:
+# x86-64-v3, so AVX2/FMA/F16C, no AVX-512), so a comparison measures the
+# serving stacks, not the kernels. Static libraries, so the binaries can be
+# copied out of the build tree; no web
 # UI (the server answers the API without it, and the prebuilt assets would be a
 # download), no curl/OpenSSL (models come from local files), no tests or examples.
 build="$tools/build"
 echo "llama-tools: building ${targets[*]} in $build (nice'd; ~8 min on 2 cores)" >&2
 cmake -S "$src/vendor/llama.cpp" -B "$build" -DCMAKE_BUILD_TYPE=Release \
-  -DGGML_NATIVE=ON -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
+  -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+  -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
   -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF \
   -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON >&2
 nice -n 19 cmake --build "$build" -j "${LLAMA_TOOLS_JOBS:-2}" --target "${targets[@]}" >&2

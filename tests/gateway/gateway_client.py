@@ -287,6 +287,18 @@ def _():
             time.sleep(0.1)
 
 
+@check("retries: a route whose every target fails is tried again after a backoff")
+def _():
+    requests.delete(f"{args.mock_openai}/_received", timeout=10)
+    try:
+        client(KEYS["search"]).chat.completions.create(model="flaky", messages=HI)
+        raise AssertionError("a failing upstream answered")
+    except openai.RateLimitError as e:
+        assert e.code == "upstream_rate_limited", e.code
+    tries = [r for r in received() if r["body"].get("model") == "fail429"]
+    assert len(tries) == 2, len(tries)  # [routing] retries = 1
+
+
 @check("a stream cut by the upstream ends with an error event, never [DONE]")
 def _():
     r = requests.post(

@@ -85,6 +85,7 @@ struct ConfigFile {
     masking: Option<modelgate_gateway::MaskingConfig>,
     logging: Option<modelgate_gateway::LoggingConfig>,
     limits: Option<modelgate_gateway::LimitsConfig>,
+    routing: Option<modelgate_gateway::RoutingConfig>,
 }
 
 impl ConfigFile {
@@ -97,6 +98,7 @@ impl ConfigFile {
             masking: self.masking.clone().unwrap_or_default(),
             logging: self.logging.clone().unwrap_or_default(),
             limits: self.limits.clone().unwrap_or_default(),
+            routing: self.routing.clone().unwrap_or_default(),
         }
     }
 }

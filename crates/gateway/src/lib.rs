@@ -181,6 +181,36 @@ impl Default for LimitsConfig {
     }
 }
 
+/// `[routing]`: retries over a route's targets.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingConfig {
+    /// Rounds over the plan after the first, when every target failed
+    /// before answering (connect error, timeout, 429, 5xx).
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// Base of the jittered exponential backoff between rounds.
+    #[serde(default = "default_backoff")]
+    pub backoff_ms: u64,
+}
+
+fn default_retries() -> u32 {
+    1
+}
+
+fn default_backoff() -> u64 {
+    100
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            retries: default_retries(),
+            backoff_ms: default_backoff(),
+        }
+    }
+}
+
 /// A provider as the gateway's config declares it: the wire settings, and
 /// whether it runs on the organisation's own machines.
 #[derive(Debug, Clone, Deserialize)]
@@ -219,6 +249,9 @@ pub struct GatewayConfig {
     /// `[limits]`.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// `[routing]`.
+    #[serde(default)]
+    pub routing: RoutingConfig,
 }
 
 /// The gateway's config does not hold together.
@@ -268,6 +301,8 @@ pub struct Policy {
     pub logging: LoggingConfig,
     /// `[limits]`.
     pub limits: LimitsConfig,
+    /// `[routing]`.
+    pub routing: RoutingConfig,
 }
 
 impl Policy {
@@ -303,6 +338,7 @@ impl Policy {
             masking: config.masking.clone(),
             logging: config.logging.clone(),
             limits: config.limits.clone(),
+            routing: config.routing.clone(),
         })
     }
 

@@ -369,6 +369,13 @@ pub(crate) async fn gate(
         }
     };
     let rate = permit.headers();
+    // The client's own deadline, when its SDK says it (OpenAI's sends its
+    // read timeout), bounds retries and fallbacks.
+    let deadline = started
+        + header_str(&parts.headers, "x-stainless-read-timeout")
+            .and_then(|t| t.trim().parse::<f64>().ok())
+            .filter(|t| t.is_finite() && *t > 0.0)
+            .map_or(DEADLINE, |t| Duration::from_secs_f64(t).min(DEADLINE));
     let record = Record {
         gateway: Arc::clone(&gateway),
         started,
@@ -389,7 +396,7 @@ pub(crate) async fn gate(
         permit: Some(permit),
     };
     let mut response = dispatch(
-        &state, &gateway, &policy, endpoint, parts, json, plan, record, next,
+        &state, &gateway, &policy, endpoint, parts, json, plan, record, next, deadline,
     )
     .await;
     let headers = response.headers_mut();
@@ -619,11 +626,38 @@ async fn dispatch(
     plan: Vec<Target>,
     mut record: Record,
     next: Next,
+    deadline: Instant,
 ) -> Response {
     let mut last_error: Option<ApiError> = None;
     let count = plan.len();
-    for (i, target) in plan.into_iter().enumerate() {
-        let last = i + 1 == count;
+    let rounds = 1 + policy.routing.retries;
+    let mut current_round = 0;
+    let per_round = u32::try_from(count).unwrap_or(u32::MAX).max(1);
+    for step in 0..rounds.saturating_mul(per_round) {
+        let round = step / per_round;
+        let i = (step % per_round) as usize;
+        let Some(target) = plan.get(i) else { break };
+        if round != current_round {
+            // Every target failed: back off (full jitter) and go round
+            // again, unless the client's deadline would pass first.
+            current_round = round;
+            let seed = {
+                use std::hash::{BuildHasher, RandomState};
+                RandomState::new().hash_one(Instant::now())
+            };
+            let wait = modelgate_upstream::backoff(
+                round,
+                Duration::from_millis(policy.routing.backoff_ms),
+                Duration::from_secs(5),
+                || (seed >> 11) as f64 / (1u64 << 53) as f64,
+            );
+            if Instant::now() + wait >= deadline {
+                break;
+            }
+            tokio::time::sleep(wait).await;
+        }
+        let target = target.clone();
+        let last = (round + 1 == rounds && i + 1 == count) || Instant::now() >= deadline;
         if !gateway.breaker_allows(&target) && !last {
             gateway
                 .metrics
@@ -655,7 +689,7 @@ async fn dispatch(
                 record.version.clear();
                 upstream(
                     gateway, policy, endpoint, &parts, &json, &target, provider, model, record,
-                    last,
+                    last, deadline,
                 )
                 .await
             }
@@ -872,6 +906,7 @@ async fn upstream(
     model: &str,
     mut record: Record,
     last: bool,
+    deadline: Instant,
 ) -> Attempt {
     let Some(upstream) = policy.upstreams.get(provider) else {
         return Attempt::Failed(
@@ -913,7 +948,7 @@ async fn upstream(
     };
     let restore = policy.masking.restore && !vault.is_empty();
     let call = Call {
-        deadline: record.started + DEADLINE,
+        deadline,
         request_id: record.request_id.clone(),
         traceparent: header_str(&parts.headers, "traceparent").map(str::to_owned),
     };

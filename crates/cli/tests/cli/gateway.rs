@@ -94,6 +94,12 @@ provider = "mock-anthropic"
 model = "claude-mock"
 
 [[routes]]
+name = "flaky"
+[[routes.targets]]
+provider = "mock-openai"
+model = "fail429"
+
+[[routes]]
 name = "cut"
 [[routes.targets]]
 provider = "mock-openai"
@@ -111,6 +117,10 @@ restore = true
 [logging]
 prompts = true
 retention_days = 30
+
+[routing]
+retries = 1
+backoff_ms = 20
 "#,
         openai = mocks.openai,
         anthropic = mocks.anthropic
@@ -158,7 +168,7 @@ fn openai_sdk_through_the_gateway() {
                 "gateway test",
             ],
         );
-        for route in ["mock", "fallback", "claude", "cut"] {
+        for route in ["mock", "fallback", "claude", "cut", "flaky"] {
             inventory.expect(0, &["teams", "grant", team, route]);
         }
     }
