@@ -57,8 +57,22 @@ def modelgate(*argv):
     return out.stdout
 
 
-def received():
-    return requests.get(f"{args.mock_openai}/_received", timeout=10).json()
+def received(traces=False):
+    got = requests.get(f"{args.mock_openai}/_received", timeout=10).json()
+    return [r for r in got if (r["path"] == "/v1/traces") == traces]
+
+
+def spans():
+    out = []
+    for export in received(traces=True):
+        for rs in export["body"]["resourceSpans"]:
+            for ss in rs["scopeSpans"]:
+                for span in ss["spans"]:
+                    span["attrs"] = {
+                        a["key"]: next(iter(a["value"].values())) for a in span["attributes"]
+                    }
+                    out.append(span)
+    return out
 
 
 def metric(name, **labels):
@@ -297,6 +311,36 @@ def _():
         assert e.code == "upstream_rate_limited", e.code
     tries = [r for r in received() if r["body"].get("model") == "fail429"]
     assert len(tries) == 2, len(tries)  # [routing] retries = 1
+
+
+@check("traces: a span per request over OTLP with gen_ai.* attributes, traceparent continued")
+def _():
+    trace, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    requests.delete(f"{args.mock_openai}/_received", timeout=10)
+    r = requests.post(
+        f"{args.base_url}/chat/completions",
+        headers={"authorization": f"Bearer {KEYS['search']}", "traceparent": f"00-{trace}-{parent}-01"},
+        json={"model": "mock", "messages": HI},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    sent = received()[-1]["headers"]["traceparent"]
+    _, sent_trace, sent_span, _ = sent.split("-")
+    assert sent_trace == trace and sent_span != parent, sent
+    deadline = time.monotonic() + 10
+    while True:
+        mine = [s for s in spans() if s["traceId"] == trace]
+        if mine:
+            break
+        assert time.monotonic() < deadline, "no span reached the OTLP endpoint"
+        time.sleep(0.2)
+    span = mine[0]
+    assert span["parentSpanId"] == parent and span["spanId"] == sent_span, span
+    assert span["name"] == "chat mock", span["name"]
+    a = span["attrs"]
+    assert a["gen_ai.operation.name"] == "chat" and a["gen_ai.request.model"] == "mock", a
+    assert a["gen_ai.system"] == "mock-openai" and a["gen_ai.response.model"] == "echo", a
+    assert a["gen_ai.usage.input_tokens"] == "11" and a["modelgate.team"] == "search", a
 
 
 @check("a stream cut by the upstream ends with an error event, never [DONE]")

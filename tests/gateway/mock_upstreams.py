@@ -10,6 +10,8 @@ Anthropic's Messages API. What they do depends on the model name asked for:
     slow      wait 30 s before answering (timeouts)
     cut       stream two chunks, then drop the connection without [DONE]
 
+The OpenAI-shaped server also takes OTLP/HTTP JSON spans (POST /v1/traces).
+
 Every request body received is kept; GET /_received returns them (and
 DELETE /_received clears them). The first line on stdout is JSON with the
 two ports. The servers stop after --lifetime seconds at the latest.
@@ -119,6 +121,9 @@ class Base(BaseHTTPRequestHandler):
 class OpenAI(Base):
     def do_POST(self):
         body = self.read_body()
+        if self.path == "/v1/traces":  # an OTLP/HTTP collector, JSON encoding
+            self.send_json(200, {})
+            return
         model = body.get("model", "")
         if self.failures(model):
             return

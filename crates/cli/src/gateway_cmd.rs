@@ -39,12 +39,16 @@ pub(crate) fn start_gateway(
     };
     let (usage, writer) =
         UsageLog::start(sink, settings, Date::today).context("cannot start the usage writer")?;
-    let gateway = Arc::new(Gateway::new(
-        config.auth.clone(),
-        policy,
-        access,
-        Some(usage),
-    ));
+    // Spans go to the OTLP endpoint from a task on the server's runtime
+    // (the caller has entered it).
+    let tracer =
+        modelgate_gateway::trace::Tracer::start(&config.tracing).map(|(tracer, exporter)| {
+            tokio::spawn(exporter);
+            tracer
+        });
+    let gateway = Arc::new(
+        Gateway::new(config.auth.clone(), policy, access, Some(usage)).with_tracer(tracer),
+    );
     // Budgets count the month's spend recorded before this start.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -86,6 +86,7 @@ struct ConfigFile {
     logging: Option<modelgate_gateway::LoggingConfig>,
     limits: Option<modelgate_gateway::LimitsConfig>,
     routing: Option<modelgate_gateway::RoutingConfig>,
+    tracing: Option<modelgate_gateway::trace::TraceConfig>,
 }
 
 impl ConfigFile {
@@ -99,6 +100,7 @@ impl ConfigFile {
             logging: self.logging.clone().unwrap_or_default(),
             limits: self.limits.clone().unwrap_or_default(),
             routing: self.routing.clone().unwrap_or_default(),
+            tracing: self.tracing.clone().unwrap_or_default(),
         }
     }
 }
@@ -211,8 +213,11 @@ pub(crate) fn run(args: &Args, serve: &ServeArgs) -> anyhow::Result<u8> {
         .build()
         .context("cannot start the async runtime")?;
     let catalog = Arc::new(Catalog::new());
-    let (gateway, usage_writer) =
-        crate::gateway_cmd::start_gateway(&store, &home, &gateway_config, policy)?;
+    let (gateway, usage_writer) = {
+        // The span exporter is a task on this runtime.
+        let _entered = runtime.enter();
+        crate::gateway_cmd::start_gateway(&store, &home, &gateway_config, policy)?
+    };
     if gateway_config.auth.anonymous {
         eprintln!(
             "modelgate serve: [auth] anonymous = true: every caller is served without a key; keep this on loopback"

@@ -8,7 +8,8 @@
 //! the data-class rule; [`limits`] counts requests, tokens, parallel calls
 //! and spend per key and team; [`price`] prices a call; [`usage`] writes one
 //! record per call off the request path; [`metrics`] exports it all to
-//! Prometheus. [`Gateway`] holds them for a server, with the part a config
+//! Prometheus; [`trace`] exports a span per request over OTLP with the
+//! `gen_ai.*` attributes. [`Gateway`] holds them for a server, with the part a config
 //! reload replaces ([`Policy`]: routes, providers, prices, masking) behind
 //! one swappable pointer, so a reload never disturbs a running request.
 //!
@@ -27,6 +28,7 @@ pub mod limits;
 pub mod metrics;
 pub mod price;
 pub mod route;
+pub mod trace;
 pub mod usage;
 
 use std::collections::{HashMap, HashSet};
@@ -252,6 +254,9 @@ pub struct GatewayConfig {
     /// `[routing]`.
     #[serde(default)]
     pub routing: RoutingConfig,
+    /// `[tracing]` (not reloaded).
+    #[serde(default)]
+    pub tracing: trace::TraceConfig,
 }
 
 /// The gateway's config does not hold together.
@@ -368,6 +373,8 @@ pub struct Gateway {
     pub usage: Option<UsageLog>,
     /// The exported metrics.
     pub metrics: Metrics,
+    /// The span exporter, when `[tracing] otlp_endpoint` is set.
+    pub tracer: Option<trace::Tracer>,
 }
 
 impl Gateway {
@@ -387,7 +394,14 @@ impl Gateway {
             breakers: Mutex::new(HashMap::new()),
             usage,
             metrics: Metrics::new(),
+            tracer: None,
         }
+    }
+
+    /// Exports a span per request through `tracer`.
+    pub fn with_tracer(mut self, tracer: Option<trace::Tracer>) -> Gateway {
+        self.tracer = tracer;
+        self
     }
 
     /// The policy now in force.

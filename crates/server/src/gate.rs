@@ -34,6 +34,7 @@ use modelgate_gateway::limits::{Ask, Now, Permit, Refusal};
 use modelgate_gateway::metrics::{CallLabels, CostLabels, ErrorLabels, TargetLabels, TokenLabels};
 use modelgate_gateway::price::Price;
 use modelgate_gateway::route::{PlanError, Routes, Target};
+use modelgate_gateway::trace::{Span, SpanContext};
 use modelgate_gateway::usage::UsageRecord;
 use modelgate_gateway::{Gateway, MaskMode, Policy, estimate_prompt_tokens, max_output_tokens};
 use modelgate_inventory::{DataClass, Timestamp};
@@ -64,6 +65,16 @@ enum Endpoint {
 }
 
 impl Endpoint {
+    /// OpenTelemetry's `gen_ai.operation.name`.
+    fn operation(self) -> &'static str {
+        match self {
+            Endpoint::Chat => "chat",
+            Endpoint::Completions => "text_completion",
+            Endpoint::Embeddings => "embeddings",
+            Endpoint::Models => "models",
+        }
+    }
+
     fn of(path: &str) -> Option<Endpoint> {
         match path {
             "/v1/chat/completions" => Some(Endpoint::Chat),
@@ -84,6 +95,12 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 struct Record {
     gateway: Arc<Gateway>,
     started: Instant,
+    /// Wall-clock start, for the span.
+    wall_start: std::time::SystemTime,
+    /// This request's span (a child of the caller's `traceparent`).
+    span: SpanContext,
+    /// `chat`, `text_completion` or `embeddings` (`gen_ai.operation.name`).
+    operation: &'static str,
     request_id: String,
     principal: Principal,
     model: String,
@@ -165,6 +182,44 @@ impl Record {
         metrics
             .overhead
             .observe(wall.saturating_sub(self.waited).as_secs_f64());
+        if let Some(tracer) = &self.gateway.tracer {
+            let (system, response_model) = match self.target.split_once('/') {
+                Some((provider, model)) => (provider.to_owned(), model.to_owned()),
+                None => ("modelgate".to_owned(), self.target.clone()),
+            };
+            let mut attributes = vec![
+                ("gen_ai.operation.name", json!(self.operation)),
+                ("gen_ai.system", json!(system)),
+                ("gen_ai.request.model", json!(self.model)),
+                ("gen_ai.response.model", json!(response_model)),
+                ("gen_ai.usage.input_tokens", json!(tokens_in)),
+                ("gen_ai.usage.output_tokens", json!(tokens_out)),
+                ("http.response.status_code", json!(status)),
+                ("modelgate.target", json!(self.target)),
+                ("modelgate.team", json!(self.principal.team)),
+                ("modelgate.key_id", json!(self.principal.key_id)),
+                ("modelgate.data_class", json!(self.class.to_string())),
+                ("modelgate.cost_usd", json!(cost as f64 / 1e6)),
+                ("modelgate.request_id", json!(self.request_id)),
+            ];
+            if let Some(ttft) = self.ttft {
+                attributes.push((
+                    "modelgate.time_to_first_token_ms",
+                    json!(ttft.as_millis() as u64),
+                ));
+            }
+            if error.is_some() {
+                attributes.push(("error.type", json!(status.to_string())));
+            }
+            tracer.record(Span {
+                context: self.span,
+                name: format!("{} {}", self.operation, self.model),
+                start: self.wall_start,
+                duration: wall,
+                attributes,
+                error: error.clone(),
+            });
+        }
         let Some(usage) = &self.gateway.usage else {
             return;
         };
@@ -241,7 +296,9 @@ pub(crate) async fn gate(
         return next.run(request).await;
     };
     let started = Instant::now();
+    let wall_start = std::time::SystemTime::now();
     let headers = request.headers();
+    let span = SpanContext::start(header_str(headers, "traceparent"));
     let principal = match gateway.authenticate(
         header_str(headers, header::AUTHORIZATION.as_str()),
         header_str(headers, "x-api-key"),
@@ -348,6 +405,9 @@ pub(crate) async fn gate(
             let record = Record {
                 gateway: Arc::clone(&gateway),
                 started,
+                wall_start,
+                span,
+                operation: endpoint.operation(),
                 request_id,
                 principal,
                 model,
@@ -379,6 +439,9 @@ pub(crate) async fn gate(
     let record = Record {
         gateway: Arc::clone(&gateway),
         started,
+        wall_start,
+        span,
+        operation: endpoint.operation(),
         request_id: request_id.clone(),
         principal,
         model: model.clone(),
@@ -688,8 +751,8 @@ async fn dispatch(
             Target::Upstream { provider, model } => {
                 record.version.clear();
                 upstream(
-                    gateway, policy, endpoint, &parts, &json, &target, provider, model, record,
-                    last, deadline,
+                    gateway, policy, endpoint, &json, &target, provider, model, record, last,
+                    deadline,
                 )
                 .await
             }
@@ -899,7 +962,6 @@ async fn upstream(
     gateway: &Arc<Gateway>,
     policy: &Arc<Policy>,
     endpoint: Endpoint,
-    parts: &axum::http::request::Parts,
     json: &Value,
     target: &Target,
     provider: &str,
@@ -950,7 +1012,8 @@ async fn upstream(
     let call = Call {
         deadline,
         request_id: record.request_id.clone(),
-        traceparent: header_str(&parts.headers, "traceparent").map(str::to_owned),
+        // The upstream's spans are children of this request's.
+        traceparent: Some(record.span.traceparent()),
     };
     let before = Instant::now();
     let reply = match endpoint {

@@ -121,6 +121,9 @@ retention_days = 30
 [routing]
 retries = 1
 backoff_ms = 20
+
+[tracing]
+otlp_endpoint = "http://127.0.0.1:{openai}"
 "#,
         openai = mocks.openai,
         anthropic = mocks.anthropic
