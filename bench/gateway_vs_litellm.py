@@ -24,10 +24,11 @@ system, seconds apart. What is printed, per system and point:
                  differences)
   1 concurrent   one connection, requests back to back, --duration seconds
   N RPS          fixed rate N (--rates), --duration seconds
-  sustained      the ladder 100, 150, 225, ... (x1.5, up to --max-rate): the
-                 highest rate before the first one that fails "p99 added < 5 ms,
-                 >= 95% of the due requests answered 2xx, no errors"; the ladder
-                 goes on while the system keeps up (>= 95% answered, no errors)
+  sustained      on the ladder 100, 150, 225, ... (x1.5 from --ladder-start, up
+                 to --max-rate): the highest rate before the first that fails
+                 "p99 added < 5 ms, >= 95% of the due requests answered 2xx, no
+                 errors"; the ladder goes on while the system keeps up (>= 95%
+                 answered, no errors) and the direct run does too
   keeps up to    the highest ladder rate the system keeps up with at all
   idle RSS       VmRSS of the process tree after a 3 s warm-up and 2 s idle
   soak growth    modelgate only (--soak s at --soak-rate): idle VmRSS 2 s after
@@ -44,10 +45,11 @@ highest rate LiteLLM keeps up with; idle RSS < 50 MB; soak growth < 5 MB
 
     python3 bench/gateway_vs_litellm.py [--modelgate target/release/modelgate]
         [--litellm PATH] [--oha PATH] [--only modelgate|litellm] [--duration 10]
-        [--rates 200,500,1000] [--max-rate 5000] [--connections 64]
-        [--soak 600] [--soak-rate 300] [--quick] [--json OUT]
+        [--rates 200,500,1000] [--ladder-start 100] [--max-rate 5000] [--connections 64]
+        [--soak 600] [--soak-rate 300] [--litellm-workers 1] [--quick] [--json OUT]
 
-Without --litellm, scripts/bench-venv.sh makes (once) the bench venv; without
+--quick: 2 s points, ladder up to 1,000 RPS, no soak (about 2 minutes). The
+defaults take about 20 minutes, 10 of them the soak. Without --litellm, scripts/bench-venv.sh makes (once) the bench venv; without
 --oha and none on PATH, `cargo install oha --locked` into ~/.cache/modelgate/oha
 (about 5 minutes). Everything listens on 127.0.0.1 and is stopped at the end.
 """
@@ -264,6 +266,7 @@ def wait_ready(proc, key, probe, timeout=180):
 
 
 def start_modelgate(binary, tmp, mock_port):
+    os.makedirs(tmp)
     env = dict(os.environ, MODELGATE_HOME=os.path.join(tmp, "home"), **{MG_KEY_ENV: UPSTREAM_KEY})
 
     def cli(*args):
@@ -314,6 +317,7 @@ prompts = true
 
 def start_litellm(litellm, tmp, mock_port, workers):
     port = free_port()
+    os.makedirs(tmp)
     config = os.path.join(tmp, "litellm.yaml")
     with open(config, "w") as f:
         f.write(f"""model_list:
@@ -433,7 +437,7 @@ def measure(ctx, system):
     print(f"  {system['name']:<9} idle RSS {system['idle_rss'] / MB:.1f} MB", flush=True)
     system["points"] = [point(ctx, system, None, "1 concurrent")]
     system["points"] += [point(ctx, system, rate, f"{rate} RPS") for rate in ctx.rates]
-    ladder, rate = [], 100.0
+    ladder, rate = [], float(ctx.ladder_start)
     while round(rate) <= ctx.max_rate:
         r = point(ctx, system, round(rate), f"ladder {round(rate)}")
         ladder.append(r)
@@ -504,8 +508,9 @@ def print_system(s):
               f"{t['non_2xx'] + sum(t['errors'].values()):>6} {t['cores'].get('system', 0):>9.2f} "
               f"{t['cores']['oha']:>9.2f}{'' if t['kept_up'] else '  not kept up'}")
     limit = "  (the mock/oha ran out first)" if s["bench_limited"] else ""
-    print(f"  sustained (p99 added < {SUSTAIN_P99_MS:g} ms): {s['sustained_rps'] or '< 100'} RPS; keeps up to "
-          f"{s['keeps_up_rps'] or '< 100'} RPS{limit}")
+    low = f"< {s['ladder'][0]['rate']}" if s["ladder"] else "-"
+    print(f"  sustained (p99 added < {SUSTAIN_P99_MS:g} ms): {s['sustained_rps'] or low} RPS; keeps up to "
+          f"{s['keeps_up_rps'] or low} RPS{limit}")
     print(f"  idle RSS {s['idle_rss'] / MB:.1f} MB (after the load phases {s['idle_rss_after_load'] / MB:.1f} MB)")
     if s.get("soak"):
         k = s["soak"]
@@ -559,7 +564,8 @@ def main():
     p.add_argument("--only", choices=["modelgate", "litellm"])
     p.add_argument("--duration", type=float, default=10.0, help="seconds per measured point")
     p.add_argument("--rates", default="200,500,1000")
-    p.add_argument("--max-rate", type=int, default=5000, help="top of the 100 x1.5 ladder")
+    p.add_argument("--ladder-start", type=int, default=100, help="first rate of the x1.5 ladder")
+    p.add_argument("--max-rate", type=int, default=5000, help="top of the ladder")
     p.add_argument("--connections", type=int, default=64, help="oha -c at fixed rates")
     p.add_argument("--soak", type=float, default=600.0, help="seconds; 0 skips the soak")
     p.add_argument("--soak-rate", type=int, default=300)
@@ -569,8 +575,8 @@ def main():
     ctx.rates = [int(r) for r in ctx.rates.split(",") if r.strip()]
     if ctx.quick:
         ctx.duration, ctx.soak, ctx.max_rate = 2.0, 0.0, min(ctx.max_rate, 1000)
-    if ctx.duration < 1 or ctx.max_rate < 100 or ctx.connections < 1 or any(r < 1 for r in ctx.rates):
-        p.error("--duration >= 1, --max-rate >= 100, --connections >= 1, rates >= 1")
+    if ctx.duration < 1 or not 1 <= ctx.ladder_start <= ctx.max_rate or ctx.connections < 1 or min(ctx.rates) < 1:
+        p.error("--duration >= 1, 1 <= --ladder-start <= --max-rate, --connections >= 1, rates >= 1")
     names = [ctx.only] if ctx.only else ["modelgate", "litellm"]
     ctx.modelgate = os.path.abspath(ctx.modelgate)
     if "modelgate" in names and not os.access(ctx.modelgate, os.X_OK):
@@ -582,6 +588,7 @@ def main():
         ctx.litellm = os.path.join(bindir, "litellm")
     meta = {"cpus": os.cpu_count(), "duration": ctx.duration, "connections": ctx.connections, "rates": ctx.rates,
             "oha": version([ctx.oha, "--version"])}
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the finally below stops everything
     systems, started = {}, []
     with tempfile.TemporaryDirectory(prefix="mg-gw-bench-") as tmp:
         try:
