@@ -43,6 +43,9 @@ step "$mg" teams assign demo smollm2@1.0 --purpose "quick start chat"
 step "$mg" teams assign demo all-MiniLM-L6-v2@1.0 --purpose "quick start embeddings"
 key=$("$mg" keys create --team demo --name quickstart --rpm 60 --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
 echo "API key for team demo created (shown once): ${key:0:16}..." >&2
+# The header in a file, so the commands echoed below do not print the key.
+auth=$(mktemp)
+printf 'authorization: Bearer %s\n' "$key" > "$auth"
 
 # Serve both on a free port; the address is printed when the models are loaded.
 log=$(mktemp)
@@ -56,12 +59,12 @@ for _ in $(seq 1 600); do
 done
 base=$(grep -o 'ready on http://[^ ]*' "$log" | head -1 | sed 's/ready on //')
 
-step curl -sS "$base/chat/completions" -H "authorization: Bearer $key" -H 'content-type: application/json' -d '{
+step curl -sS "$base/chat/completions" -H @"$auth" -H 'content-type: application/json' -d '{
   "model": "smollm2",
   "messages": [{"role": "user", "content": "What is the capital of France?"}],
   "max_tokens": 32, "temperature": 0}'
 echo
-step curl -sS "$base/embeddings" -H "authorization: Bearer $key" -H 'content-type: application/json' \
+step curl -sS "$base/embeddings" -H @"$auth" -H 'content-type: application/json' \
   -d '{"model": "all-MiniLM-L6-v2", "input": "modelgate serves what it vetted"}' | head -c 300
 echo
 kill -TERM $server && wait $server || true
