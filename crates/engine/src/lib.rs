@@ -17,7 +17,7 @@ mod sampling;
 mod text;
 mod worker;
 
-pub use config::EngineConfig;
+pub use config::{EngineConfig, MAX_UBATCH};
 pub use engine::{Engine, EngineStats, Generation, ModelInfo};
 pub use error::EngineError;
 pub use request::{

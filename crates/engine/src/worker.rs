@@ -87,8 +87,8 @@ impl<'m> Worker<'m> {
         let mut params = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(n_ctx))
             .with_n_seq_max(slots)
-            .with_n_batch(config.batch.max(slots).max(1))
-            .with_n_ubatch(config.batch.max(slots).max(1))
+            .with_n_batch(config.n_batch())
+            .with_n_ubatch(config.n_ubatch())
             .with_n_threads(threads)
             .with_n_threads_batch(threads)
             // As llama-server: sliding-window layers keep only their window.

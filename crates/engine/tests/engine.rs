@@ -337,8 +337,8 @@ fn estimated_kv_bytes(path: &std::path::Path, config: &EngineConfig) -> u64 {
     let layout = modelgate_inspect::kv_layout(&gguf).unwrap();
     let mut plan = modelgate_inspect::ContextPlan::new(config.context * config.slots);
     plan.n_seq_max = config.slots;
-    plan.n_batch = config.batch.max(config.slots);
-    plan.n_ubatch = config.batch.max(config.slots);
+    plan.n_batch = config.n_batch();
+    plan.n_ubatch = config.n_ubatch();
     modelgate_inspect::layout_estimate(&layout, &plan)
         .unwrap()
         .kv_bytes

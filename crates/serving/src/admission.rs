@@ -29,7 +29,7 @@ pub fn plan_for(config: &EngineConfig, embeddings: bool) -> ContextPlan {
     let mut plan = ContextPlan::new(config.context.saturating_mul(slots));
     plan.n_seq_max = slots;
     plan.n_batch = batch;
-    plan.n_ubatch = batch;
+    plan.n_ubatch = if embeddings { batch } else { config.n_ubatch() };
     plan
 }
 
