@@ -20,8 +20,8 @@ export MODELGATE_REAL_PICKLES=${MODELGATE_REAL_PICKLES:-$HOME/.cache/modelgate/r
 "$MODELGATE_PYTHON" scripts/testdata/make_stdlib_calls.py "$MODELGATE_REAL_PICKLES/stdlib-calls"
 
 cargo fmt --all -- --check
-# Clippy under the test profile: the build scripts then run once for clippy
-# and the tests together (llama.cpp is compiled once, not twice).
+# Clippy under the profile the tests build with, so both stay on one set of
+# build-script outputs (llama.cpp is compiled once per clean run).
 cargo clippy --workspace --all-targets --locked --profile test -- -D warnings
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast "$@"
