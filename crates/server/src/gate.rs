@@ -396,55 +396,15 @@ pub(crate) async fn gate(
         tokens: estimated_prompt + max_out,
         cost_micro_usd: worst_cost,
     };
-    let permit = match gateway
-        .counters
-        .admit(&Gateway::scopes(&principal), ask, Now::current())
-    {
-        Ok(p) => p,
-        Err(refusal) => {
-            let record = Record {
-                gateway: Arc::clone(&gateway),
-                started,
-                wall_start,
-                span,
-                operation: endpoint.operation(),
-                request_id,
-                principal,
-                model,
-                target: "-".into(),
-                version: String::new(),
-                class,
-                price: Price::default(),
-                prompt: None,
-                answer: String::new(),
-                keep_text: false,
-                ttft: None,
-                waited: Duration::ZERO,
-                usage: Some((0, 0)),
-                estimated_prompt,
-                permit: None,
-            };
-            record.finish(429, Some(refusal.to_string()));
-            return refused(&gateway, &refusal);
-        }
-    };
-    let rate = permit.headers();
-    // The client's own deadline, when its SDK says it (OpenAI's sends its
-    // read timeout), bounds retries and fallbacks.
-    let deadline = started
-        + header_str(&parts.headers, "x-stainless-read-timeout")
-            .and_then(|t| t.trim().parse::<f64>().ok())
-            .filter(|t| t.is_finite() && *t > 0.0)
-            .map_or(DEADLINE, |t| Duration::from_secs_f64(t).min(DEADLINE));
-    let record = Record {
+    let mut record = Record {
         gateway: Arc::clone(&gateway),
         started,
         wall_start,
         span,
         operation: endpoint.operation(),
-        request_id: request_id.clone(),
+        request_id,
         principal,
-        model: model.clone(),
+        model,
         target: "-".into(),
         version: String::new(),
         class,
@@ -456,8 +416,30 @@ pub(crate) async fn gate(
         waited: Duration::ZERO,
         usage: None,
         estimated_prompt,
-        permit: Some(permit),
+        permit: None,
     };
+    let permit =
+        match gateway
+            .counters
+            .admit(&Gateway::scopes(&record.principal), ask, Now::current())
+        {
+            Ok(p) => p,
+            Err(refusal) => {
+                // Refused before any target ran: nothing was used.
+                record.usage = Some((0, 0));
+                record.finish(429, Some(refusal.to_string()));
+                return refused(&gateway, &refusal);
+            }
+        };
+    let rate = permit.headers();
+    record.permit = Some(permit);
+    // The client's own deadline, when its SDK says it (OpenAI's sends its
+    // read timeout), bounds retries and fallbacks.
+    let deadline = started
+        + header_str(&parts.headers, "x-stainless-read-timeout")
+            .and_then(|t| t.trim().parse::<f64>().ok())
+            .filter(|t| t.is_finite() && *t > 0.0)
+            .map_or(DEADLINE, |t| Duration::from_secs_f64(t).min(DEADLINE));
     let mut response = dispatch(
         &state, &gateway, &policy, endpoint, parts, json, plan, record, next, deadline,
     )
@@ -509,6 +491,12 @@ fn prompt_text(json: &Value) -> String {
     out
 }
 
+/// A fresh seed for shuffles and jitter (not for secrets).
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(Instant::now())
+}
+
 /// The targets of a request, in the order to try them.
 fn plan(
     state: &AppState,
@@ -532,10 +520,7 @@ fn plan(
                 "route_not_granted",
             ));
         }
-        let seed = {
-            use std::hash::{BuildHasher, RandomState};
-            RandomState::new().hash_one(Instant::now())
-        };
+        let seed = random_seed();
         return Routes::plan(route, class, |t| policy.self_hosted(t), cost, seed).map_err(|e| {
             gateway.metrics.refused("data_class");
             match e {
@@ -704,10 +689,7 @@ async fn dispatch(
             // Every target failed: back off (full jitter) and go round
             // again, unless the client's deadline would pass first.
             current_round = round;
-            let seed = {
-                use std::hash::{BuildHasher, RandomState};
-                RandomState::new().hash_one(Instant::now())
-            };
+            let seed = random_seed();
             let wait = modelgate_upstream::backoff(
                 round,
                 Duration::from_millis(policy.routing.backoff_ms),
