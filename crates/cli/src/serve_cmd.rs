@@ -77,7 +77,7 @@ struct ConfigFile {
     // The gateway (see modelgate_gateway::GatewayConfig); reloaded on SIGHUP.
     auth: Option<modelgate_gateway::AuthConfig>,
     #[serde(default)]
-    providers: Vec<modelgate_gateway::ProviderEntry>,
+    providers: Vec<modelgate_upstream::ProviderConfig>,
     #[serde(default)]
     routes: Vec<modelgate_gateway::route::RouteConfig>,
     #[serde(default)]

@@ -213,19 +213,6 @@ impl Default for RoutingConfig {
     }
 }
 
-/// A provider as the gateway's config declares it: the wire settings, and
-/// whether it runs on the organisation's own machines.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ProviderEntry {
-    /// Runs on the organisation's machines (vLLM, Ollama, another
-    /// modelgate): `confidential` and `restricted` data may go there.
-    #[serde(default)]
-    pub self_hosted: bool,
-    /// The provider itself.
-    #[serde(flatten)]
-    pub provider: ProviderConfig,
-}
-
 /// The gateway's parts of the serve config.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -235,7 +222,7 @@ pub struct GatewayConfig {
     pub auth: AuthConfig,
     /// `[[providers]]`.
     #[serde(default)]
-    pub providers: Vec<ProviderEntry>,
+    pub providers: Vec<ProviderConfig>,
     /// `[[routes]]`.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
@@ -319,8 +306,8 @@ impl Policy {
     ) -> Result<Policy, ConfigError> {
         let mut upstreams = HashMap::new();
         for entry in &config.providers {
-            let name = entry.provider.name.clone();
-            let provider = Provider::new(entry.provider.clone(), &env)?;
+            let name = entry.name.clone();
+            let provider = Provider::new(entry.clone(), &env)?;
             if upstreams
                 .insert(
                     name.clone(),
@@ -584,6 +571,20 @@ mod tests {
                 .unwrap_err()
                 .contains("secret")
         );
+    }
+
+    #[test]
+    fn a_misspelt_provider_key_is_refused() {
+        let typo = toml::from_str::<GatewayConfig>(
+            r#"
+            [[providers]]
+            name = "openai"
+            kind = "openai"
+            base_url = "https://api.openai.com/v1"
+            api_key_evn = "OPENAI_API_KEY"
+            "#,
+        );
+        assert!(typo.unwrap_err().to_string().contains("api_key_evn"));
     }
 
     #[test]

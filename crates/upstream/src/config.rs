@@ -48,6 +48,11 @@ pub struct ProviderConfig {
     /// requires it).
     #[serde(default = "default_max_tokens")]
     pub default_max_tokens: u32,
+    /// Runs on the organisation's own machines (vLLM, Ollama, another
+    /// modelgate): a gateway may send it data it keeps from external
+    /// providers.
+    #[serde(default)]
+    pub self_hosted: bool,
 }
 
 /// The default of [`ProviderConfig::timeout_ms`].
@@ -81,6 +86,7 @@ impl ProviderConfig {
             headers: BTreeMap::new(),
             anthropic_version: default_anthropic_version(),
             default_max_tokens: DEFAULT_MAX_TOKENS,
+            self_hosted: false,
         }
     }
 }
