@@ -355,6 +355,58 @@ Examples:
   modelgate usage --team search --since 2026-11-01 --by model --format csv > usage.csv
   modelgate usage --by key --format json")]
     Usage(crate::gateway_cmd::UsageArgs),
+
+    /// Is it good enough on our data? Run a suite on a model and judge it.
+    ///
+    /// A suite is a TOML file and its cases (JSONL), kept in your repository:
+    /// generation cases with promptfoo-style assertions, multiple-choice items
+    /// scored by log-likelihood (acc, acc_norm as lm-evaluation-harness, and
+    /// acc_per_token as llama.cpp's evaluator), or a text corpus for
+    /// perplexity. MODEL is NAME@VERSION (the run is stored with the version
+    /// as an audit event) or a GGUF file; runs in-process on the embedded
+    /// llama.cpp engine, or generation cases against any OpenAI-compatible
+    /// --endpoint.
+    #[command(after_help = "\
+Assertions: equals, contains, icontains, contains-any, contains-all,
+icontains-any, icontains-all, starts-with, regex, is-json (optionally with a
+JSON Schema), is-refusal, latency, max-cost; any of them negated with not-,
+with weights and a per-case threshold.
+
+Ready-made suites (ARC-Easy, HellaSwag, PIQA, GSM8K, a Shakespeare corpus):
+  scripts/eval-data.sh     prints the folder they are written to
+
+Exit codes: 0 the suite's threshold is met (or it has none); 1 it is not;
+2 usage error, unreadable suite or model.
+
+Examples:
+  modelgate eval smollm2@1.0 --suite suites/support/suite.toml
+  modelgate eval model.gguf --suite hellaswag/suite.toml --limit 500 --format json
+  modelgate eval x --suite support.toml --endpoint https://api.openai.com/v1 --model gpt-4o-mini --format junit > eval.xml
+  modelgate eval list smollm2
+  modelgate eval compare 3 7
+  modelgate eval divergence base-f16.gguf q4_k_m.gguf --corpus shakespeare.txt --chunks 20
+  modelgate eval quant smollm2 --corpus corpus.txt --max-kld 0.05 --out report/")]
+    Eval(crate::eval_cmd::EvalArgs),
+
+    /// Quantize a recorded GGUF version into smaller variants with llama.cpp's
+    /// quantizer; each is vetted and recorded as NAME@VERSION-<type>, a
+    /// variant of its source that inherits its license and provenance.
+    #[command(after_help = "\
+Examples:
+  modelgate quantize smollm2@1.0-f16 --to Q8_0,Q6_K,Q5_K_M,Q4_K_M,Q4_0,Q2_K
+  modelgate quantize smollm2@1.0 --to F16 --allow-requantize")]
+    Quantize(crate::eval_cmd::QuantizeArgs),
+
+    /// What a model costs self-hosted against proprietary APIs: per million
+    /// tokens, per month at each volume, and the crossover volume.
+    ///
+    /// Tokens/s come from the version's stored runs (or --tokens-per-s);
+    /// API prices from a dated table with sources, overridable with --prices.
+    #[command(after_help = "\
+Examples:
+  modelgate cost smollm2@1.0 --hardware-usd-hour 0.50
+  modelgate cost smollm2@1.0 --hardware-usd-hour 1.2 --compare gpt-4o-mini,claude-3-5-haiku --volume 100000000,1000000000 --format json")]
+    Cost(crate::eval_cmd::CostArgs),
 }
 
 /// Flags shared by `vet` and `bom`: the policy and what is known about the

@@ -5,6 +5,7 @@
 //! documented in `--help`.
 
 mod cli;
+mod eval_cmd;
 mod gateway_cmd;
 mod inspect_cmd;
 mod models_cmd;
@@ -73,6 +74,9 @@ fn run(args: &cli::Args) -> anyhow::Result<u8> {
         cli::Command::Serve(serve) => serve_cmd::run(args, serve),
         cli::Command::Keys(keys) => gateway_cmd::keys(args, keys),
         cli::Command::Usage(usage) => gateway_cmd::usage(args, usage),
+        cli::Command::Eval(eval) => eval_cmd::eval(args, eval),
+        cli::Command::Quantize(q) => eval_cmd::quantize(args, q),
+        cli::Command::Cost(c) => eval_cmd::cost(args, c),
     }
 }
 

@@ -79,7 +79,11 @@ pub(crate) enum ModelsCommand {
     /// are recorded in the audit trail.
     Approve(ApproveArgs),
     /// Put an approved version in production (approved → production).
-    Promote(StageArgs),
+    ///
+    /// When the policy's [evaluation] section names suites
+    /// (required_for_production), the version needs a stored passing run of
+    /// each (`modelgate eval NAME@VER --suite FILE`), or --override --note WHY.
+    Promote(PromoteArgs),
     /// Mark an approved or production version deprecated: teams should
     /// move off it.
     Deprecate(StageArgs),
@@ -160,6 +164,22 @@ pub(crate) struct StageArgs {
     /// Why.
     #[arg(long, value_name = "TEXT")]
     pub(crate) note: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct PromoteArgs {
+    #[command(flatten)]
+    pub(crate) stage: StageArgs,
+
+    /// Organisation policy (TOML) whose [evaluation] section gates
+    /// production; default: the built-in policy (which requires none).
+    #[arg(long, value_name = "FILE", env = "MODELGATE_POLICY")]
+    pub(crate) policy: Option<PathBuf>,
+
+    /// Promote although a required suite has no passing run (needs --note;
+    /// recorded in the audit trail).
+    #[arg(long = "override")]
+    pub(crate) override_evaluation: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -366,7 +386,7 @@ pub(crate) fn models(args: &Args, models_args: &ModelsArgs) -> anyhow::Result<u8
         }
         ModelsCommand::Show { target } => show(args, target, json),
         ModelsCommand::Approve(approve_args) => approve(args, approve_args, json),
-        ModelsCommand::Promote(stage_args) => move_stage(args, stage_args, Store::promote, json),
+        ModelsCommand::Promote(promote_args) => promote(args, promote_args, json),
         ModelsCommand::Deprecate(stage_args) => {
             move_stage(args, stage_args, Store::deprecate, json)
         }
@@ -497,6 +517,24 @@ fn move_stage(
         stage_args.note.as_deref(),
     )
     .map_err(|e| explain(e, &stage_args.reference))?;
+    stage_change(&change, json)
+}
+
+fn promote(args: &Args, promote_args: &PromoteArgs, json: bool) -> anyhow::Result<u8> {
+    let stage_args = &promote_args.stage;
+    let r = reference(&stage_args.reference)?;
+    let policy = crate::vet_cmd::load_policy(promote_args.policy.as_deref())?;
+    let change = open_store(args)?
+        .promote_with(
+            &r,
+            &modelgate_inventory::Promotion {
+                by: stage_args.by.clone(),
+                note: stage_args.note.clone(),
+                evaluation: policy.evaluation.clone(),
+                override_evaluation: promote_args.override_evaluation,
+            },
+        )
+        .map_err(|e| explain(e, &stage_args.reference))?;
     stage_change(&change, json)
 }
 

@@ -13,22 +13,32 @@ use crate::progress::Bar;
 use crate::render::Style;
 use crate::{exit, system};
 
-fn options(origin: &OriginArgs) -> anyhow::Result<VetOptions> {
-    let (policy, policy_dir) = match &origin.policy {
-        None => (Policy::default(), None),
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| {
-                format!("cannot read policy {}; check the path, or leave out --policy for the built-in default", path.display())
-            })?;
-            let policy = Policy::from_toml(&text).with_context(|| {
-                format!(
-                    "{}: fix the policy (see `modelgate vet --print-default-policy` for every key)",
-                    path.display()
-                )
-            })?;
-            (policy, path.parent().map(Path::to_path_buf))
-        }
+/// The policy at `path`, or the built-in one.
+pub(crate) fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
+    let Some(path) = path else {
+        return Ok(Policy::default());
     };
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read policy {}; check the path, or leave out --policy for the built-in default",
+            path.display()
+        )
+    })?;
+    Policy::from_toml(&text).with_context(|| {
+        format!(
+            "{}: fix the policy (see `modelgate vet --print-default-policy` for every key)",
+            path.display()
+        )
+    })
+}
+
+fn options(origin: &OriginArgs) -> anyhow::Result<VetOptions> {
+    let policy = load_policy(origin.policy.as_deref())?;
+    let policy_dir = origin
+        .policy
+        .as_deref()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf);
     Ok(VetOptions {
         policy,
         policy_dir,

@@ -60,6 +60,18 @@ pub enum EngineError {
     /// llama.cpp failed while decoding.
     #[error("llama.cpp decode failed: {0}")]
     Decode(String),
+    /// llama.cpp's quantizer failed.
+    #[error(
+        "{path}: llama.cpp could not quantize the model to {to} ({reason}); a model already quantized needs --allow-requantize"
+    )]
+    Quantize {
+        /// The source model.
+        path: PathBuf,
+        /// The type asked for.
+        to: &'static str,
+        /// llama.cpp's reason.
+        reason: String,
+    },
     /// The engine's thread has stopped (the model was unloaded).
     #[error("the model was unloaded while the request was running")]
     Stopped,

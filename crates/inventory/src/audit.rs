@@ -16,7 +16,8 @@
 //! json`.
 //!
 //! Pure: checking a chain takes rows ([`ChainCheck`]: events, then the
-//! stored versions, assignments, API keys, team limits and route grants)
+//! stored versions, assignments, API keys, team limits, route grants and
+//! evaluation runs)
 //! and returns problems; the backend reads the rows. The trail never holds
 //! an API key's secret or anything derived from it, so a key's secret hash
 //! is the one stored value it cannot vouch for.
@@ -44,9 +45,10 @@ pub struct Event {
     pub actor: String,
     /// What: `version.added`, `version.approved`, `version.reviewed`,
     /// `version.promoted`, `version.deprecated`, `version.revoked`,
-    /// `version.stored`, `serve.*`, `team.assigned`; for the gateway
-    /// `key.created`, `key.rotated`, `key.revoked`, `key.limits`,
-    /// `team.limits`, `team.route_granted`, `team.route_revoked`.
+    /// `version.stored`, `serve.*`, `team.assigned`, `eval.recorded`; for
+    /// the gateway `key.created`, `key.rotated`, `key.revoked`,
+    /// `key.limits`, `team.limits`, `team.route_granted`,
+    /// `team.route_revoked`.
     pub action: String,
     /// What it is about: `NAME@VERSION`, `key:<id>` or `team:<name>`.
     pub subject: String,
@@ -316,6 +318,89 @@ struct AccessDetails {
     rotated_from: Option<String>,
 }
 
+/// The fields of an `eval.recorded` event's `details` that the replay
+/// needs.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct EvalDetails {
+    id: Option<Value>,
+    name: String,
+    version: String,
+    suite: String,
+    suite_digest: String,
+    kind: String,
+    target: String,
+    seed: Option<Value>,
+    started: String,
+    threshold_met: Option<bool>,
+    summary_sha256: String,
+    settings_sha256: String,
+    report_sha256: String,
+}
+
+/// An evaluation run as the trail records it, or as stored, in text: the
+/// row's values (numbers written out, NULL empty, `threshold_met` `1`,
+/// `0` or empty) and the SHA-256 of its summary, settings and report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct EvalState {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) suite: String,
+    pub(crate) suite_digest: String,
+    pub(crate) kind: String,
+    pub(crate) target: String,
+    pub(crate) seed: String,
+    pub(crate) started: String,
+    pub(crate) recorded_by: String,
+    pub(crate) threshold_met: String,
+    pub(crate) summary_sha256: String,
+    pub(crate) settings_sha256: String,
+    pub(crate) report_sha256: String,
+}
+
+impl EvalState {
+    /// `NAME@VERSION`.
+    fn subject(&self) -> String {
+        format!("{}@{}", self.name, self.version)
+    }
+
+    /// The plain fields, named, then the hashed documents, named.
+    fn fields(&self) -> ([Named<'_>; 10], [Named<'_>; 3]) {
+        (
+            [
+                ("model", self.name.as_str()),
+                ("version", self.version.as_str()),
+                ("suite", self.suite.as_str()),
+                ("suite digest", self.suite_digest.as_str()),
+                ("kind", self.kind.as_str()),
+                ("target", self.target.as_str()),
+                ("seed", self.seed.as_str()),
+                ("start", self.started.as_str()),
+                ("recorder", self.recorded_by.as_str()),
+                ("threshold_met", self.threshold_met.as_str()),
+            ],
+            [
+                ("summary", self.summary_sha256.as_str()),
+                ("settings", self.settings_sha256.as_str()),
+                ("report", self.report_sha256.as_str()),
+            ],
+        )
+    }
+}
+
+/// A value with its name in messages.
+type Named<'a> = (&'static str, &'a str);
+
+/// A JSON number or null from the trail as the row stores it: the number
+/// written out, or empty.
+fn number_text(value: Option<&Value>) -> String {
+    match value {
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
 /// Limits as text, in the order rpm, tpm, max_parallel, budget_micro_usd:
 /// each its number, or empty when not set.
 pub(crate) type LimitsText = [String; 4];
@@ -416,6 +501,8 @@ pub(crate) struct ChainCheck {
     team_limits: HashMap<String, (LimitsText, u64)>,
     /// Route grants, (team, route).
     grants: HashMap<(String, String), u64>,
+    /// Evaluation runs by id (as text), with the event that recorded each.
+    eval_runs: HashMap<String, (EvalState, u64)>,
 }
 
 impl ChainCheck {
@@ -502,7 +589,12 @@ impl ChainCheck {
             self.problem(Some(seq), Some(stored.subject.to_string()), message);
         }
         let action = stored.action;
-        if action.starts_with("key.") || (action.starts_with("team.") && action != "team.assigned")
+        if action == "eval.recorded" {
+            if let Ok(details) = serde_json::from_str::<EvalDetails>(stored.details) {
+                self.replay_eval(seq, stored.actor, details);
+            }
+        } else if action.starts_with("key.")
+            || (action.starts_with("team.") && action != "team.assigned")
         {
             if let Ok(details) = serde_json::from_str::<AccessDetails>(stored.details) {
                 self.replay_access(seq, action, details);
@@ -594,6 +686,94 @@ impl ChainCheck {
                 self.grants.remove(&(details.team, details.route));
             }
             _ => {}
+        }
+    }
+
+    fn replay_eval(&mut self, seq: u64, actor: &str, details: EvalDetails) {
+        let state = EvalState {
+            name: details.name,
+            version: details.version,
+            suite: details.suite,
+            suite_digest: details.suite_digest,
+            kind: details.kind,
+            target: details.target,
+            seed: number_text(details.seed.as_ref()),
+            started: details.started,
+            recorded_by: actor.to_string(),
+            threshold_met: details
+                .threshold_met
+                .map(|met| if met { "1" } else { "0" }.to_string())
+                .unwrap_or_default(),
+            summary_sha256: details.summary_sha256,
+            settings_sha256: details.settings_sha256,
+            report_sha256: details.report_sha256,
+        };
+        self.eval_runs
+            .insert(number_text(details.id.as_ref()), (state, seq));
+    }
+
+    /// Compare a stored evaluation run (`id` as text) with the trail's:
+    /// every field, and its summary, settings and report by SHA-256.
+    pub(crate) fn stored_eval_run(&mut self, id: String, stored: EvalState) {
+        let Some((trail, seq)) = self.eval_runs.remove(&id) else {
+            self.problem(
+                None,
+                Some(stored.subject()),
+                format!(
+                    "evaluation run {id} ({}, suite {}) is in the inventory but the audit trail never recorded it",
+                    stored.subject(),
+                    stored.suite
+                ),
+            );
+            return;
+        };
+        let subject = trail.subject();
+        let or_none = |text: &str| {
+            if text.is_empty() {
+                "none".to_string()
+            } else {
+                text.to_string()
+            }
+        };
+        let (stored_fields, stored_documents) = stored.fields();
+        let (trail_fields, trail_documents) = trail.fields();
+        let mut problems = Vec::new();
+        for ((field, stored), (_, trail)) in stored_fields.iter().zip(trail_fields) {
+            if *stored != trail {
+                problems.push(format!(
+                    "evaluation run {id}'s {field} is {} in the inventory, but {} in the audit trail (event {seq})",
+                    or_none(stored),
+                    or_none(trail)
+                ));
+            }
+        }
+        for ((document, stored), (_, trail)) in stored_documents.iter().zip(trail_documents) {
+            if *stored != trail {
+                problems.push(format!(
+                    "evaluation run {id}'s stored {document} is not the one recorded (event {seq})"
+                ));
+            }
+        }
+        for message in problems {
+            self.problem(None, Some(subject.clone()), message);
+        }
+    }
+
+    /// Name every evaluation run the trail recorded that was not handed to
+    /// [`ChainCheck::stored_eval_run`]: missing from the inventory.
+    pub(crate) fn missing_eval_runs(&mut self) {
+        let mut missing: Vec<_> = std::mem::take(&mut self.eval_runs).into_iter().collect();
+        missing.sort_by(|a, b| (a.1.1, &a.0).cmp(&(b.1.1, &b.0)));
+        for (id, (trail, seq)) in missing {
+            self.problem(
+                None,
+                Some(trail.subject()),
+                format!(
+                    "evaluation run {id} of {} (suite {}, event {seq}) is missing from the inventory",
+                    trail.subject(),
+                    trail.suite
+                ),
+            );
         }
     }
 

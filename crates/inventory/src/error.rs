@@ -318,6 +318,40 @@ pub enum Error {
         /// The routes the team was granted.
         granted: Vec<String>,
     },
+    /// An evaluation run's report (or summary, or settings) is larger than
+    /// the inventory keeps; nothing was stored.
+    #[error(
+        "the evaluation run's {what} is more than {} MiB of JSON, the most the inventory stores; run fewer cases (the suite's `limit`) or keep the full report as a file",
+        .max_bytes >> 20
+    )]
+    EvalTooLarge {
+        /// `report`, `summary` or `settings`.
+        what: &'static str,
+        /// The most it may be, in bytes.
+        max_bytes: usize,
+    },
+    /// No evaluation run has this id.
+    #[error("no evaluation run {id} in the inventory; `modelgate eval list` shows the runs")]
+    UnknownEvalRun {
+        /// The id given.
+        id: i64,
+    },
+    /// The policy requires passing evaluation runs that the version does
+    /// not have; nothing was changed.
+    #[error(
+        "cannot promote {reference} to production: the policy requires a stored evaluation run with its threshold met for {}, and there is none for {}; run `modelgate eval {reference} --suite FILE` for each, or promote with --override --note WHY (recorded in the audit trail)",
+        .required.join(", "),
+        .missing.join(", ")
+    )]
+    MissingEvaluations {
+        /// The version.
+        reference: VersionRef,
+        /// Every suite the policy requires (`[evaluation]
+        /// required_for_production`).
+        required: Vec<String>,
+        /// Those without a passing run of the version.
+        missing: Vec<String>,
+    },
     /// A usage record cannot be stored; none of its batch was.
     #[error("usage record {index} of the batch (request {request_id:?}) cannot be stored")]
     BadUsage {

@@ -47,6 +47,19 @@
 //!   budgets ([`Store::spent_micro_usd`]) and deleted in short batches
 //!   for retention ([`Store::delete_usage_before`]).
 //!
+//! Evaluation runs (migration 0005, `eval_runs`): what `modelgate eval`
+//! measured on a recorded version ([`NewEvalRun`]: suite name, digest and
+//! kind, target, settings, seed, start, whether the threshold was met, the
+//! summary and the full report, at most [`MAX_EVAL_REPORT_BYTES`]),
+//! recorded with an `eval.recorded` event ([`Store::record_eval_run`]),
+//! listed ([`Store::eval_runs`], [`EvalRunFilter`]), shown
+//! ([`Store::eval_run`]) and checked by `audit verify` like the other
+//! audited rows. A policy may require passing runs before production
+//! (`[evaluation] required_for_production`): [`Store::promote_with`]
+//! refuses a promotion while a required suite has no run with its
+//! threshold met ([`Store::passing_runs`]), unless a [`Promotion`]
+//! overrides it with a note, which the `version.promoted` event records.
+//!
 //! Main types: [`Store`] (one SQLite database, WAL mode; writers queue with
 //! a busy timeout; every change is a `BEGIN IMMEDIATE` transaction),
 //! [`Batch`] (several changes in one transaction), [`NewVersion`] (what to
@@ -55,7 +68,9 @@
 //! [`audit::Event`] and [`audit::AuditReport`], [`StoredVersion`] and
 //! [`BlobProblem`] (the blob store), for the gateway [`NewKey`],
 //! [`KeyRecord`], [`IssuedKey`], [`Limits`], [`DataClass`],
-//! [`UsageRecord`], [`UsageQuery`] and [`UsageRow`], and [`Error`].
+//! [`UsageRecord`], [`UsageQuery`] and [`UsageRow`], for evaluations
+//! [`NewEvalRun`], [`EvalRunSummary`], [`EvalRun`] and [`Promotion`], and
+//! [`Error`].
 //!
 //! Storage: the schema is the SQL in `migrations/` (applied in order in one
 //! transaction, recorded in `schema_migrations`). Each migration has a
@@ -112,6 +127,7 @@ mod blobs;
 mod clock;
 mod encoding;
 mod error;
+mod eval;
 mod home;
 mod keys;
 mod record;
@@ -127,6 +143,10 @@ pub use blobs::{
 };
 pub use clock::{Date, Timestamp};
 pub use error::Error;
+pub use eval::{
+    EvalKind, EvalRun, EvalRunFilter, EvalRunSummary, MAX_EVAL_REPORT_BYTES,
+    MAX_EVAL_SUMMARY_BYTES, MAX_EVAL_TARGET_BYTES, NewEvalRun, Promotion,
+};
 pub use home::default_home;
 pub use keys::{
     DataClass, IssuedKey, KEY_ID_CHARS, KEY_PREFIX, KEY_SECRET_BYTES, KeyRecord, KeyRevocation,

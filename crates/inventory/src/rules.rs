@@ -5,11 +5,13 @@
 //! what to record or the [`Error`] that refuses it; the store (SQL) reads
 //! and writes around them, in one transaction.
 
-use modelgate_policy::{Decision, Reviewer};
-use serde_json::Value;
+use std::collections::BTreeMap;
+
+use modelgate_policy::{Decision, EvaluationPolicy, Reviewer};
+use serde_json::{Value, json};
 
 use crate::record::{check_actor, check_note};
-use crate::{Approval, Date, Error, SignOff, Stage, Transition, VersionRef};
+use crate::{Approval, Date, Error, Promotion, SignOff, Stage, Transition, VersionRef};
 
 /// An approval without `review_by` must be reviewed again after this many
 /// days.
@@ -142,6 +144,98 @@ pub(crate) fn plan_approval(
             "version.reviewed"
         },
         review_by,
+    })
+}
+
+/// A promotion's own text, checked before the store is read: who
+/// (trimmed), the note (trimmed, `None` when blank), and an override must
+/// say why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CheckedPromotion<'a> {
+    pub(crate) by: String,
+    pub(crate) note: Option<String>,
+    pub(crate) evaluation: &'a EvaluationPolicy,
+    pub(crate) override_evaluation: bool,
+}
+
+impl Promotion {
+    /// Check the promotion's text; see [`CheckedPromotion`].
+    pub(crate) fn checked(&self) -> Result<CheckedPromotion<'_>, Error> {
+        let by = check_actor("actor", &self.by)?;
+        let note = check_note("note", self.note.as_deref())?;
+        if self.override_evaluation && note.is_none() {
+            return Err(Error::OverrideWithoutNote);
+        }
+        Ok(CheckedPromotion {
+            by,
+            note,
+            evaluation: &self.evaluation,
+            override_evaluation: self.override_evaluation,
+        })
+    }
+}
+
+/// A promotion the rules allow: the stage change to record.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PromotionPlan {
+    /// Production.
+    pub(crate) to: Stage,
+    /// Whether missing evaluations were overridden.
+    pub(crate) overridden: bool,
+    /// The event's `evaluation` details, when the policy requires any:
+    /// the suites required, the newest passing run of each that has one,
+    /// the suites without, and whether that was overridden.
+    pub(crate) evaluation: Option<Value>,
+}
+
+/// Whether the version may go to production: the stage must allow it
+/// (approved); then each suite the policy requires needs a passing run
+/// (`newest_passing_run` gives the newest one's id, asked once per
+/// required suite, and only when the stage allows the promotion), unless
+/// the promotion overrides with a note. The policy's own
+/// [`missing_for_production`](modelgate_policy::EvaluationPolicy::missing_for_production)
+/// names the missing suites.
+pub(crate) fn plan_promotion(
+    reference: &VersionRef,
+    current: &Current,
+    promotion: &CheckedPromotion<'_>,
+    mut newest_passing_run: impl FnMut(&str) -> Result<Option<i64>, Error>,
+) -> Result<PromotionPlan, Error> {
+    let to = next_stage(reference, current, Transition::Promote)?;
+    let required = &promotion.evaluation.required_for_production;
+    if required.is_empty() {
+        return Ok(PromotionPlan {
+            to,
+            overridden: false,
+            evaluation: None,
+        });
+    }
+    let mut passing: BTreeMap<&str, i64> = BTreeMap::new();
+    for suite in required {
+        if let Some(id) = newest_passing_run(suite)? {
+            passing.insert(suite, id);
+        }
+    }
+    let missing = promotion
+        .evaluation
+        .missing_for_production(|suite| passing.contains_key(suite));
+    if !missing.is_empty() && !promotion.override_evaluation {
+        return Err(Error::MissingEvaluations {
+            reference: reference.clone(),
+            required: required.clone(),
+            missing,
+        });
+    }
+    let overridden = !missing.is_empty();
+    Ok(PromotionPlan {
+        to,
+        overridden,
+        evaluation: Some(json!({
+            "required": required,
+            "passing_runs": passing,
+            "missing": missing,
+            "overridden": overridden,
+        })),
     })
 }
 
@@ -371,6 +465,101 @@ mod tests {
             approval("a\u{7}b").checked(),
             Err(Error::BadName { .. })
         ));
+    }
+
+    fn promotion(required: &[&str], override_evaluation: bool, note: Option<&str>) -> Promotion {
+        Promotion {
+            by: "carol".into(),
+            note: note.map(str::to_string),
+            evaluation: EvaluationPolicy {
+                required_for_production: required.iter().map(|s| s.to_string()).collect(),
+            },
+            override_evaluation,
+        }
+    }
+
+    #[test]
+    fn promotion_waits_for_a_passing_run_of_every_required_suite() {
+        let approved = current(Stage::Approved, Decision::Approved, &[]);
+        let passing = |suite: &str| Ok((suite == "hellaswag").then_some(7));
+        let given = promotion(&["support-bot", "hellaswag"], false, None);
+        match plan_promotion(&reference(), &approved, &given.checked().unwrap(), passing) {
+            Err(Error::MissingEvaluations {
+                required, missing, ..
+            }) => {
+                assert_eq!(required, ["support-bot", "hellaswag"]);
+                assert_eq!(missing, ["support-bot"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let given = promotion(&["hellaswag"], false, None);
+        let plan =
+            plan_promotion(&reference(), &approved, &given.checked().unwrap(), passing).unwrap();
+        assert_eq!(plan.to, Stage::Production);
+        assert!(!plan.overridden);
+        assert_eq!(
+            plan.evaluation,
+            Some(
+                json!({"required": ["hellaswag"], "passing_runs": {"hellaswag": 7},
+                        "missing": [], "overridden": false})
+            )
+        );
+        // Nothing required: nothing read, nothing recorded.
+        let given = promotion(&[], false, None);
+        let plan = plan_promotion(&reference(), &approved, &given.checked().unwrap(), |_| {
+            panic!("no suite is required")
+        })
+        .unwrap();
+        assert_eq!(
+            (plan.to, plan.overridden, plan.evaluation),
+            (Stage::Production, false, None)
+        );
+    }
+
+    #[test]
+    fn missing_evaluations_are_overridden_only_with_a_note() {
+        assert!(matches!(
+            promotion(&["support-bot"], true, None).checked(),
+            Err(Error::OverrideWithoutNote)
+        ));
+        assert!(matches!(
+            promotion(&["support-bot"], true, Some("  ")).checked(),
+            Err(Error::OverrideWithoutNote)
+        ));
+        let given = promotion(&["support-bot"], true, Some(" launch, ticket 9 "));
+        let checked = given.checked().unwrap();
+        assert_eq!(checked.note.as_deref(), Some("launch, ticket 9"));
+        let approved = current(Stage::Approved, Decision::Approved, &[]);
+        let plan = plan_promotion(&reference(), &approved, &checked, |_| Ok(None)).unwrap();
+        assert!(plan.overridden);
+        assert_eq!(
+            plan.evaluation,
+            Some(json!({"required": ["support-bot"], "passing_runs": {},
+                        "missing": ["support-bot"], "overridden": true}))
+        );
+    }
+
+    #[test]
+    fn the_stage_is_checked_before_the_evaluations() {
+        for stage in [Stage::Candidate, Stage::Production, Stage::Revoked] {
+            let given = promotion(&["support-bot"], false, None);
+            let result = plan_promotion(
+                &reference(),
+                &current(stage, Decision::Approved, &[]),
+                &given.checked().unwrap(),
+                |_| panic!("the stage refuses first"),
+            );
+            assert!(
+                matches!(
+                    result,
+                    Err(Error::IllegalTransition {
+                        transition: Transition::Promote,
+                        ..
+                    })
+                ),
+                "{stage}: {result:?}"
+            );
+        }
     }
 
     #[test]

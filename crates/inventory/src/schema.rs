@@ -36,10 +36,15 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "gateway",
         portable: Some(include_str!("../migrations/portable/0004_gateway.sql")),
     },
+    Migration {
+        version: 5,
+        name: "eval_runs",
+        portable: Some(include_str!("../migrations/portable/0005_eval_runs.sql")),
+    },
 ];
 
 /// The newest schema this build knows.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// The names of the `.sql` files in `migrations/<folder>`, sorted (for the
 /// tests that check each backend lists its files).

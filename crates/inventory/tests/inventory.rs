@@ -1,7 +1,8 @@
 //! The inventory end to end on synthetic versions: stages and their rules,
 //! approvals, teams, review dates, concurrent writers, and tampering with
 //! the audit trail the way someone with the database file could; then the
-//! gateway's tables: API keys, team limits, route grants and usage.
+//! gateway's tables: API keys, team limits, route grants and usage; then
+//! evaluation runs and the promotion to production that waits for them.
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, missing_docs)]
 
@@ -713,7 +714,8 @@ fn migrations_run_once_and_newer_schemas_are_refused() {
             (1, "inventory".to_string()),
             (2, "append_only_events".to_string()),
             (3, "stored_versions".to_string()),
-            (4, "gateway".to_string())
+            (4, "gateway".to_string()),
+            (5, "eval_runs".to_string())
         ]
     );
     conn.execute(
@@ -1659,4 +1661,442 @@ fn retention_deletes_exactly_the_old_days_in_batches() {
     // New rows continue the ids.
     store.insert_usage(&records[..2]).unwrap();
     assert_eq!(store.usage_report(&UsageQuery::default()).unwrap().len(), 2);
+}
+
+// Evaluation runs, and promotion to production under `[evaluation]`.
+
+use modelgate_inventory::{EvalKind, EvalRunFilter, MAX_EVAL_REPORT_BYTES, NewEvalRun, Promotion};
+use modelgate_policy::Policy;
+
+/// A run of `suite` started `minute` minutes after 2026-11-22T20:00:00Z.
+fn eval_run(suite: &str, minute: u64, threshold_met: Option<bool>) -> NewEvalRun {
+    NewEvalRun {
+        suite_name: suite.into(),
+        suite_digest: format!("{:064x}", suite.len()),
+        kind: if suite == "hellaswag" {
+            EvalKind::MultipleChoice
+        } else {
+            EvalKind::Generation
+        },
+        target: "engine".into(),
+        settings: json!({"n_ctx": 2048, "n_gpu_layers": 99}),
+        seed: Some(42),
+        started: Timestamp::from_unix_seconds(1_795_377_600 + minute * 60),
+        threshold_met,
+        summary: json!({"cases": 20, "passed": 17, "pass_rate": 0.85,
+                        "wilson95": [0.64, 0.95], "acc_norm": null}),
+        report: json!({"suite": {"name": suite}, "cases": [{"id": "refund-1", "passed": true}]}),
+    }
+}
+
+fn record(store: &mut Store, version: &str, run: &NewEvalRun) -> i64 {
+    store
+        .record_eval_run(&reference(version), run, "erin")
+        .unwrap()
+        .id
+}
+
+fn eval_policy(suites: &str) -> Policy {
+    Policy::from_toml(&format!(
+        "[evaluation]\nrequired_for_production = [{suites}]\n"
+    ))
+    .unwrap()
+}
+
+fn promotion(policy: &Policy, override_evaluation: bool, note: Option<&str>) -> Promotion {
+    Promotion {
+        by: "carol".into(),
+        note: note.map(str::to_string),
+        evaluation: policy.evaluation.clone(),
+        override_evaluation,
+    }
+}
+
+fn approved(store: &mut Store, text: &str) -> VersionRef {
+    add(store, text);
+    store.approve(&reference(text), &approval("bob")).unwrap();
+    reference(text)
+}
+
+#[test]
+fn evaluation_runs_are_recorded_listed_shown_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    add(&mut store, "m@1");
+    add(&mut store, "m@2");
+    add(&mut store, "n@1");
+    let first = store
+        .record_eval_run(
+            &reference("m@1"),
+            &eval_run("support-bot", 0, Some(true)),
+            " erin ",
+        )
+        .unwrap();
+    assert_eq!(first.id, 1);
+    assert_eq!(first.recorded_by, "erin");
+    assert_eq!(first.kind, EvalKind::Generation);
+    assert_eq!(first.started, "2026-11-22T20:00:00Z");
+    let mut no_threshold = eval_run("hellaswag", 5, None);
+    no_threshold.seed = None;
+    let second = record(&mut store, "m@1", &no_threshold);
+    let third = record(&mut store, "m@2", &eval_run("support-bot", 2, Some(false)));
+    let fourth = record(&mut store, "n@1", &eval_run("support-bot", 1, Some(true)));
+    assert_eq!((second, third, fourth), (2, 3, 4));
+
+    let ids = |filter: EvalRunFilter| -> Vec<i64> {
+        store
+            .eval_runs(filter)
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect()
+    };
+    // Newest start first.
+    assert_eq!(ids(EvalRunFilter::default()), [2, 3, 4, 1]);
+    assert_eq!(
+        ids(EvalRunFilter {
+            version: Some(reference("m@1")),
+            ..EvalRunFilter::default()
+        }),
+        [2, 1]
+    );
+    assert_eq!(
+        ids(EvalRunFilter {
+            model: Some("m".into()),
+            ..EvalRunFilter::default()
+        }),
+        [2, 3, 1]
+    );
+    assert_eq!(
+        ids(EvalRunFilter {
+            model: Some("m".into()),
+            suite: Some("support-bot".into()),
+            ..EvalRunFilter::default()
+        }),
+        [3, 1]
+    );
+    assert!(
+        ids(EvalRunFilter {
+            suite: Some("nothing".into()),
+            ..EvalRunFilter::default()
+        })
+        .is_empty()
+    );
+    let listed = store.eval_runs(EvalRunFilter::default()).unwrap();
+    assert_eq!(listed[3], first);
+    assert_eq!(listed[0].threshold_met, None);
+
+    // Passing runs: threshold met, this version, this suite.
+    let passing = store
+        .passing_runs(&reference("m@1"), "support-bot")
+        .unwrap();
+    assert_eq!(passing, std::slice::from_ref(&first));
+    assert!(
+        store
+            .passing_runs(&reference("m@2"), "support-bot")
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .passing_runs(&reference("m@1"), "hellaswag")
+            .unwrap()
+            .is_empty()
+    );
+
+    // Shown with settings, seed and report; JSON for the CLI.
+    let shown = store.eval_run(1).unwrap();
+    assert_eq!(shown.summary, first);
+    assert_eq!(shown.seed, Some(42));
+    assert_eq!(shown.settings, json!({"n_ctx": 2048, "n_gpu_layers": 99}));
+    assert_eq!(shown.report["cases"][0]["id"], "refund-1");
+    let as_json = serde_json::to_value(&shown).unwrap();
+    assert_eq!(as_json["reference"], json!({"name": "m", "version": "1"}));
+    assert_eq!(as_json["kind"], "generation");
+    assert_eq!(as_json["summary"]["pass_rate"], 0.85);
+    assert_eq!(store.eval_run(2).unwrap().seed, None);
+    let error = store.eval_run(99).unwrap_err().to_string();
+    assert_eq!(
+        error,
+        "no evaluation run 99 in the inventory; `modelgate eval list` shows the runs"
+    );
+
+    // One audited event per run, naming the suite, outcome and numbers.
+    let events = store.events().unwrap();
+    let event = events.iter().find(|e| e.action == "eval.recorded").unwrap();
+    assert_eq!(
+        (event.actor.as_str(), event.subject.as_str()),
+        ("erin", "m@1")
+    );
+    assert_eq!(event.seq, first.event_seq);
+    let details = &event.details;
+    assert_eq!(details["id"], 1);
+    assert_eq!(details["suite"], "support-bot");
+    assert_eq!(details["suite_digest"], first.suite_digest);
+    assert_eq!(details["kind"], "generation");
+    assert_eq!(details["threshold_met"], true);
+    assert_eq!(
+        details["summary"],
+        json!({"cases": 20, "passed": 17, "pass_rate": 0.85, "wilson95": [0.64, 0.95]})
+    );
+    for key in ["summary_sha256", "settings_sha256", "report_sha256"] {
+        assert_eq!(details[key].as_str().unwrap().len(), 64, "{key}");
+    }
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.action == "eval.recorded")
+            .count(),
+        4
+    );
+    assert_verified(&store);
+
+    // Kept across opening the store again.
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(store.eval_run(1).unwrap().summary, first);
+    assert_verified(&store);
+}
+
+#[test]
+fn evaluation_runs_of_unknown_versions_or_oversized_reports_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    add(&mut store, "m@1");
+    let before = n_events(&store);
+    let error = store
+        .record_eval_run(
+            &reference("m@9"),
+            &eval_run("support-bot", 0, Some(true)),
+            "erin",
+        )
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::UnknownVersion { ref known, .. } if known == &["1"]),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "no version m@9 in the inventory (its versions: 1)"
+    );
+    let mut huge = eval_run("support-bot", 0, Some(true));
+    huge.report = json!({"output": "x".repeat(MAX_EVAL_REPORT_BYTES)});
+    let error = store
+        .record_eval_run(&reference("m@1"), &huge, "erin")
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("the evaluation run's report is more than 16 MiB of JSON"),
+        "{error}"
+    );
+    let mut bad = eval_run("Support Bot", 0, Some(true));
+    assert!(matches!(
+        store.record_eval_run(&reference("m@1"), &bad, "erin"),
+        Err(Error::BadName {
+            kind: "suite name",
+            ..
+        })
+    ));
+    bad = eval_run("support-bot", 0, Some(true));
+    bad.suite_digest = "not a digest".into();
+    assert!(matches!(
+        store.record_eval_run(&reference("m@1"), &bad, "erin"),
+        Err(Error::BadName {
+            kind: "suite digest",
+            ..
+        })
+    ));
+    assert!(matches!(
+        store.record_eval_run(&reference("m@1"), &eval_run("a", 0, None), ""),
+        Err(Error::Missing { field: "actor" })
+    ));
+    assert_eq!(n_events(&store), before, "a refused run leaves nothing");
+    assert!(
+        store
+            .eval_runs(EvalRunFilter::default())
+            .unwrap()
+            .is_empty()
+    );
+    // Listing an unknown version or model says so rather than nothing.
+    assert!(matches!(
+        store.eval_runs(EvalRunFilter {
+            version: Some(reference("m@9")),
+            ..EvalRunFilter::default()
+        }),
+        Err(Error::UnknownVersion { .. })
+    ));
+    assert!(matches!(
+        store.eval_runs(EvalRunFilter {
+            model: Some("zz".into()),
+            ..EvalRunFilter::default()
+        }),
+        Err(Error::UnknownModel { .. })
+    ));
+    assert!(matches!(
+        store.passing_runs(&reference("m@9"), "support-bot"),
+        Err(Error::UnknownVersion { .. })
+    ));
+}
+
+#[test]
+fn tampering_with_evaluation_runs_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    add(&mut store, "m@1");
+    for (idx, suite) in ["support-bot", "hellaswag", "wiki", "code"]
+        .iter()
+        .enumerate()
+    {
+        record(&mut store, "m@1", &eval_run(suite, idx as u64, Some(false)));
+    }
+    assert_verified(&store);
+    raw(dir.path())
+        .execute_batch(
+            "PRAGMA foreign_keys = OFF;
+             UPDATE eval_runs SET threshold_met = 1 WHERE id = 1;
+             UPDATE eval_runs SET report = '{\"cases\":[]}', target = 'http://x' WHERE id = 2;
+             DELETE FROM eval_runs WHERE id = 3;
+             INSERT INTO eval_runs SELECT 9, model, version, 'support-bot', suite_digest,
+                suite_kind, target, settings, seed, started_at, recorded_at, 'mallory', 1,
+                summary, report, event_seq FROM eval_runs WHERE id = 4;",
+        )
+        .unwrap();
+    let report = store.verify_audit().unwrap();
+    assert!(!report.ok);
+    assert_eq!(report.first_bad, None, "the chain itself is intact");
+    let messages: Vec<&str> = report.problems.iter().map(|p| p.message.as_str()).collect();
+    for expected in [
+        "evaluation run 1's threshold_met is 1 in the inventory, but 0 in the audit trail (event 2)",
+        "evaluation run 2's target is http://x in the inventory, but engine in the audit trail (event 3)",
+        "evaluation run 2's stored report is not the one recorded (event 3)",
+        "evaluation run 3 of m@1 (suite wiki, event 4) is missing from the inventory",
+        "evaluation run 9 (m@1, suite support-bot) is in the inventory but the audit trail never recorded it",
+    ] {
+        assert!(
+            messages.contains(&expected),
+            "{expected:?} not in {messages:#?}"
+        );
+    }
+    assert_eq!(messages.len(), 5, "{messages:#?}");
+    assert!(
+        report
+            .problems
+            .iter()
+            .all(|p| p.subject.as_deref() == Some("m@1"))
+    );
+}
+
+#[test]
+fn promotion_to_production_waits_for_a_passing_run_of_each_required_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let policy = eval_policy("\"support-bot\", \"hellaswag\"");
+    let m = approved(&mut store, "m@1");
+    approved(&mut store, "m@2");
+    let before = n_events(&store);
+    let error = store
+        .promote_with(&m, &promotion(&policy, false, None))
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::MissingEvaluations { missing, .. } if missing == &["support-bot", "hellaswag"]),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "cannot promote m@1 to production: the policy requires a stored evaluation run with \
+         its threshold met for support-bot, hellaswag, and there is none for support-bot, \
+         hellaswag; run `modelgate eval m@1 --suite FILE` for each, or promote with --override \
+         --note WHY (recorded in the audit trail)"
+    );
+    assert_eq!(
+        n_events(&store),
+        before,
+        "a refused promotion changes nothing"
+    );
+    assert_eq!(store.version(&m).unwrap().summary.stage, Stage::Approved);
+
+    // A failed run, a run without a threshold and another version's pass
+    // do not count.
+    record(&mut store, "m@1", &eval_run("support-bot", 0, Some(false)));
+    record(&mut store, "m@1", &eval_run("support-bot", 1, None));
+    record(&mut store, "m@2", &eval_run("support-bot", 2, Some(true)));
+    let hellaswag = record(&mut store, "m@1", &eval_run("hellaswag", 3, Some(true)));
+    match store.promote_with(&m, &promotion(&policy, false, None)) {
+        Err(Error::MissingEvaluations { missing, .. }) => assert_eq!(missing, ["support-bot"]),
+        other => panic!("{other:?}"),
+    }
+    // The oldest passing run counts too; the event names the newest.
+    let older = record(&mut store, "m@1", &eval_run("support-bot", 4, Some(true)));
+    let newer = record(&mut store, "m@1", &eval_run("support-bot", 9, Some(true)));
+    assert!(newer > older);
+    let change = store
+        .promote_with(&m, &promotion(&policy, false, Some("rollout")))
+        .unwrap();
+    assert_eq!(change.to, Stage::Production);
+    assert!(!change.override_verdict);
+    let event = store.events().unwrap().pop().unwrap();
+    assert_eq!(event.action, "version.promoted");
+    assert_eq!(event.details["override"], false);
+    assert_eq!(
+        event.details["evaluation"],
+        json!({"required": ["support-bot", "hellaswag"],
+               "passing_runs": {"support-bot": newer, "hellaswag": hellaswag},
+               "missing": [], "overridden": false})
+    );
+    assert_verified(&store);
+
+    // The stage still comes first: a production version is not promoted
+    // again, whatever its runs.
+    assert!(matches!(
+        store.promote_with(&m, &promotion(&policy, false, None)),
+        Err(Error::IllegalTransition {
+            transition: Transition::Promote,
+            ..
+        })
+    ));
+    // Without a requirement, promotion is as before (and records nothing
+    // about evaluations).
+    let m2 = reference("m@2");
+    store.promote(&m2, "carol", None).unwrap();
+    let event = store.events().unwrap().pop().unwrap();
+    assert!(event.details.get("evaluation").is_none(), "{event:?}");
+}
+
+#[test]
+fn missing_evaluations_are_overridden_only_with_a_note_that_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let policy = eval_policy("\"support-bot\"");
+    let m = approved(&mut store, "m@1");
+    assert!(matches!(
+        store.promote_with(&m, &promotion(&policy, true, None)),
+        Err(Error::OverrideWithoutNote)
+    ));
+    assert!(matches!(
+        store.promote_with(&m, &promotion(&policy, true, Some("   "))),
+        Err(Error::OverrideWithoutNote)
+    ));
+    let change = store
+        .promote_with(
+            &m,
+            &promotion(&policy, true, Some("launch deadline, INC-7")),
+        )
+        .unwrap();
+    assert_eq!(change.to, Stage::Production);
+    assert!(change.override_verdict);
+    assert_eq!(change.note.as_deref(), Some("launch deadline, INC-7"));
+    let event = store.events().unwrap().pop().unwrap();
+    assert_eq!(event.action, "version.promoted");
+    assert_eq!(event.details["override"], true);
+    assert_eq!(event.details["note"], "launch deadline, INC-7");
+    assert_eq!(
+        event.details["evaluation"],
+        json!({"required": ["support-bot"], "passing_runs": {},
+               "missing": ["support-bot"], "overridden": true})
+    );
+    let history = store.version(&m).unwrap().history;
+    let last = history.last().unwrap();
+    assert!(last.override_verdict && last.to == Stage::Production);
+    assert_verified(&store);
 }

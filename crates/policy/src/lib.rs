@@ -9,6 +9,13 @@
 //! `rejected`, with one [`Reason`] per rule that was checked, each tied to a
 //! stable rule id and its evidence, plus the license duties the user takes on.
 //!
+//! The policy also says what must be shown before a version goes to
+//! production: [`EvaluationPolicy`] (`[evaluation]`) names the evaluation
+//! suites that need a stored run with its threshold met, and
+//! [`EvaluationPolicy::missing_for_production`] names those without one.
+//! The inventory asks it when a version is promoted (the runs are stored
+//! there, not facts of the vet).
+//!
 //! Not here: computing the facts (the analysers, gathered by `modelgate-vet`)
 //! or reading files. `judge` is pure, so a verdict can be recomputed from a
 //! stored report.
@@ -49,6 +56,15 @@ pub enum Error {
     /// `card.min_score` is above 100.
     #[error("invalid policy: card.min_score is {0}, but scores run from 0 to 100")]
     CardScore(u32),
+    /// `evaluation.required_for_production` holds something that is not a
+    /// suite name, or a name twice.
+    #[error("invalid policy: evaluation.required_for_production: {name:?} {reason}")]
+    SuiteName {
+        /// The entry.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 /// What a rule does when it matches. Ordered by severity:
@@ -90,6 +106,8 @@ pub struct Policy {
     pub provenance: ProvenancePolicy,
     /// Size limits.
     pub limits: LimitsPolicy,
+    /// Evaluations required before production.
+    pub evaluation: EvaluationPolicy,
 }
 
 /// `[use]`.
@@ -245,6 +263,67 @@ pub struct LimitsPolicy {
     pub max_memory_bytes: u64,
 }
 
+/// Longest evaluation suite name, in bytes (a suite file's `name`).
+pub const MAX_SUITE_NAME_BYTES: usize = 256;
+
+/// Whether `name` is an evaluation suite's name: 1 to
+/// [`MAX_SUITE_NAME_BYTES`] characters of `a-z`, `0-9`, `.`, `_` and `-`
+/// (as suite files write it).
+pub fn is_suite_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_SUITE_NAME_BYTES
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        })
+}
+
+/// `[evaluation]`: what must be measured before a version goes to
+/// production.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvaluationPolicy {
+    /// Suite names (the `name` in a suite file) that each need a stored
+    /// run of the version with its threshold met before the version is
+    /// promoted to production. Empty: promotion needs no evaluation.
+    pub required_for_production: Vec<String>,
+}
+
+impl EvaluationPolicy {
+    /// The suites [`required_for_production`](Self::required_for_production)
+    /// names for which `has_passing_run` says the version has no stored
+    /// run with its threshold met, in the policy's order. Empty: the
+    /// version may be promoted.
+    pub fn missing_for_production(
+        &self,
+        mut has_passing_run: impl FnMut(&str) -> bool,
+    ) -> Vec<String> {
+        self.required_for_production
+            .iter()
+            .filter(|suite| !has_passing_run(suite))
+            .cloned()
+            .collect()
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        let mut seen = std::collections::BTreeSet::new();
+        for name in &self.required_for_production {
+            let bad = |reason| Error::SuiteName {
+                name: name.clone(),
+                reason,
+            };
+            if !is_suite_name(name) {
+                return Err(bad(
+                    "is not a suite name: use 1 to 256 characters of a-z, 0-9, '.', '_' and '-'",
+                ));
+            }
+            if !seen.insert(name.as_str()) {
+                return Err(bad("is listed twice"));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Policy {
     /// Parse a policy; missing keys take their defaults.
     pub fn from_toml(text: &str) -> Result<Policy, Error> {
@@ -258,6 +337,7 @@ impl Policy {
         if policy.card.min_score > 100 {
             return Err(Error::CardScore(policy.card.min_score));
         }
+        policy.evaluation.check()?;
         Ok(policy)
     }
 }

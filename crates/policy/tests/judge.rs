@@ -322,3 +322,69 @@ fn the_catalogue_is_exactly_the_rules_judge_emits() {
     let catalogue: BTreeSet<String> = RULES.iter().map(|rule| rule.to_string()).collect();
     assert_eq!(emitted, catalogue);
 }
+
+#[test]
+fn evaluation_requirements_are_read_checked_and_named_when_missing() {
+    assert!(
+        Policy::default()
+            .evaluation
+            .required_for_production
+            .is_empty()
+    );
+    let policy = Policy::from_toml(
+        "[evaluation]\nrequired_for_production = [\"support-bot\", \"hellaswag\", \"ppl.wiki_2\"]\n",
+    )
+    .unwrap();
+    let required = &policy.evaluation;
+    assert_eq!(
+        required.required_for_production,
+        ["support-bot", "hellaswag", "ppl.wiki_2"]
+    );
+    // Named in the policy's order; asked once per suite.
+    let mut asked = Vec::new();
+    let missing = required.missing_for_production(|suite| {
+        asked.push(suite.to_string());
+        suite == "hellaswag"
+    });
+    assert_eq!(missing, ["support-bot", "ppl.wiki_2"]);
+    assert_eq!(asked, ["support-bot", "hellaswag", "ppl.wiki_2"]);
+    assert!(required.missing_for_production(|_| true).is_empty());
+    assert!(
+        EvaluationPolicy::default()
+            .missing_for_production(|_| false)
+            .is_empty()
+    );
+
+    let error = Policy::from_toml("[evaluation]\nrequired = [\"x\"]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("required"), "{error}");
+    for (toml, expected) in [
+        (
+            "required_for_production = [\"Support Bot\"]",
+            "evaluation.required_for_production: \"Support Bot\" is not a suite name",
+        ),
+        (
+            "required_for_production = [\"\"]",
+            "evaluation.required_for_production: \"\" is not a suite name",
+        ),
+        (
+            "required_for_production = [\"a\", \"b\", \"a\"]",
+            "evaluation.required_for_production: \"a\" is listed twice",
+        ),
+    ] {
+        let error = Policy::from_toml(&format!("[evaluation]\n{toml}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(expected), "{toml}: {error}");
+    }
+    let long = "a".repeat(MAX_SUITE_NAME_BYTES + 1);
+    assert!(
+        Policy::from_toml(&format!(
+            "[evaluation]\nrequired_for_production = [\"{long}\"]\n"
+        ))
+        .is_err()
+    );
+    assert!(is_suite_name(&long[1..]));
+    assert!(!is_suite_name("support/bot"));
+}

@@ -22,5 +22,8 @@ mod sync;
 pub use admission::{Admission, plan_for};
 pub use catalog::{Backend, Catalog, Embedder, Resolved, Served, Template};
 pub use error::ServeError;
-pub use load::{LoadOptions, LoadProgress, NoLoadProgress, Selection, load_version, select};
+pub use load::{
+    LoadOptions, LoadProgress, NoLoadProgress, Selection, chat_template, load_version, select,
+    stored_gguf,
+};
 pub use sync::{Change, sync};

@@ -217,6 +217,37 @@ fn load_inner(
     })
 }
 
+/// The GGUF file of a recorded version, at any stage, with every stored
+/// blob re-hashed against its recorded digest first: what evaluation and
+/// quantization read. Found by content, never by name.
+pub fn stored_gguf(
+    store: &mut Store,
+    reference: &VersionRef,
+    by: &str,
+) -> Result<PathBuf, ServeError> {
+    store.version(reference)?;
+    let stored = store.ensure_stored(reference, by, &NoCopyProgress as &dyn CopyProgress)?;
+    let detail = store.version(reference)?;
+    if let Some(problem) = store.blobs().check(&detail.files).first() {
+        return Err(ServeError::Digest {
+            reference: reference.clone(),
+            path: problem.path.clone(),
+            problem: problem.problem.clone(),
+        });
+    }
+    stored
+        .files
+        .iter()
+        .find(|f| {
+            modelgate_formats::read_file(&f.blob).is_ok_and(|file| file.bytes.starts_with(b"GGUF"))
+        })
+        .map(|f| f.blob.clone())
+        .ok_or_else(|| ServeError::NotServable {
+            reference: reference.clone(),
+            reason: "it has no GGUF file; evaluation and quantization run on GGUF models".into(),
+        })
+}
+
 fn is_sentence_transformers(stored: &StoredVersion) -> bool {
     let has = |name: &str| stored.files.iter().any(|f| f.path == name);
     has("config.json") && has("tokenizer.json") && has("model.safetensors")
@@ -275,8 +306,9 @@ fn load_gguf(
     }
 }
 
-/// A template the scan flags is never compiled, let alone rendered.
-fn chat_template(source: &str) -> Template {
+/// A model's chat template as far as it may be used: a template the scan
+/// flags is never compiled, let alone rendered.
+pub fn chat_template(source: &str) -> Template {
     let findings = modelgate_scan::template::analyse(source, "tokenizer.chat_template");
     if let Some(finding) = findings.iter().find(|f| f.severity >= Severity::Medium) {
         return Template::Flagged(format!("{} ({})", finding.message, finding.rule));

@@ -54,8 +54,9 @@ impl Store {
     /// Check the audit trail: every event's hash, every link, no gaps; then
     /// that the versions (stage, verdict, report, file digests),
     /// assignments, API keys (team, data class, expiry, limits, revoked),
-    /// team limits and route grants stored are what the trail says they
-    /// should be.
+    /// team limits, route grants and evaluation runs (every field, and the
+    /// SHA-256 of their summary, settings and report) stored are what the
+    /// trail says they should be.
     pub fn verify_audit(&self) -> Result<AuditReport, Error> {
         let mut check = ChainCheck::default();
         self.for_each_stored_event(|stored| check.push(stored))?;
@@ -65,6 +66,8 @@ impl Store {
         check.missing_assignments();
         self.check_access(&mut check)?;
         check.missing_access();
+        self.check_eval_runs(&mut check)?;
+        check.missing_eval_runs();
         Ok(check.finish())
     }
 
@@ -199,7 +202,7 @@ impl Store {
 }
 
 /// Column `idx` of `row` as lenient text (see [`lenient_text`]).
-fn text_at<'r>(
+pub(super) fn text_at<'r>(
     row: &'r rusqlite::Row<'_>,
     idx: usize,
     doing: &'static str,

@@ -6,7 +6,10 @@
 //! rows); the gateway's tables have a file each for their writes and
 //! reads: [`access`](self::access) (API keys, team limits, route grants:
 //! audited changes in a [`Batch`]) and [`usage`](self::usage) (usage
-//! records: not audited, batched inserts, reports and retention). What a change may do is decided by the backend-free rules
+//! records: not audited, batched inserts, reports and retention); and
+//! [`eval`](self::eval) for evaluation runs (audited inserts, lists, the
+//! passing runs a promotion to production needs, and their `audit verify`
+//! rows). What a change may do is decided by the backend-free rules
 //! (`rules.rs`, `stage.rs`), values are written and read by `encoding.rs`,
 //! and the chain is hashed and replayed by `audit.rs`; this module reads
 //! and writes rows around them.
@@ -27,6 +30,7 @@
 
 mod access;
 mod checks;
+mod eval;
 mod open;
 mod reads;
 mod usage;

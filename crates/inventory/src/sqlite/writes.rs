@@ -64,7 +64,9 @@ impl Store {
         self.transaction(|batch| batch.record_serving(reference, action, by, details))
     }
 
-    /// approved → production.
+    /// approved → production, with no evaluation required. See
+    /// [`Batch::promote`]; [`Store::promote_with`] applies the policy's
+    /// `[evaluation]` requirement.
     pub fn promote(
         &mut self,
         reference: &VersionRef,
@@ -417,14 +419,24 @@ impl Batch<'_> {
         )
     }
 
-    /// approved → production.
+    /// approved → production, with no evaluation required: the same as
+    /// [`Batch::promote_with`] under a policy whose `[evaluation]
+    /// required_for_production` is empty. Where a policy applies, call
+    /// `promote_with` with its `[evaluation]` section.
     pub fn promote(
         &mut self,
         reference: &VersionRef,
         by: &str,
         note: Option<&str>,
     ) -> Result<StageChange, Error> {
-        self.simple_transition(reference, Transition::Promote, by, note, "version.promoted")
+        self.promote_with(
+            reference,
+            &crate::Promotion {
+                by: by.to_string(),
+                note: note.map(str::to_string),
+                ..crate::Promotion::default()
+            },
+        )
     }
 
     /// approved or production → deprecated.
@@ -578,7 +590,7 @@ impl Batch<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn change_stage(
+    pub(super) fn change_stage(
         &self,
         reference: &VersionRef,
         from: Stage,
