@@ -11,7 +11,7 @@ if grep -rn --include='*.rs' -E 'allow\(unsafe_code\)|unsafe \{|unsafe fn|unsafe
   echo "invariant: unsafe code outside crates/formats/src/mmap.rs and crates/engine/src/quantize.rs" >&2; fail=1
 fi
 # Readers and analysers never reach for the network, a database or a server.
-if grep -rn -E '^(reqwest|hyper|axum|sqlx|rusqlite|tokio)\b' crates/{archive,gguf,safetensors,onnx,pickle,numpy,pytorch,keras,hdf5,hf,inspect,scan,license,card,provenance,policy,bom,signing,vet,vocab}/Cargo.toml; then
+if grep -rn -E '^(reqwest|hyper|axum|sqlx|rusqlite|tokio)\b' crates/{archive,gguf,safetensors,onnx,pickle,numpy,pytorch,keras,hdf5,hf,inspect,scan,license,card,provenance,policy,bom,signing,vet,vocab,eval,cost,chart}/Cargo.toml; then
   echo "invariant: a reader or analyser depends on network/database crates" >&2; fail=1
 fi
 # Only modelgate-formats reads the file system; only the edges (the CLI, the

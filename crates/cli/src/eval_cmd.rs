@@ -214,7 +214,8 @@ pub(crate) struct QuantArgs {
 #[derive(Debug, clap::Args)]
 pub(crate) struct QuantizeArgs {
     /// NAME@VERSION of the recorded source (a GGUF, best F16 or BF16).
-    pub(crate) source: String,
+    #[arg(value_name = "NAME@VERSION")]
+    pub(crate) reference: String,
     /// Types to write, comma-separated (Q8_0,Q6_K,Q5_K_M,Q4_K_M,Q4_0,Q2_K,
     /// F16, ...); each becomes NAME@VERSION-<type>.
     #[arg(long, value_name = "TYPES", value_delimiter = ',', required = true)]
@@ -866,9 +867,9 @@ fn write_quant_outputs(out: &Path, name: &str, rows: &[QuantRow]) -> anyhow::Res
 
 pub(crate) fn quantize(args: &Args, q: &QuantizeArgs) -> anyhow::Result<u8> {
     let source = q
-        .source
+        .reference
         .parse::<VersionRef>()
-        .map_err(|e| explain(e, &q.source))?;
+        .map_err(|e| explain(e, &q.reference))?;
     let by = q.by.clone().unwrap_or_else(current_user);
     let mut store = open_store(args)?;
     let hash_bar = crate::progress::Bar::new("hashing");
