@@ -39,6 +39,11 @@ fi
 if grep -ln -E '^anyhow' crates/*/Cargo.toml | grep -v '^crates/cli/'; then
   echo "invariant: anyhow outside the binary" >&2; fail=1
 fi
+# The console reads and writes the inventory; it loads no model and knows
+# no engine or gateway (it is mounted beside them by the binary).
+if grep -n -E '^(modelgate-(engine|embed|serving|server|gateway|upstream|assess)|llama-cpp)' crates/console/Cargo.toml; then
+  echo "invariant: the console depends on an engine, the server or the gateway" >&2; fail=1
+fi
 # Model weights are never committed.
 if git ls-files | grep -E '\.(gguf|safetensors|onnx|bin|pt|pth|npz|h5|keras)$' | xargs -r -I{} sh -c 'test -f "{}" && test $(stat -c %s "{}") -gt 1048576 && echo "{}"' | grep .; then
   echo "invariant: a committed model file is larger than 1 MiB" >&2; fail=1

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Install the native tools the build needs when they are missing: cmake and
-# libclang for llama.cpp (crates/engine builds it from source through
-# llama-cpp-sys-2). Idempotent; quiet when everything is there.
+# Install the native tools the build and tests need when they are missing:
+# cmake and libclang for llama.cpp (crates/engine builds it from source
+# through llama-cpp-sys-2); Chromium and its WebDriver for the console's
+# browser test (crates/console/tests/browser.rs). Idempotent; quiet when
+# everything is there.
 set -euo pipefail
 
 missing=()
@@ -13,9 +15,11 @@ if ! ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/llvm-*/lib/libclang-[0-9]*.so*
   missing+=(libclang-dev)
 fi
 command -v c++ >/dev/null 2>&1 || missing+=(g++)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-echo "native-deps: installing ${missing[*]} (needed to build llama.cpp)" >&2
+echo "native-deps: installing ${missing[*]} (to build llama.cpp and drive a browser in tests)" >&2
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
   command -v sudo >/dev/null 2>&1 || { echo "native-deps: run as root or install: ${missing[*]}" >&2; exit 1; }

@@ -47,6 +47,9 @@ echo "API key for team demo created (shown once): ${key:0:16}..." >&2
 auth=$(mktemp)
 printf 'authorization: Bearer %s\n' "$key" > "$auth"
 
+# A console user: the web console is served under /ui beside the API.
+step "$mg" users add "${USER:-demo}-admin" --role admin --format json >/dev/null || echo "(console user exists)" >&2
+
 # Serve both on a free port; the address is printed when the models are loaded.
 log=$(mktemp)
 "$mg" serve --listen 127.0.0.1:0 --models smollm2@1.0,all-MiniLM-L6-v2@1.0 --slots 2 --ctx 2048 2> >(tee "$log" >&2) &
@@ -67,6 +70,8 @@ echo
 step curl -sS "$base/embeddings" -H @"$auth" -H 'content-type: application/json' \
   -d '{"model": "all-MiniLM-L6-v2", "input": "modelgate serves what it vetted"}' | head -c 300
 echo
+console="${base%/v1}/ui/login"
+step curl -sS -o /dev/null -w "web console: %{http_code} $console\n" "$console"
 kill -TERM $server && wait $server || true
 step "$mg" usage --by model
 step "$mg" audit log

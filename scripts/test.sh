@@ -6,8 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# cmake and libclang for llama.cpp (crates/engine).
+# cmake and libclang for llama.cpp (crates/engine); Chromium and
+# chromedriver for the console's browser test (crates/console/tests/browser.rs).
 ./scripts/native-deps.sh
+export MODELGATE_CHROMEDRIVER=${MODELGATE_CHROMEDRIVER:-$(command -v chromedriver)}
+export MODELGATE_CHROMIUM=${MODELGATE_CHROMIUM:-$(command -v chromium)}
 export MODELGATE_FIXTURES=${MODELGATE_FIXTURES:-$HOME/.cache/modelgate/fixtures}
 ./scripts/fixtures.sh >/dev/null
 # Reference tools some tests run against (model_signing, cyclonedx schemas).

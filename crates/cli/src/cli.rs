@@ -347,6 +347,40 @@ Examples:
   modelgate keys rotate 7f3k2m9q1xab")]
     Keys(crate::gateway_cmd::KeysArgs),
 
+    /// People who sign in to the web console, and their roles.
+    #[command(after_help = "\
+Roles: viewer (reads everything, changes nothing); reviewer:legal,
+reviewer:security, reviewer:governance (sign off or reject the review of
+their own kind on versions whose verdict asks for it); admin (approves,
+promotes, deprecates, revokes, manages keys). Passwords are stored as
+argon2id hashes; every change is an audit event (user.*).
+
+Exit codes: 0 done; 2 usage error, unknown or existing user, weak password.
+
+Examples:
+  modelgate users add ada --role admin
+  printf '%s\\n' \"$PW\" | modelgate users add lena --role reviewer:legal --password-stdin
+  modelgate users role vic viewer
+  modelgate users list --format json")]
+    Users(crate::console_cmd::UsersArgs),
+
+    /// The web console alone, when no model is to be served.
+    ///
+    /// The catalogue of approved models with their evidence, the review
+    /// queue, the audit trail, usage and keys, under /ui. `modelgate serve`
+    /// mounts the same console beside the API.
+    #[command(after_help = "\
+Sign in with a user from `modelgate users add`. Changes made in the console
+are the audit events the CLI writes, with the signed-in user as the actor.
+Sessions: HttpOnly SameSite=Strict cookies (add --secure-cookies behind
+TLS), ended after --idle-minutes; failed sign-ins are limited to 5 per user
+and per address in 15 minutes.
+
+Examples:
+  modelgate console --listen 127.0.0.1:8090
+  modelgate console --policy policy.toml --secure-cookies")]
+    Console(crate::console_cmd::ConsoleArgs),
+
     /// Requests, tokens and cost recorded by the gateway, grouped by day,
     /// team, model or key.
     #[command(after_help = "\

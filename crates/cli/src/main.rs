@@ -5,6 +5,7 @@
 //! documented in `--help`.
 
 mod cli;
+mod console_cmd;
 mod eval_cmd;
 mod gateway_cmd;
 mod inspect_cmd;
@@ -73,6 +74,8 @@ fn run(args: &cli::Args) -> anyhow::Result<u8> {
         cli::Command::Audit(audit) => models_cmd::audit(args, audit),
         cli::Command::Serve(serve) => serve_cmd::run(args, serve),
         cli::Command::Keys(keys) => gateway_cmd::keys(args, keys),
+        cli::Command::Users(users) => console_cmd::users(args, users),
+        cli::Command::Console(console) => console_cmd::console(args, console),
         cli::Command::Usage(usage) => gateway_cmd::usage(args, usage),
         cli::Command::Eval(eval) => eval_cmd::eval(args, eval),
         cli::Command::Quantize(q) => eval_cmd::quantize(args, q),

@@ -78,6 +78,13 @@ pub(crate) enum ModelsCommand {
     /// `rejected` only with --override --note WHY. Overrides and sign-offs
     /// are recorded in the audit trail.
     Approve(ApproveArgs),
+    /// Record a reviewer's sign-off (or rejection) of a needs-review
+    /// verdict, as the console's review form does.
+    ///
+    /// Recorded sign-offs count at `models approve`; a rejection stops it
+    /// unless overridden with a note. A later review of the same kind
+    /// replaces the earlier one; the audit trail keeps both.
+    Review(crate::console_cmd::ReviewArgs),
     /// Put an approved version in production (approved → production).
     ///
     /// When the policy's [evaluation] section names suites
@@ -386,6 +393,7 @@ pub(crate) fn models(args: &Args, models_args: &ModelsArgs) -> anyhow::Result<u8
         }
         ModelsCommand::Show { target } => show(args, target, json),
         ModelsCommand::Approve(approve_args) => approve(args, approve_args, json),
+        ModelsCommand::Review(review) => crate::console_cmd::review(args, review, json),
         ModelsCommand::Promote(promote_args) => promote(args, promote_args, json),
         ModelsCommand::Deprecate(stage_args) => {
             move_stage(args, stage_args, Store::deprecate, json)

@@ -56,6 +56,19 @@ pub(crate) struct ServeArgs {
     /// Who is serving, for the audit trail (default: $USER).
     #[arg(long, value_name = "NAME")]
     pub(crate) by: Option<String>,
+
+    /// Do not mount the web console under /ui.
+    #[arg(long)]
+    pub(crate) no_console: bool,
+
+    /// The console's cookies are Secure: it is reached over HTTPS.
+    #[arg(long)]
+    pub(crate) secure_cookies: bool,
+
+    /// The policy whose [evaluation] section gates promotions made in the
+    /// console.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) policy: Option<PathBuf>,
 }
 
 /// The configuration file: every key optional.
@@ -231,7 +244,15 @@ pub(crate) fn run(args: &Args, serve: &ServeArgs) -> anyhow::Result<u8> {
     let address = listener
         .local_addr()
         .context("cannot read the listening address")?;
-    let router = modelgate_server::router(Arc::clone(&state), &server_config);
+    let mut router = modelgate_server::router(Arc::clone(&state), &server_config);
+    if !serve.no_console {
+        // The console has its own connection to the same inventory.
+        let console_config =
+            crate::console_cmd::console_config(serve.secure_cookies, 30, serve.policy.as_deref())?;
+        let console = modelgate_console::Console::open(&home, console_config)
+            .context("cannot open the inventory for the console")?;
+        router = router.nest("/ui", modelgate_console::router(console));
+    }
 
     // Listen at once (/health answers, /ready says "loading"), then load.
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -245,6 +266,9 @@ pub(crate) fn run(args: &Args, serve: &ServeArgs) -> anyhow::Result<u8> {
         };
         modelgate_server::serve(listener, router, server_state, shutdown, drain).await
     });
+    if !serve.no_console {
+        eprintln!("modelgate serve: console on http://{address}/ui/");
+    }
     eprintln!(
         "modelgate serve: listening on http://{address} (loading {} version(s))",
         versions.len()

@@ -48,9 +48,12 @@ pub struct Event {
     /// `version.stored`, `serve.*`, `team.assigned`, `eval.recorded`; for
     /// the gateway `key.created`, `key.rotated`, `key.revoked`,
     /// `key.limits`, `team.limits`, `team.route_granted`,
-    /// `team.route_revoked`.
+    /// `team.route_revoked`; for the console `user.added`, `user.role`,
+    /// `user.password`, `user.disabled`, `review.signed_off`,
+    /// `review.rejected`.
     pub action: String,
-    /// What it is about: `NAME@VERSION`, `key:<id>` or `team:<name>`.
+    /// What it is about: `NAME@VERSION`, `key:<id>`, `team:<name>` or
+    /// `user:<name>`.
     pub subject: String,
     /// The change, as JSON.
     pub details: Value,
@@ -503,6 +506,43 @@ pub(crate) struct ChainCheck {
     grants: HashMap<(String, String), u64>,
     /// Evaluation runs by id (as text), with the event that recorded each.
     eval_runs: HashMap<String, (EvalState, u64)>,
+    /// Console users by name: role, SHA-256 of the password hash,
+    /// disabled; with the last event that changed each.
+    users: HashMap<String, (UserState, u64)>,
+    /// Reviews by (model, version, reviewer): outcome, by, note.
+    reviews: HashMap<(String, String, String), (ReviewState, u64)>,
+}
+
+/// A console user as the trail leaves it (and as `audit verify` reads the
+/// stored row: the hash is compared by its SHA-256).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct UserState {
+    pub(crate) role: String,
+    pub(crate) password_sha256: String,
+    pub(crate) disabled: bool,
+}
+
+/// A review as the trail leaves it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ReviewState {
+    pub(crate) outcome: String,
+    pub(crate) by: String,
+    /// Empty when none.
+    pub(crate) note: String,
+}
+
+/// The fields of `user.*` and `review.*` events the replay reads.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct PeopleDetails {
+    user: String,
+    role: Option<String>,
+    password_sha256: Option<String>,
+    name: String,
+    version: String,
+    reviewer: String,
+    outcome: String,
+    note: Option<String>,
 }
 
 impl ChainCheck {
@@ -589,7 +629,11 @@ impl ChainCheck {
             self.problem(Some(seq), Some(stored.subject.to_string()), message);
         }
         let action = stored.action;
-        if action == "eval.recorded" {
+        if action.starts_with("user.") || action.starts_with("review.") {
+            if let Ok(details) = serde_json::from_str::<PeopleDetails>(stored.details) {
+                self.replay_people(seq, action, stored.actor, details);
+            }
+        } else if action == "eval.recorded" {
             if let Ok(details) = serde_json::from_str::<EvalDetails>(stored.details) {
                 self.replay_eval(seq, stored.actor, details);
             }
@@ -686,6 +730,118 @@ impl ChainCheck {
                 self.grants.remove(&(details.team, details.route));
             }
             _ => {}
+        }
+    }
+
+    fn replay_people(&mut self, seq: u64, action: &str, actor: &str, details: PeopleDetails) {
+        match action {
+            "user.added" => {
+                let state = UserState {
+                    role: details.role.unwrap_or_default(),
+                    password_sha256: details.password_sha256.unwrap_or_default(),
+                    disabled: false,
+                };
+                self.users.insert(details.user, (state, seq));
+            }
+            "user.role" | "user.password" | "user.disabled" => {
+                if let Some((user, last)) = self.users.get_mut(&details.user) {
+                    match action {
+                        "user.role" => user.role = details.role.unwrap_or_default(),
+                        "user.password" => {
+                            user.password_sha256 = details.password_sha256.unwrap_or_default();
+                        }
+                        _ => user.disabled = true,
+                    }
+                    *last = seq;
+                }
+            }
+            "review.signed_off" | "review.rejected" => {
+                let state = ReviewState {
+                    outcome: details.outcome,
+                    by: actor.to_string(),
+                    note: details.note.unwrap_or_default(),
+                };
+                self.reviews.insert(
+                    (details.name, details.version, details.reviewer),
+                    (state, seq),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// Compare a stored console user with the trail's.
+    pub(crate) fn stored_user(&mut self, name: String, stored: UserState) {
+        let subject = format!("user:{name}");
+        let message = match self.users.remove(&name) {
+            None => {
+                format!("user {name} is in the inventory, but the audit trail never added them")
+            }
+            Some((trail, seq)) if trail.role != stored.role => format!(
+                "user {name} is {} in the inventory, but the audit trail leaves them {} (event {seq}): the role was edited",
+                stored.role, trail.role
+            ),
+            Some((trail, seq)) if trail.password_sha256 != stored.password_sha256 => format!(
+                "user {name}'s stored password hash is not the one the audit trail recorded (event {seq}): it was replaced in the database"
+            ),
+            Some((trail, seq)) if trail.disabled != stored.disabled => format!(
+                "user {name} is {} in the inventory, but {} in the audit trail (event {seq})",
+                if stored.disabled {
+                    "disabled"
+                } else {
+                    "enabled"
+                },
+                if trail.disabled {
+                    "disabled"
+                } else {
+                    "enabled"
+                }
+            ),
+            Some(_) => return,
+        };
+        self.problem(None, Some(subject), message);
+    }
+
+    /// Compare a stored review (`key`: model, version, reviewer) with the
+    /// trail's.
+    pub(crate) fn stored_review(&mut self, key: (String, String, String), stored: ReviewState) {
+        let subject = format!("{}@{}", key.0, key.1);
+        let kind = key.2.clone();
+        let message = match self.reviews.remove(&key) {
+            None => format!(
+                "{subject} has a {kind} review in the inventory, but the audit trail never recorded it"
+            ),
+            Some((trail, seq)) if trail != stored => format!(
+                "{subject}'s {kind} review is not the one the audit trail recorded (event {seq}): it says {} by {}, the inventory {} by {}",
+                trail.outcome, trail.by, stored.outcome, stored.by
+            ),
+            Some(_) => return,
+        };
+        self.problem(None, Some(subject), message);
+    }
+
+    /// Name every user and review the trail left that was not handed to
+    /// the `stored_*` checks: missing from the inventory.
+    pub(crate) fn missing_people(&mut self) {
+        let mut users: Vec<_> = std::mem::take(&mut self.users).into_iter().collect();
+        users.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, (_, seq)) in users {
+            self.problem(
+                None,
+                Some(format!("user:{name}")),
+                format!("user {name} (event {seq}) is missing from the inventory"),
+            );
+        }
+        let mut reviews: Vec<_> = std::mem::take(&mut self.reviews).into_iter().collect();
+        reviews.sort_by(|a, b| a.0.cmp(&b.0));
+        for ((model, version, kind), (_, seq)) in reviews {
+            self.problem(
+                None,
+                Some(format!("{model}@{version}")),
+                format!(
+                    "{model}@{version}'s {kind} review (event {seq}) is missing from the inventory"
+                ),
+            );
         }
     }
 

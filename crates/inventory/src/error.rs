@@ -241,6 +241,74 @@ pub enum Error {
         /// The text given.
         text: String,
     },
+    /// A role is not one of the console's five.
+    #[error(
+        "{text:?} is not a role (viewer, reviewer:legal, reviewer:security, reviewer:governance or admin)"
+    )]
+    BadRole {
+        /// The text given.
+        text: String,
+    },
+    /// A password hash is not an argon2id PHC string.
+    #[error(
+        "a user's password must be stored as an argon2id PHC string (`$argon2id$...`); hash it with the console's `hash_password`"
+    )]
+    BadPasswordHash,
+    /// The user name is taken.
+    #[error("user {name} already exists; pick another name, or change their role instead")]
+    UserExists {
+        /// The name.
+        name: String,
+    },
+    /// No such user.
+    #[error("no user {name}; add one with `modelgate users add {name} --role ROLE`")]
+    UnknownUser {
+        /// The name given.
+        name: String,
+    },
+    /// The review was not asked for by the version's verdict.
+    #[error(
+        "{reference}'s verdict does not ask for a {} review (it asks for: {}); nothing to sign off",
+        .reviewer.name(),
+        names(.asked)
+    )]
+    ReviewNotAsked {
+        /// The version.
+        reference: VersionRef,
+        /// The review given.
+        reviewer: Reviewer,
+        /// The reviews the verdict asks for.
+        asked: Vec<Reviewer>,
+    },
+    /// The version is past review (deprecated or revoked).
+    #[error(
+        "{reference} is {stage}: reviews are recorded on candidate, approved or production versions"
+    )]
+    NotReviewable {
+        /// The version.
+        reference: VersionRef,
+        /// Its stage.
+        stage: Stage,
+    },
+    /// A rejection must say why.
+    #[error("a rejection must say why: give a note")]
+    RejectionWithoutNote,
+    /// A reviewer rejected the version: approving needs an override.
+    #[error(
+        "cannot approve {reference}: the {} review was rejected by {by}{}; approve with an override and a note to go against it",
+        .reviewer.name(),
+        .note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default()
+    )]
+    ReviewRejected {
+        /// The version.
+        reference: VersionRef,
+        /// Which review.
+        reviewer: Reviewer,
+        /// Who rejected it.
+        by: String,
+        /// Why.
+        note: Option<String>,
+    },
     /// A data class is not one of the four.
     #[error("{text:?} is not a data class (public, internal, confidential or restricted)")]
     BadDataClass {

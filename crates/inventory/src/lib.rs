@@ -130,6 +130,7 @@ mod error;
 mod eval;
 mod home;
 mod keys;
+mod people;
 mod record;
 mod rules;
 mod schema;
@@ -152,14 +153,15 @@ pub use keys::{
     DataClass, IssuedKey, KEY_ID_CHARS, KEY_PREFIX, KEY_SECRET_BYTES, KeyRecord, KeyRevocation,
     KeyStatus, Limits, NewKey, ROTATED_REASON, Secret, hash_secret, parse_presented,
 };
+pub use people::{MAX_PASSWORD_HASH_BYTES, NewReview, NewUser, Review, ReviewOutcome, Role, User};
 pub use record::{
-    Approval, Assignment, FileComparison, FileRecord, MAX_NAME_BYTES, MAX_NOTE_BYTES,
-    ModelOverview, NewVersion, ProvenanceRecord, Revocation, SignOff, StageChange, Variant,
-    VersionDetail, VersionRef, VersionSummary, check_actor, check_name, compare_files,
+    Approval, Assignment, CatalogueEntry, FileComparison, FileRecord, MAX_NAME_BYTES,
+    MAX_NOTE_BYTES, ModelOverview, NewVersion, ProvenanceRecord, Revocation, SignOff, StageChange,
+    Variant, VersionDetail, VersionRef, VersionSummary, check_actor, check_name, compare_files,
     signature_name,
 };
 pub use rules::DEFAULT_REVIEW_DAYS;
 pub use schema::SCHEMA_VERSION;
-pub use sqlite::{BUSY_TIMEOUT, Batch, DATABASE_FILE, Store};
+pub use sqlite::{BUSY_TIMEOUT, Batch, DATABASE_FILE, EventQuery, MAX_EVENT_PAGE, Store};
 pub use stage::{ServingAction, Stage, Transition};
 pub use usage::{MAX_USAGE_TEXT_BYTES, UsageGroup, UsageQuery, UsageRecord, UsageRow};

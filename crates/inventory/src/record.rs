@@ -622,3 +622,25 @@ mod tests {
         assert!(compare_files(&recorded, &recorded).matches());
     }
 }
+
+/// A version in the catalogue (approved or production), with what a
+/// person choosing a model filters on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CatalogueEntry {
+    /// The list entry.
+    #[serde(flatten)]
+    pub summary: VersionSummary,
+    /// The license's family (`permissive`, `copyleft`, `open-rail`,
+    /// `community`, `non-commercial`, ...), from the stored terms.
+    pub license_family: Option<String>,
+    /// Whether commercial use is allowed (`yes`, `no`, `conditional`, ...),
+    /// from the stored terms.
+    pub commercial: Option<String>,
+    /// The task, from the model card (`text-generation`, ...).
+    pub task: Option<String>,
+    /// What it is for: the card's first intended use, else its
+    /// description.
+    pub purpose: Option<String>,
+    /// Teams using it.
+    pub teams: Vec<String>,
+}

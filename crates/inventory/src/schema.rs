@@ -41,10 +41,15 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "eval_runs",
         portable: Some(include_str!("../migrations/portable/0005_eval_runs.sql")),
     },
+    Migration {
+        version: 6,
+        name: "console",
+        portable: Some(include_str!("../migrations/portable/0006_console.sql")),
+    },
 ];
 
 /// The newest schema this build knows.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// The names of the `.sql` files in `migrations/<folder>`, sorted (for the
 /// tests that check each backend lists its files).

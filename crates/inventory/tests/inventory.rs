@@ -9,8 +9,8 @@
 use std::path::Path;
 
 use modelgate_inventory::{
-    Approval, Date, Error, FileRecord, NewVersion, SignOff, Stage, Store, Transition, VersionRef,
-    VersionSummary,
+    Approval, Date, Error, EventQuery, FileRecord, NewReview, NewUser, NewVersion, ReviewOutcome,
+    Role, SignOff, Stage, Store, Transition, VersionRef, VersionSummary,
 };
 use modelgate_policy::{Decision, Reviewer};
 use serde_json::json;
@@ -715,7 +715,8 @@ fn migrations_run_once_and_newer_schemas_are_refused() {
             (2, "append_only_events".to_string()),
             (3, "stored_versions".to_string()),
             (4, "gateway".to_string()),
-            (5, "eval_runs".to_string())
+            (5, "eval_runs".to_string()),
+            (6, "console".to_string())
         ]
     );
     conn.execute(
@@ -2099,4 +2100,300 @@ fn missing_evaluations_are_overridden_only_with_a_note_that_is_recorded() {
     let last = history.last().unwrap();
     assert!(last.override_verdict && last.to == Stage::Production);
     assert_verified(&store);
+}
+
+// Console users and reviews.
+
+const HASH_A: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+const HASH_B: &str = "$argon2id$v=19$m=19456,t=2,p=1$b3RoZXJzYWx0$b3RoZXJoYXNob3RoZXJoYXNo";
+
+fn new_user(name: &str, role: Role) -> NewUser {
+    NewUser {
+        name: name.into(),
+        role,
+        password_hash: HASH_A.into(),
+    }
+}
+
+fn needs_review(store: &mut Store, text: &str, reviewers: &[Reviewer]) -> VersionRef {
+    let mut new = version(text, Decision::NeedsReview);
+    new.reviewers = reviewers.to_vec();
+    store.add_version(&new, "alice").unwrap();
+    reference(text)
+}
+
+fn sign(reviewer: Reviewer, outcome: ReviewOutcome, by: &str, note: Option<&str>) -> NewReview {
+    NewReview {
+        reviewer,
+        outcome,
+        by: by.into(),
+        note: note.map(str::to_string),
+    }
+}
+
+#[test]
+fn users_are_added_changed_and_disabled_with_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let lena = store
+        .add_user(&new_user("lena", Role::Reviewer(Reviewer::Legal)), "root")
+        .unwrap();
+    assert_eq!(lena.role, Role::Reviewer(Reviewer::Legal));
+    assert_eq!(lena.password_hash, HASH_A);
+    assert!(matches!(
+        store.add_user(&new_user("lena", Role::Admin), "root"),
+        Err(Error::UserExists { .. })
+    ));
+    let bad_hash = NewUser {
+        password_hash: "plaintext".into(),
+        ..new_user("vic", Role::Viewer)
+    };
+    assert!(matches!(
+        store.add_user(&bad_hash, "root"),
+        Err(Error::BadPasswordHash)
+    ));
+    store.set_user_role("lena", Role::Admin, "root").unwrap();
+    store.set_password("lena", HASH_B, "lena").unwrap();
+    let disabled = store.disable_user("lena", "root").unwrap();
+    assert!(disabled.disabled_at.is_some());
+    assert_eq!(store.user("lena").unwrap().unwrap().role, Role::Admin);
+    assert!(store.user("nobody").unwrap().is_none());
+    assert!(matches!(
+        store.set_user_role("nobody", Role::Viewer, "root"),
+        Err(Error::UnknownUser { .. })
+    ));
+    assert_eq!(
+        actions(&store),
+        ["user.added", "user.role", "user.password", "user.disabled"]
+    );
+    // The hash itself is never in the trail, only its SHA-256.
+    for event in store.events().unwrap() {
+        assert!(!event.details.to_string().contains("argon2id"), "{event:?}");
+    }
+    assert_verified(&store);
+}
+
+#[test]
+fn a_swapped_password_hash_or_role_is_found_by_audit_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    store
+        .add_user(&new_user("vic", Role::Viewer), "root")
+        .unwrap();
+    assert_verified(&store);
+    let conn = raw(dir.path());
+    conn.execute("UPDATE users SET role = 'admin' WHERE name = 'vic'", [])
+        .unwrap();
+    let report = store.verify_audit().unwrap();
+    assert!(!report.ok);
+    assert!(
+        report.problems[0].message.contains("the role was edited"),
+        "{report:?}"
+    );
+    conn.execute(
+        "UPDATE users SET role = 'viewer', password_hash = ?1 WHERE name = 'vic'",
+        [HASH_B],
+    )
+    .unwrap();
+    let report = store.verify_audit().unwrap();
+    assert!(
+        report.problems[0].message.contains("password hash"),
+        "{report:?}"
+    );
+    conn.execute(
+        "INSERT INTO users (name, role, password_hash, created_at, created_by, event_seq)
+         VALUES ('mallory', 'admin', ?1, '2026-01-01T00:00:00Z', 'root', 1)",
+        [HASH_A],
+    )
+    .unwrap();
+    let report = store.verify_audit().unwrap();
+    assert!(
+        report.problems.iter().any(|p| p
+            .message
+            .contains("user mallory is in the inventory, but the audit trail never added them")),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn stored_sign_offs_count_toward_approval_and_rejections_block_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let m = needs_review(&mut store, "m@1", &[Reviewer::Legal, Reviewer::Security]);
+    assert_eq!(store.review_queue(Some(Reviewer::Legal)).unwrap().len(), 1);
+    assert_eq!(
+        store
+            .review_queue(Some(Reviewer::Governance))
+            .unwrap()
+            .len(),
+        0
+    );
+    // Only the reviews the verdict asks for.
+    let error = store
+        .review(
+            &m,
+            &sign(Reviewer::Governance, ReviewOutcome::SignedOff, "gus", None),
+        )
+        .unwrap_err();
+    assert!(matches!(error, Error::ReviewNotAsked { .. }), "{error:?}");
+    // A rejection says why.
+    assert!(matches!(
+        store.review(
+            &m,
+            &sign(Reviewer::Security, ReviewOutcome::Rejected, "sam", None)
+        ),
+        Err(Error::RejectionWithoutNote)
+    ));
+    store
+        .review(
+            &m,
+            &sign(
+                Reviewer::Legal,
+                ReviewOutcome::SignedOff,
+                "lena",
+                Some("terms fine"),
+            ),
+        )
+        .unwrap();
+    assert_eq!(store.review_queue(Some(Reviewer::Legal)).unwrap().len(), 0);
+    assert_eq!(
+        store.review_queue(Some(Reviewer::Security)).unwrap().len(),
+        1
+    );
+    assert!(matches!(
+        store.approve(&m, &approval("bob")),
+        Err(Error::MissingSignOff { .. })
+    ));
+    store
+        .review(
+            &m,
+            &sign(
+                Reviewer::Security,
+                ReviewOutcome::Rejected,
+                "sam",
+                Some("pickle in repo"),
+            ),
+        )
+        .unwrap();
+    let error = store.approve(&m, &approval("bob")).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "cannot approve m@1: the security review was rejected by sam (pickle in repo); approve with an override and a note to go against it"
+    );
+    // The reviewer changes their mind: the later review replaces the first.
+    store
+        .review(
+            &m,
+            &sign(Reviewer::Security, ReviewOutcome::SignedOff, "sam", None),
+        )
+        .unwrap();
+    assert_eq!(store.reviews(&m).unwrap().len(), 2);
+    let change = store.approve(&m, &approval("bob")).unwrap();
+    assert_eq!(
+        change.sign_offs,
+        vec![
+            SignOff {
+                reviewer: Reviewer::Legal,
+                by: "lena".into()
+            },
+            SignOff {
+                reviewer: Reviewer::Security,
+                by: "sam".into()
+            },
+        ]
+    );
+    assert_eq!(
+        actions(&store),
+        [
+            "version.added",
+            "review.signed_off",
+            "review.rejected",
+            "review.signed_off",
+            "version.approved"
+        ]
+    );
+    assert_verified(&store);
+    // An edited review is found.
+    raw(dir.path())
+        .execute(
+            "UPDATE reviews SET reviewed_by = 'mallory' WHERE reviewer = 'legal'",
+            [],
+        )
+        .unwrap();
+    let report = store.verify_audit().unwrap();
+    assert!(
+        report.problems[0]
+            .message
+            .contains("legal review is not the one"),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn revoked_versions_take_no_reviews() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let m = needs_review(&mut store, "m@1", &[Reviewer::Legal]);
+    store.revoke(&m, "bob", "withdrawn upstream").unwrap();
+    assert!(matches!(
+        store.review(
+            &m,
+            &sign(Reviewer::Legal, ReviewOutcome::SignedOff, "lena", None)
+        ),
+        Err(Error::NotReviewable { .. })
+    ));
+}
+
+#[test]
+fn the_trail_pages_newest_first_with_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    for i in 0..30 {
+        add(&mut store, &format!("m@{i}"));
+    }
+    store.approve(&reference("m@3"), &approval("bob")).unwrap();
+    let (page, total) = store
+        .events_page(&EventQuery {
+            limit: 10,
+            ..EventQuery::default()
+        })
+        .unwrap();
+    assert_eq!(total, 31);
+    assert_eq!(page.len(), 10);
+    assert_eq!(page[0].seq, 31);
+    assert_eq!(page[9].seq, 22);
+    let (next, _) = store
+        .events_page(&EventQuery {
+            limit: 10,
+            before_seq: Some(22),
+            ..EventQuery::default()
+        })
+        .unwrap();
+    assert_eq!(next[0].seq, 21);
+    let (approved, total) = store
+        .events_page(&EventQuery {
+            action_prefix: Some("version.app".into()),
+            limit: 50,
+            ..EventQuery::default()
+        })
+        .unwrap();
+    assert_eq!((approved.len(), total), (1, 1));
+    assert_eq!(approved[0].subject, "m@3");
+    let (by_subject, _) = store
+        .events_page(&EventQuery {
+            subject: Some("m@3".into()),
+            limit: 50,
+            ..EventQuery::default()
+        })
+        .unwrap();
+    assert_eq!(by_subject.len(), 2);
+    // Wildcards in the filter are text, not patterns.
+    let (none, total) = store
+        .events_page(&EventQuery {
+            action_prefix: Some("%".into()),
+            limit: 50,
+            ..EventQuery::default()
+        })
+        .unwrap();
+    assert_eq!((none.len(), total), (0, 0));
 }

@@ -16,6 +16,7 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, missing_docs)]
 
 mod analysis;
+mod console;
 mod eval;
 mod formats;
 mod gateway;

@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use rusqlite::types::ValueRef;
 
 use super::Store;
-use crate::audit::{AuditReport, ChainCheck, KeyState, StoredEvent};
+use crate::audit::{
+    AuditReport, ChainCheck, KeyState, ReviewState, StoredEvent, UserState, sha256_hex,
+};
 use crate::{Error, FileRecord};
 
 impl Store {
@@ -68,6 +70,8 @@ impl Store {
         check.missing_access();
         self.check_eval_runs(&mut check)?;
         check.missing_eval_runs();
+        self.check_people(&mut check)?;
+        check.missing_people();
         Ok(check.finish())
     }
 
@@ -196,6 +200,50 @@ impl Store {
         while let Some(row) = rows.next().map_err(Error::database(doing))? {
             let text = |idx: usize| text_at(row, idx, doing).map(Cow::into_owned);
             check.stored_grant(text(0)?, text(1)?);
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Hand every stored console user and review, read leniently, to the
+    /// chain check.
+    fn check_people(&self, check: &mut ChainCheck) -> Result<(), Error> {
+        let doing = "checking users and reviews against the audit trail";
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT name, role, password_hash, disabled_at IS NOT NULL FROM users ORDER BY name",
+            )
+            .map_err(Error::database(doing))?;
+        let mut rows = stmt.query([]).map_err(Error::database(doing))?;
+        while let Some(row) = rows.next().map_err(Error::database(doing))? {
+            let text = |idx: usize| text_at(row, idx, doing).map(Cow::into_owned);
+            let name = text(0)?;
+            let state = UserState {
+                role: text(1)?,
+                password_sha256: sha256_hex(text(2)?.as_bytes()),
+                disabled: text(3)? != "0",
+            };
+            check.stored_user(name, state);
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT model, version, reviewer, outcome, reviewed_by, note FROM reviews
+                 ORDER BY model, version, reviewer",
+            )
+            .map_err(Error::database(doing))?;
+        let mut rows = stmt.query([]).map_err(Error::database(doing))?;
+        while let Some(row) = rows.next().map_err(Error::database(doing))? {
+            let text = |idx: usize| text_at(row, idx, doing).map(Cow::into_owned);
+            let key = (text(0)?, text(1)?, text(2)?);
+            let state = ReviewState {
+                outcome: text(3)?,
+                by: text(4)?,
+                note: text(5)?,
+            };
+            check.stored_review(key, state);
         }
         Ok(())
     }

@@ -32,6 +32,7 @@ mod access;
 mod checks;
 mod eval;
 mod open;
+mod people;
 mod reads;
 mod usage;
 mod writes;
@@ -42,6 +43,8 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use crate::Timestamp;
+
+pub use people::{EventQuery, MAX_EVENT_PAGE};
 
 /// The database's file name inside the data directory.
 pub const DATABASE_FILE: &str = "inventory.db";

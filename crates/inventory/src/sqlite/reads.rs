@@ -11,8 +11,8 @@ use crate::audit::Event;
 use crate::encoding::{parse_decision, parse_json, parse_reviewers, parse_sign_offs};
 use crate::rules::Current;
 use crate::{
-    Assignment, Date, Error, FileRecord, ModelOverview, ProvenanceRecord, Stage, StageChange,
-    Variant, VersionDetail, VersionRef, VersionSummary,
+    Assignment, CatalogueEntry, Date, Error, FileRecord, ModelOverview, ProvenanceRecord, Stage,
+    StageChange, Variant, VersionDetail, VersionRef, VersionSummary,
 };
 
 impl Store {
@@ -172,12 +172,103 @@ impl Store {
         Ok(descriptions)
     }
 
+    /// The catalogue: every approved or production version with what a
+    /// person choosing a model asks first (license family and commercial
+    /// use from the stored terms, task and intended use from the stored
+    /// description, the teams using it), by model and version.
+    pub fn catalogue(&self) -> Result<Vec<CatalogueEntry>, Error> {
+        let doing = "reading the catalogue";
+        let today = Date::today().to_string();
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS}, v.license_terms, v.description FROM versions v
+             WHERE v.stage IN ('approved', 'production')
+             ORDER BY v.model, v.added_at, v.version"
+        );
+        let mut teams: std::collections::HashMap<(String, String), Vec<String>> =
+            std::collections::HashMap::new();
+        for assignment in assignments(&self.conn, None)? {
+            teams
+                .entry((assignment.name, assignment.version))
+                .or_default()
+                .push(assignment.team);
+        }
+        let mut stmt = self.conn.prepare(&sql).map_err(Error::database(doing))?;
+        let mut rows = stmt.query([]).map_err(Error::database(doing))?;
+        let mut entries = Vec::new();
+        while let Some(row) = rows.next().map_err(Error::database(doing))? {
+            let summary = summary_row(row)
+                .map_err(Error::database(doing))?
+                .into_summary(&today)?;
+            let terms: Option<String> = row.get(18).map_err(Error::database(doing))?;
+            let description: String = row.get(19).map_err(Error::database(doing))?;
+            let terms: CatalogueTerms = terms
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .unwrap_or_default();
+            let description: CatalogueDescription =
+                serde_json::from_str(&description).unwrap_or_default();
+            let key = (summary.name.clone(), summary.version.clone());
+            entries.push(CatalogueEntry {
+                license_family: terms.family,
+                commercial: terms.commercial,
+                task: description.parameters.task,
+                purpose: description
+                    .considerations
+                    .use_cases
+                    .into_iter()
+                    .next()
+                    .or(description.description),
+                teams: teams.remove(&key).unwrap_or_default(),
+                summary,
+            });
+        }
+        Ok(entries)
+    }
+
+    /// The last event's number (0 for an empty trail): a cheap way to know
+    /// whether anything changed since a page was computed.
+    pub fn last_event_seq(&self) -> Result<u64, Error> {
+        let seq: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(seq) FROM events", [], |row| row.get(0))
+            .map_err(Error::database("reading the audit trail"))?;
+        Ok(seq.and_then(|seq| u64::try_from(seq).ok()).unwrap_or(0))
+    }
+
     /// The audit trail, in order.
     pub fn events(&self) -> Result<Vec<Event>, Error> {
         let mut events = Vec::new();
         self.for_each_stored_event(|stored| events.push(stored.to_event()))?;
         Ok(events)
     }
+}
+
+/// The fields of stored license terms the catalogue reads.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct CatalogueTerms {
+    family: Option<String>,
+    commercial: Option<String>,
+}
+
+/// The fields of a stored description the catalogue reads.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct CatalogueDescription {
+    description: Option<String>,
+    parameters: CatalogueParameters,
+    considerations: CatalogueConsiderations,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct CatalogueParameters {
+    task: Option<String>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct CatalogueConsiderations {
+    use_cases: Vec<String>,
 }
 
 /// The columns [`summary_row`] reads, `v` being `versions`.

@@ -401,6 +401,37 @@ impl Batch<'_> {
     ) -> Result<StageChange, Error> {
         let approval = approval.checked()?;
         let current = require(&self.tx, reference)?;
+        // Reviews recorded beforehand (the console's sign-offs, `models
+        // review`) count as sign-offs; a rejection stands unless overridden.
+        let stored = self.stored_reviews(reference)?;
+        if !approval.override_verdict
+            && let Some(rejected) = stored
+                .iter()
+                .find(|r| r.outcome == crate::ReviewOutcome::Rejected)
+        {
+            return Err(Error::ReviewRejected {
+                reference: reference.clone(),
+                reviewer: rejected.reviewer,
+                by: rejected.by.clone(),
+                note: rejected.note.clone(),
+            });
+        }
+        let mut sign_offs: Vec<SignOff> = approval.sign_offs.to_vec();
+        for review in stored
+            .iter()
+            .filter(|r| r.outcome == crate::ReviewOutcome::SignedOff)
+        {
+            if !sign_offs.iter().any(|s| s.reviewer == review.reviewer) {
+                sign_offs.push(SignOff {
+                    reviewer: review.reviewer,
+                    by: review.by.clone(),
+                });
+            }
+        }
+        let approval = rules::CheckedApproval {
+            sign_offs: &sign_offs,
+            ..approval
+        };
         let plan =
             rules::plan_approval(reference, &current, &approval, Date::of(&self.now), || {
                 stored_report(&self.tx, reference).map(|report| rules::blocking_reasons(&report))

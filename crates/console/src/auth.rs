@@ -1,0 +1,314 @@
+//! Who is signed in: password hashing (argon2id), sessions held in memory
+//! with idle expiry, the CSRF token each session's forms carry, and a
+//! limit on failed sign-ins per user name and per address.
+//!
+//! Sessions live in the process: a restart signs everyone out, which is
+//! the safe direction. A session remembers only the user's name; the role
+//! and whether the user is disabled are read from the inventory on every
+//! request, so a change made there takes effect at once.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use subtle::ConstantTimeEq;
+
+use crate::Error;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "mg_session";
+
+/// The cookie that carries the sign-in form's CSRF token (double submit:
+/// there is no session yet to hold it).
+pub const LOGIN_CSRF_COOKIE: &str = "mg_login_csrf";
+
+/// Shortest password `users add` accepts.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// Longest password hashed (argon2 takes any length; a cap keeps a
+/// sign-in request from costing more than a normal one).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Failed sign-ins allowed per user name, and per address, in
+/// [`LOGIN_WINDOW`].
+pub const MAX_FAILED_LOGINS: usize = 5;
+
+/// The window the failed sign-ins are counted over.
+pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// Most sessions held at once; the oldest idle one goes first beyond it.
+const MAX_SESSIONS: usize = 10_000;
+
+/// Most user names and addresses whose failures are remembered.
+const MAX_TRACKED_LOGINS: usize = 10_000;
+
+/// Hash a password for storing: argon2id with the crate's default
+/// parameters (19 MiB, 2 passes) and a random 16-byte salt, as a PHC
+/// string. Refuses passwords shorter than [`MIN_PASSWORD_CHARS`].
+pub fn hash_password(password: &str) -> Result<String, Error> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(Error::WeakPassword {
+            min: MIN_PASSWORD_CHARS,
+        });
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(Error::LongPassword {
+            max: MAX_PASSWORD_BYTES,
+        });
+    }
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| Error::Random {
+        reason: e.to_string(),
+    })?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| Error::Hash {
+        reason: e.to_string(),
+    })?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| Error::Hash {
+            reason: e.to_string(),
+        })
+}
+
+/// Whether `password` matches the stored PHC string. A malformed hash
+/// matches nothing.
+pub fn verify_password(stored: &str, password: &str) -> bool {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return false;
+    }
+    let Ok(hash) = PasswordHash::new(stored) else {
+        return false;
+    };
+    Argon2::default()
+        .verify_password(password.as_bytes(), &hash)
+        .is_ok()
+}
+
+/// A hash to verify against when the user does not exist, so that an
+/// unknown name costs as much time as a wrong password.
+pub(crate) fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        hash_password("decoy password that matches nothing").unwrap_or_else(|_| {
+            // Only a failing random source gets here; verify then fails
+            // fast on the malformed hash, which is still a refusal.
+            String::new()
+        })
+    })
+}
+
+/// 32 random bytes as lower-case hex: session ids and CSRF tokens.
+pub(crate) fn random_token() -> Result<String, Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Random {
+        reason: e.to_string(),
+    })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Compare two tokens in constant time.
+pub(crate) fn tokens_match(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// A signed-in session.
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    pub(crate) user: String,
+    pub(crate) csrf: String,
+    last_seen: Instant,
+}
+
+/// The sessions of this process.
+#[derive(Debug)]
+pub(crate) struct Sessions {
+    idle: Duration,
+    map: Mutex<HashMap<String, Session>>,
+}
+
+impl Sessions {
+    pub(crate) fn new(idle: Duration) -> Sessions {
+        Sessions {
+            idle,
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Start a session for `user`; returns its id (the cookie's value).
+    pub(crate) fn start(&self, user: &str) -> Result<(String, Session), Error> {
+        let id = random_token()?;
+        let session = Session {
+            user: user.to_string(),
+            csrf: random_token()?,
+            last_seen: Instant::now(),
+        };
+        let mut map = self.lock();
+        let now = Instant::now();
+        map.retain(|_, s| now.duration_since(s.last_seen) < self.idle);
+        if map.len() >= MAX_SESSIONS
+            && let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, s)| s.last_seen)
+                .map(|(id, _)| id.clone())
+        {
+            map.remove(&oldest);
+        }
+        map.insert(id.clone(), session.clone());
+        Ok((id, session))
+    }
+
+    /// The live session with this id, touched; an idle one is ended.
+    pub(crate) fn get(&self, id: &str) -> Option<Session> {
+        let mut map = self.lock();
+        let now = Instant::now();
+        let session = map.get_mut(id)?;
+        if now.duration_since(session.last_seen) >= self.idle {
+            map.remove(id);
+            return None;
+        }
+        session.last_seen = now;
+        Some(session.clone())
+    }
+
+    /// End a session.
+    pub(crate) fn end(&self, id: &str) {
+        self.lock().remove(id);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
+        // A panic while holding the lock leaves a map that is still
+        // consistent (every change is one insert or remove).
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Failed sign-ins per user name and per address.
+#[derive(Debug, Default)]
+pub(crate) struct LoginLimiter {
+    failures: Mutex<HashMap<String, Vec<Instant>>>,
+}
+
+impl LoginLimiter {
+    fn keys(user: &str, address: Option<IpAddr>) -> [Option<String>; 2] {
+        [
+            Some(format!("user:{user}")),
+            address.map(|ip| format!("ip:{ip}")),
+        ]
+    }
+
+    /// Whether a sign-in for `user` from `address` may be tried now.
+    pub(crate) fn allowed(&self, user: &str, address: Option<IpAddr>) -> bool {
+        let mut map = self.lock();
+        let now = Instant::now();
+        Self::keys(user, address).into_iter().flatten().all(|key| {
+            map.get_mut(&key).is_none_or(|times| {
+                times.retain(|t| now.duration_since(*t) < LOGIN_WINDOW);
+                times.len() < MAX_FAILED_LOGINS
+            })
+        })
+    }
+
+    /// Count a failed sign-in.
+    pub(crate) fn failed(&self, user: &str, address: Option<IpAddr>) {
+        let mut map = self.lock();
+        let now = Instant::now();
+        if map.len() >= MAX_TRACKED_LOGINS {
+            map.retain(|_, times| {
+                times.retain(|t| now.duration_since(*t) < LOGIN_WINDOW);
+                !times.is_empty()
+            });
+        }
+        for key in Self::keys(user, address).into_iter().flatten() {
+            if map.len() < MAX_TRACKED_LOGINS || map.contains_key(&key) {
+                let times = map.entry(key).or_default();
+                if times.len() < MAX_FAILED_LOGINS * 2 {
+                    times.push(now);
+                }
+            }
+        }
+    }
+
+    /// Forget a user's failures after they signed in.
+    pub(crate) fn succeeded(&self, user: &str) {
+        self.lock().remove(&format!("user:{user}"));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Instant>>> {
+        self.failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The value of cookie `name` in a `Cookie` header.
+pub(crate) fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').find_map(|pair| {
+        let (key, value) = pair.trim().split_once('=')?;
+        (key == name).then_some(value)
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_to_argon2id_and_verify() {
+        let hash = hash_password("correct horse battery").unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$"), "{hash}");
+        assert!(verify_password(&hash, "correct horse battery"));
+        assert!(!verify_password(&hash, "correct horse batterY"));
+        assert!(!verify_password("not a hash", "correct horse battery"));
+        // A fresh salt each time.
+        assert_ne!(hash, hash_password("correct horse battery").unwrap());
+        assert!(matches!(
+            hash_password("short"),
+            Err(Error::WeakPassword { .. })
+        ));
+        assert!(!verify_password(decoy_hash(), "anything at all here"));
+    }
+
+    #[test]
+    fn sessions_expire_when_idle_and_end() {
+        let sessions = Sessions::new(Duration::from_millis(0));
+        let (id, _) = sessions.start("vic").unwrap();
+        assert!(sessions.get(&id).is_none(), "zero idle time: expired");
+        let sessions = Sessions::new(Duration::from_secs(60));
+        let (id, session) = sessions.start("vic").unwrap();
+        assert_eq!(sessions.get(&id).unwrap().csrf, session.csrf);
+        assert_eq!(id.len(), 64);
+        sessions.end(&id);
+        assert!(sessions.get(&id).is_none());
+    }
+
+    #[test]
+    fn failed_logins_are_limited_per_user_and_address() {
+        let limiter = LoginLimiter::default();
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        for _ in 0..MAX_FAILED_LOGINS {
+            assert!(limiter.allowed("vic", Some(ip)));
+            limiter.failed("vic", Some(ip));
+        }
+        assert!(!limiter.allowed("vic", Some(ip)));
+        // Another name from the same address is stopped by the address.
+        assert!(!limiter.allowed("ann", Some(ip)));
+        // The same name from elsewhere is stopped by the name.
+        assert!(!limiter.allowed("vic", Some("10.0.0.1".parse().unwrap())));
+        assert!(limiter.allowed("ann", Some("10.0.0.1".parse().unwrap())));
+    }
+
+    #[test]
+    fn cookies_are_found_by_exact_name() {
+        let header = "a=1; mg_session=abc; mg_session_x=zzz";
+        assert_eq!(cookie(header, SESSION_COOKIE), Some("abc"));
+        assert_eq!(cookie(header, "mg_sess"), None);
+        assert!(tokens_match("abc", "abc") && !tokens_match("abc", "abd"));
+    }
+}

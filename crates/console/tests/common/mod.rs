@@ -1,0 +1,120 @@
+//! What the console tests share: an inventory with two real vetted models
+//! (one with a hostile card and file name), four users, and the console
+//! serving it on loopback.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::indexing_slicing)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use modelgate_console::{Console, ConsoleConfig, hash_password};
+use modelgate_inventory::{Approval, NewUser, Role, Store, VersionRef};
+use modelgate_ops::AddVersion;
+use modelgate_policy::Reviewer;
+use modelgate_vet::VetOptions;
+
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const HOSTILE_CARD: &str = "<script>alert('card')</script>";
+pub(crate) const HOSTILE_FILE: &str = "notes<img src=x onerror=alert(2)>.txt";
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The MiniLM snapshot with a card whose intended use carries a script and
+/// a file whose name is markup.
+fn hostile_snapshot(dir: &Path) -> PathBuf {
+    let snapshot = dir.join("minilm");
+    copy_dir(&modelgate_testdata::minilm(), &snapshot);
+    let card = std::fs::read_to_string(snapshot.join("README.md")).unwrap();
+    assert!(card.contains("Our model is intended to be used"));
+    let card = card.replace(
+        "Our model is intended to be used",
+        &format!("{HOSTILE_CARD} Our model is intended to be used"),
+    );
+    std::fs::write(snapshot.join("README.md"), card).unwrap();
+    std::fs::write(snapshot.join(HOSTILE_FILE), "just notes\n").unwrap();
+    snapshot
+}
+
+fn add(store: &mut Store, text: &str, path: &Path) {
+    modelgate_ops::add_version(
+        store,
+        &AddVersion {
+            reference: text.parse().unwrap(),
+            variant_of: None,
+            path,
+            by: "setup",
+            vet: &VetOptions::default(),
+            copy_progress: &modelgate_inventory::NoCopyProgress,
+        },
+    )
+    .unwrap();
+}
+
+pub(crate) struct Site {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) home: PathBuf,
+    pub(crate) url: String,
+}
+
+/// An inventory with the two models (MiniLM approved and assigned to a
+/// team, SmolLM2 a candidate waiting for governance), four users, and the
+/// console serving it on loopback.
+pub(crate) async fn site() -> Site {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let snapshot = hostile_snapshot(dir.path());
+    let mut store = Store::open(&home).unwrap();
+    add(&mut store, "minilm@1", &snapshot);
+    add(&mut store, "smollm2@1", &modelgate_testdata::smollm2());
+    let minilm: VersionRef = "minilm@1".parse().unwrap();
+    store
+        .approve(
+            &minilm,
+            &Approval {
+                by: "setup".into(),
+                ..Approval::default()
+            },
+        )
+        .unwrap();
+    store
+        .assign("search", &minilm, "semantic search <b>beta</b>", "setup")
+        .unwrap();
+    let hash = hash_password(PASSWORD).unwrap();
+    for (name, role) in [
+        ("ada", Role::Admin),
+        ("gil", Role::Reviewer(Reviewer::Governance)),
+        ("lee", Role::Reviewer(Reviewer::Legal)),
+        ("vic", Role::Viewer),
+    ] {
+        store
+            .add_user(
+                &NewUser {
+                    name: name.into(),
+                    role,
+                    password_hash: hash.clone(),
+                },
+                "setup",
+            )
+            .unwrap();
+    }
+    let console = Console::new(store, ConsoleConfig::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(modelgate_console::serve_alone(
+        listener,
+        Arc::clone(&console),
+        std::future::pending(),
+    ));
+    Site { dir, home, url }
+}
