@@ -251,7 +251,7 @@ pub(crate) fn run(args: &Args, serve: &ServeArgs) -> anyhow::Result<u8> {
             crate::console_cmd::console_config(serve.secure_cookies, 30, serve.policy.as_deref())?;
         let console = modelgate_console::Console::open(&home, console_config)
             .context("cannot open the inventory for the console")?;
-        router = router.nest("/ui", modelgate_console::router(console));
+        router = router.nest(modelgate_console::MOUNT, modelgate_console::router(console));
     }
 
     // Listen at once (/health answers, /ready says "loading"), then load.

@@ -36,13 +36,15 @@
 //! Every untrusted text (model cards, licenses, file names, notes) is
 //! escaped by the templates (maud escapes everything not marked
 //! pre-escaped; the only pre-escaped markup is SVG the chart crate built
-//! and escaped). Every response carries a strict Content-Security-Policy
-//! that allows no script at all.
+//! and escaped). Every response carries a strict Content-Security-Policy:
+//! scripts and styles only from the console's own files (htmx and the
+//! style sheet), no inline script or style, no eval, no frames.
 //!
 //! # Non-purpose
 //!
-//! No JavaScript: every page reads and works with plain links and forms.
-//! It loads no model and serves no API; `modelgate serve` mounts it under
+//! No JavaScript is needed: every page reads and works with plain links and
+//! forms; htmx (vendored, served by the console itself) only swaps search
+//! results in place. It loads no model and serves no API; `modelgate serve` mounts it under
 //! `/ui` beside the API, and `modelgate console` runs it alone.
 //!
 //! # Main types
@@ -113,10 +115,11 @@ pub struct ConsoleConfig {
     /// The evaluations a promotion to production needs (the policy's
     /// `[evaluation]`), as `models promote --policy` applies them.
     pub evaluation: EvaluationPolicy,
-    /// Where the console is mounted (`/ui`): links and redirects start
-    /// with it.
-    pub base: String,
 }
+
+/// Where the console is mounted: its links, redirects and cookies' path
+/// start with it. [`router`]'s routes are nested under it.
+pub const MOUNT: &str = "/ui";
 
 impl Default for ConsoleConfig {
     fn default() -> ConsoleConfig {
@@ -124,7 +127,6 @@ impl Default for ConsoleConfig {
             secure_cookies: false,
             idle_timeout: Duration::from_secs(30 * 60),
             evaluation: EvaluationPolicy::default(),
-            base: "/ui".to_string(),
         }
     }
 }
@@ -225,7 +227,7 @@ impl Console {
     }
 }
 
-/// The console's routes, to nest under [`ConsoleConfig::base`] (`/ui`).
+/// The console's routes, to nest under [`MOUNT`] (`/ui`).
 /// Handlers read the client's address from axum's `ConnectInfo` when the
 /// server provides it (for the sign-in limit); without it, failures are
 /// counted per user name only.
@@ -233,6 +235,7 @@ pub fn router(console: Arc<Console>) -> Router {
     Router::new()
         .route("/", get(pages::home))
         .route("/style.css", get(pages::style))
+        .route("/htmx.min.js", get(pages::htmx))
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", post(pages::logout))
         .route("/catalogue", get(pages::catalogue))
@@ -251,14 +254,14 @@ pub fn router(console: Arc<Console>) -> Router {
         .with_state(console)
 }
 
-/// Serve the console alone on `listener` under `/ui` until `shutdown`
+/// Serve the console alone on `listener` under [`MOUNT`] until `shutdown`
 /// resolves (`modelgate console`).
 pub async fn serve_alone(
     listener: tokio::net::TcpListener,
     console: Arc<Console>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let base = console.config.base.clone();
+    let base = crate::MOUNT.to_string();
     let app = Router::new().nest(&base, router(console)).route(
         "/",
         get(move || {

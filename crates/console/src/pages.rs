@@ -86,14 +86,14 @@ impl IntoResponse for PageError {
             PageError::Status(status, message) => {
                 let title = status.canonical_reason().unwrap_or("Error");
                 let body = page(
-                    "/ui",
+                    crate::MOUNT,
                     title,
                     None,
                     Nav::None,
                     html! {
                         h1 { (status.as_u16()) " " (title) }
                         div.error { (message) }
-                        p { a href="/ui/catalogue" { "Back to the catalogue" } }
+                        p { a href=(format!("{}/catalogue", crate::MOUNT)) { "Back to the catalogue" } }
                     },
                 );
                 (status, body).into_response()
@@ -107,7 +107,7 @@ impl IntoResponse for PageError {
 
 /// The signed-in viewer, or a redirect to the sign-in page.
 async fn viewer(console: &Arc<Console>, headers: &HeaderMap, uri_path: &str) -> Result<Viewer> {
-    let base = console.config.base.clone();
+    let base = crate::MOUNT.to_string();
     let sign_in = || PageError::SignIn {
         next: format!("{base}/login?next={}", encode(uri_path)),
     };
@@ -169,7 +169,8 @@ fn parse_ref(text: &str) -> Result<VersionRef> {
 // Headers every response carries
 
 /// Security headers on every console response: a Content-Security-Policy
-/// that allows no script, no frames and only this origin's style sheet;
+/// that allows scripts and styles only from the console's own files (htmx
+/// and the style sheet), nothing inline, no frames;
 /// no sniffing; no caching of pages that show inventory data.
 pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
@@ -177,7 +178,7 @@ pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
     headers.insert(
@@ -205,6 +206,20 @@ pub(crate) async fn style() -> Response {
         .into_response()
 }
 
+/// htmx, vendored (`assets/README.md`).
+const HTMX: &str = include_str!("../assets/htmx-2.0.4.min.js");
+
+pub(crate) async fn htmx() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        HTMX,
+    )
+        .into_response()
+}
+
 pub(crate) async fn not_found() -> PageError {
     PageError::Status(
         StatusCode::NOT_FOUND,
@@ -213,8 +228,8 @@ pub(crate) async fn not_found() -> PageError {
     )
 }
 
-pub(crate) async fn home(State(console): State<Arc<Console>>) -> Redirect {
-    Redirect::to(&format!("{}/catalogue", console.config.base))
+pub(crate) async fn home() -> Redirect {
+    Redirect::to(&format!("{}/catalogue", crate::MOUNT))
 }
 
 // ---------------------------------------------------------------------------
@@ -267,12 +282,12 @@ fn cookie_header(console: &Console, name: &str, value: &str, max_age: Option<u64
     let age = max_age.map_or(String::new(), |age| format!("; Max-Age={age}"));
     format!(
         "{name}={value}; Path={}; HttpOnly; SameSite=Strict{secure}{age}",
-        console.config.base
+        crate::MOUNT
     )
 }
 
-fn login_page(console: &Console, token: &str, next: &str, message: Option<&str>) -> Markup {
-    let base = &console.config.base;
+fn login_page(token: &str, next: &str, message: Option<&str>) -> Markup {
+    let base = crate::MOUNT;
     page(
         base,
         "Sign in",
@@ -298,13 +313,9 @@ pub(crate) async fn login_form(
     Query(query): Query<NextQuery>,
 ) -> Result<Response> {
     let token = auth::random_token().map_err(|e| PageError::internal(e.to_string()))?;
-    let next = safe_next(&console.config.base, &query.next);
+    let next = safe_next(crate::MOUNT, &query.next);
     let set = cookie_header(&console, LOGIN_CSRF_COOKIE, &token, Some(3600));
-    Ok((
-        [(header::SET_COOKIE, set)],
-        login_page(&console, &token, &next, None),
-    )
-        .into_response())
+    Ok(([(header::SET_COOKIE, set)], login_page(&token, &next, None)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -335,11 +346,10 @@ pub(crate) async fn login(
             "the sign-in form's CSRF token is missing or wrong: open the sign-in page again",
         ));
     }
-    let next = safe_next(&console.config.base, &form.next);
+    let next = safe_next(crate::MOUNT, &form.next);
     let user_name = form.user.trim().to_string();
     if !console.logins.allowed(&user_name, address) {
         let body = login_page(
-            &console,
             expected,
             &next,
             Some(
@@ -370,12 +380,7 @@ pub(crate) async fn login(
     if !verified {
         console.logins.failed(&user_name, address);
         tracing::warn!(user = %user_name, ?address, "console sign-in failed");
-        let body = login_page(
-            &console,
-            expected,
-            &next,
-            Some("Wrong user name or password."),
-        );
+        let body = login_page(expected, &next, Some("Wrong user name or password."));
         return Ok((StatusCode::UNAUTHORIZED, body).into_response());
     }
     console.logins.succeeded(&user_name);
@@ -416,7 +421,7 @@ pub(crate) async fn logout(
     {
         console.sessions.end(id);
     }
-    let mut response = Redirect::to(&format!("{}/login", console.config.base)).into_response();
+    let mut response = Redirect::to(&format!("{}/login", crate::MOUNT)).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie_header(&console, SESSION_COOKIE, "", Some(0)))
     {
         response.headers_mut().insert(header::SET_COOKIE, value);
@@ -495,24 +500,14 @@ pub(crate) async fn catalogue(
     headers: HeaderMap,
     Query(query): Query<CatalogueQuery>,
 ) -> Result<Markup> {
-    let viewer = viewer(
-        &console,
-        &headers,
-        &format!("{}/catalogue", console.config.base),
-    )
-    .await?;
+    let viewer = viewer(&console, &headers, &format!("{}/catalogue", crate::MOUNT)).await?;
     let entries = {
         let console2 = Arc::clone(&console);
         console
             .with_store(move |store| Console::catalogue(store, &console2.catalogue))
             .await??
     };
-    Ok(render_catalogue(
-        &console.config.base,
-        &viewer,
-        &entries,
-        &query,
-    ))
+    Ok(render_catalogue(crate::MOUNT, &viewer, &entries, &query))
 }
 
 pub(crate) fn render_catalogue(
@@ -567,7 +562,10 @@ pub(crate) fn render_catalogue(
         html! {
             h1 { "Catalogue" }
             p.muted { "Versions approved for use or in production, with the evidence behind each." }
-            form.filters method="get" action=(format!("{base}/catalogue")) {
+            form.filters method="get" action=(format!("{base}/catalogue"))
+                hx-get=(format!("{base}/catalogue")) hx-target="#results" hx-select="#results"
+                hx-swap="outerHTML" hx-push-url="true"
+                hx-trigger="submit, input changed delay:300ms from:find input, change from:find select" {
                 label { "Search" input type="search" name="q" value=(query.q) placeholder="name, architecture, purpose"; }
                 (select("license", "License family", &query.license, licenses))
                 (select("commercial", "Commercial use", &query.commercial, commercial))
@@ -578,6 +576,7 @@ pub(crate) fn render_catalogue(
                 (select("team", "Team", &query.team, teams))
                 button type="submit" { "Filter" }
             }
+            div #results {
             p { (found.len()) " of " (entries.len()) " versions" @if pages > 1 { ", page " (current + 1) " of " (pages) } }
             div.scroll {
                 table.cards {
@@ -610,6 +609,7 @@ pub(crate) fn render_catalogue(
                     @if current + 1 < pages { a href=(page_link(current + 1)) { "Next →" } }
                 }
             }
+            }
         },
     )
 }
@@ -635,11 +635,7 @@ pub(crate) async fn version(
     headers: HeaderMap,
     Query(query): Query<RefQuery>,
 ) -> Result<Markup> {
-    let path = format!(
-        "{}/version?ref={}",
-        console.config.base,
-        encode(&query.reference)
-    );
+    let path = format!("{}/version?ref={}", crate::MOUNT, encode(&query.reference));
     let viewer = viewer(&console, &headers, &path).await?;
     let reference = parse_ref(&query.reference)?;
     let data = console
@@ -656,7 +652,7 @@ pub(crate) async fn version(
             },
         )
         .await??;
-    Ok(render_version(&console.config.base, &viewer, &data))
+    Ok(render_version(crate::MOUNT, &viewer, &data))
 }
 
 fn text_of(value: &Value) -> String {
@@ -969,12 +965,7 @@ pub(crate) async fn review(
     headers: HeaderMap,
     Form(form): Form<ReviewForm>,
 ) -> Result<Response> {
-    let viewer = viewer(
-        &console,
-        &headers,
-        &format!("{}/queue", console.config.base),
-    )
-    .await?;
+    let viewer = viewer(&console, &headers, &format!("{}/queue", crate::MOUNT)).await?;
     check_csrf(&viewer, &form.csrf)?;
     let reference = parse_ref(&form.reference)?;
     let Some(kind) = viewer.role.reviewer() else {
@@ -1004,7 +995,7 @@ pub(crate) async fn review(
         .with_store(move |store| store.review(&target, &review))
         .await??;
     Ok(Redirect::to(&version_link(
-        &console.config.base,
+        crate::MOUNT,
         &reference.name,
         &reference.version,
     ))
@@ -1032,12 +1023,7 @@ pub(crate) async fn stage(
     headers: HeaderMap,
     Form(form): Form<StageForm>,
 ) -> Result<Response> {
-    let viewer = viewer(
-        &console,
-        &headers,
-        &format!("{}/queue", console.config.base),
-    )
-    .await?;
+    let viewer = viewer(&console, &headers, &format!("{}/queue", crate::MOUNT)).await?;
     check_csrf(&viewer, &form.csrf)?;
     require_admin(&viewer, &format!("{} a version", form.action))?;
     let reference = parse_ref(&form.reference)?;
@@ -1087,7 +1073,7 @@ pub(crate) async fn stage(
         }
     }
     Ok(Redirect::to(&version_link(
-        &console.config.base,
+        crate::MOUNT,
         &reference.name,
         &reference.version,
     ))
@@ -1099,7 +1085,7 @@ pub(crate) async fn revoke_confirm(
     headers: HeaderMap,
     Query(query): Query<RefQuery>,
 ) -> Result<Markup> {
-    let base = console.config.base.clone();
+    let base = crate::MOUNT.to_string();
     let viewer = viewer(&console, &headers, &format!("{base}/catalogue")).await?;
     require_admin(&viewer, "revoke a version")?;
     let reference = parse_ref(&query.reference)?;
@@ -1151,12 +1137,7 @@ pub(crate) async fn revoke(
     headers: HeaderMap,
     Form(form): Form<RevokeForm>,
 ) -> Result<Response> {
-    let viewer = viewer(
-        &console,
-        &headers,
-        &format!("{}/catalogue", console.config.base),
-    )
-    .await?;
+    let viewer = viewer(&console, &headers, &format!("{}/catalogue", crate::MOUNT)).await?;
     check_csrf(&viewer, &form.csrf)?;
     require_admin(&viewer, "revoke a version")?;
     let reference = parse_ref(&form.reference)?;
@@ -1166,7 +1147,7 @@ pub(crate) async fn revoke(
         .with_store(move |store| store.revoke(&target, &by, &form.reason).map(|_| ()))
         .await??;
     Ok(Redirect::to(&version_link(
-        &console.config.base,
+        crate::MOUNT,
         &reference.name,
         &reference.version,
     ))
@@ -1180,7 +1161,7 @@ pub(crate) async fn queue(
     State(console): State<Arc<Console>>,
     headers: HeaderMap,
 ) -> Result<Markup> {
-    let base = console.config.base.clone();
+    let base = crate::MOUNT.to_string();
     let viewer = viewer(&console, &headers, &format!("{base}/queue")).await?;
     let kind = viewer.role.reviewer();
     let (waiting, list) = console
@@ -1251,7 +1232,7 @@ pub(crate) async fn audit(
     headers: HeaderMap,
     Query(query): Query<AuditQuery>,
 ) -> Result<Markup> {
-    let base = console.config.base.clone();
+    let base = crate::MOUNT.to_string();
     let viewer = viewer(&console, &headers, &format!("{base}/audit")).await?;
     let event_query = EventQuery {
         action_prefix: Some(query.action.clone()),
@@ -1324,12 +1305,16 @@ pub(crate) fn render_audit(
                     ul { @for problem in report.problems.iter().take(20) { li { (problem.message) } } }
                 }
             }
-            form.filters method="get" action=(format!("{base}/audit")) {
+            form.filters method="get" action=(format!("{base}/audit"))
+                hx-get=(format!("{base}/audit")) hx-target="#results" hx-select="#results"
+                hx-swap="outerHTML" hx-push-url="true"
+                hx-trigger="submit, input changed delay:300ms from:find input" {
                 label { "Action starts with" input type="text" name="action" value=(query.action) placeholder="version."; }
                 label { "Subject" input type="text" name="subject" value=(query.subject) placeholder="NAME@VERSION"; }
                 label { "Actor" input type="text" name="actor" value=(query.actor); }
                 button type="submit" { "Filter" }
             }
+            div #results {
             p { (total) " matching events" }
             div.scroll { table {
                 thead { tr { th { "#" } th { "When" } th { "Actor" } th { "Action" } th { "Subject" } th.hide-narrow { "Details" } } }
@@ -1341,6 +1326,7 @@ pub(crate) fn render_audit(
             } }
             @if let Some(before) = next {
                 div.pager { a href=(format!("{base}/audit?action={}&subject={}&actor={}&before={before}", encode(&query.action), encode(&query.subject), encode(&query.actor))) { "Older →" } }
+            }
             }
         },
     )
@@ -1376,7 +1362,7 @@ pub(crate) async fn usage(
     headers: HeaderMap,
     Query(params_): Query<UsageParams>,
 ) -> Result<Markup> {
-    let base = console.config.base.clone();
+    let base = crate::MOUNT.to_string();
     let viewer = viewer(&console, &headers, &format!("{base}/usage")).await?;
     let days = params_.days.unwrap_or(30).clamp(1, 366);
     let since = Date::today().add_days(1 - days);
@@ -1461,7 +1447,7 @@ pub(crate) async fn keys(
     State(console): State<Arc<Console>>,
     headers: HeaderMap,
 ) -> Result<Markup> {
-    let base = console.config.base.clone();
+    let base = crate::MOUNT.to_string();
     let viewer = viewer(&console, &headers, &format!("{base}/keys")).await?;
     let keys = console.with_store(|store| store.keys(None, true)).await??;
     Ok(render_keys(&base, &viewer, &keys, None))
@@ -1536,7 +1522,7 @@ pub(crate) async fn create_key(
     headers: HeaderMap,
     Form(form): Form<CreateKeyForm>,
 ) -> Result<Response> {
-    let base = console.config.base.clone();
+    let base = crate::MOUNT.to_string();
     let viewer = viewer(&console, &headers, &format!("{base}/keys")).await?;
     check_csrf(&viewer, &form.csrf)?;
     require_admin(&viewer, "create an API key")?;
@@ -1580,7 +1566,7 @@ pub(crate) async fn revoke_key(
     headers: HeaderMap,
     Form(form): Form<RevokeKeyForm>,
 ) -> Result<Response> {
-    let base = console.config.base.clone();
+    let base = crate::MOUNT.to_string();
     let viewer = viewer(&console, &headers, &format!("{base}/keys")).await?;
     check_csrf(&viewer, &form.csrf)?;
     require_admin(&viewer, "revoke an API key")?;

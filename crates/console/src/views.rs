@@ -95,7 +95,12 @@ pub(crate) fn page(
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · modelgate" }
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href=(format!("{base}/style.css"));
+                // htmx swaps search results in place; without it every form
+                // still works as a plain form. No inline styles (CSP), no eval.
+                meta name="htmx-config" content=r#"{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false}"#;
+                script src=(format!("{base}/htmx.min.js")) defer {}
             }
             body {
                 header {
