@@ -420,7 +420,7 @@ Examples:
   modelgate eval compare 3 7
   modelgate eval divergence base-f16.gguf q4_k_m.gguf --corpus shakespeare.txt --chunks 20
   modelgate eval quant smollm2 --corpus corpus.txt --max-kld 0.05 --out report/")]
-    Eval(crate::eval_cmd::EvalArgs),
+    Eval(Box<crate::eval_cmd::EvalArgs>),
 
     /// Quantize a recorded GGUF version into smaller variants with llama.cpp's
     /// quantizer; each is vetted and recorded as NAME@VERSION-<type>, a

@@ -182,13 +182,19 @@ pub(crate) struct QuantArgs {
     /// Also run this suite on every variant (its accuracy is a column).
     #[arg(long, value_name = "FILE")]
     pub(crate) suite: Option<PathBuf>,
-    /// Most mean KL divergence a variant may have.
-    #[arg(long, value_name = "X", default_value_t = 0.1)]
-    pub(crate) max_kld: f64,
-    /// Least fraction of positions with the base's top token.
-    #[arg(long, value_name = "P", default_value_t = 0.85)]
-    pub(crate) min_top1: f64,
-    /// Least suite score (pass rate, acc_norm) a variant may have.
+    /// The policy whose [evaluation.quantization] sets the thresholds
+    /// (default: the built-in policy: KLD 0.1, top-1 0.85).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) policy: Option<PathBuf>,
+    /// Most mean KL divergence a variant may have (overrides the policy).
+    #[arg(long, value_name = "X")]
+    pub(crate) max_kld: Option<f64>,
+    /// Least fraction of positions with the base's top token (overrides
+    /// the policy).
+    #[arg(long, value_name = "P")]
+    pub(crate) min_top1: Option<f64>,
+    /// Least suite score (pass rate, acc_norm) a variant may have
+    /// (overrides the policy).
     #[arg(long, value_name = "A")]
     pub(crate) min_accuracy: Option<f64>,
     /// Window, tokens.
@@ -677,7 +683,32 @@ struct QuantRow {
     chosen: bool,
 }
 
+/// The thresholds of one `eval quant` run: each flag given, else the
+/// policy's `[evaluation.quantization]`.
+fn quant_thresholds(q: &QuantArgs) -> anyhow::Result<modelgate_policy::QuantizationThresholds> {
+    let policy = crate::vet_cmd::load_policy(q.policy.as_deref())?;
+    let mut thresholds = policy.evaluation.quantization;
+    if let Some(max_kld) = q.max_kld {
+        thresholds.max_kld = max_kld;
+    }
+    if let Some(min_top1) = q.min_top1 {
+        thresholds.min_top1 = min_top1;
+    }
+    if q.min_accuracy.is_some() {
+        thresholds.min_accuracy = q.min_accuracy;
+    }
+    let fraction = |v: f64| v.is_finite() && (0.0..=1.0).contains(&v);
+    if !(thresholds.max_kld.is_finite() && thresholds.max_kld >= 0.0) {
+        anyhow::bail!("--max-kld must be a number of 0 or more (nats)");
+    }
+    if !fraction(thresholds.min_top1) || thresholds.min_accuracy.is_some_and(|a| !fraction(a)) {
+        anyhow::bail!("--min-top1 and --min-accuracy are fractions from 0 to 1");
+    }
+    Ok(thresholds)
+}
+
 fn quant(args: &Args, q: &QuantArgs) -> anyhow::Result<u8> {
+    let thresholds = quant_thresholds(q)?;
     let mut store = open_store(args)?;
     let by = current_user();
     let overview = store.model(&q.name).map_err(|e| explain(e, &q.name))?;
@@ -749,9 +780,10 @@ fn quant(args: &Args, q: &QuantArgs) -> anyhow::Result<u8> {
             }
             None => None,
         };
-        let meets = d.kld_mean <= q.max_kld
-            && d.same_top1 >= q.min_top1
-            && q.min_accuracy
+        let meets = d.kld_mean <= thresholds.max_kld
+            && d.same_top1 >= thresholds.min_top1
+            && thresholds
+                .min_accuracy
                 .is_none_or(|min| accuracy.is_some_and(|a| a >= min));
         rows.push(QuantRow {
             version: reference.to_string(),
@@ -785,7 +817,7 @@ fn quant(args: &Args, q: &QuantArgs) -> anyhow::Result<u8> {
         ListFormat::Json => print_json(&json!({
             "model": q.name,
             "base": base_ref.to_string(),
-            "thresholds": {"max_kld": q.max_kld, "min_top1": q.min_top1, "min_accuracy": q.min_accuracy},
+            "thresholds": {"max_kld": thresholds.max_kld, "min_top1": thresholds.min_top1, "min_accuracy": thresholds.min_accuracy},
             "variants": rows,
             "chosen": chosen.and_then(|i| rows.get(i)).map(|r| r.version.clone()),
         }))?,
@@ -820,7 +852,7 @@ fn quant(args: &Args, q: &QuantArgs) -> anyhow::Result<u8> {
                 Some(r) => println!("Smallest variant that meets the thresholds: {}.", r.version),
                 None => println!(
                     "No variant meets the thresholds (KLD <= {}, top-1 >= {}).",
-                    q.max_kld, q.min_top1
+                    thresholds.max_kld, thresholds.min_top1
                 ),
             }
         }

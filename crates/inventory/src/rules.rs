@@ -150,7 +150,7 @@ pub(crate) fn plan_approval(
 /// A promotion's own text, checked before the store is read: who
 /// (trimmed), the note (trimmed, `None` when blank), and an override must
 /// say why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct CheckedPromotion<'a> {
     pub(crate) by: String,
     pub(crate) note: Option<String>,
@@ -473,6 +473,7 @@ mod tests {
             note: note.map(str::to_string),
             evaluation: EvaluationPolicy {
                 required_for_production: required.iter().map(|s| s.to_string()).collect(),
+                ..EvaluationPolicy::default()
             },
             override_evaluation,
         }

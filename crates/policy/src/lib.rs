@@ -65,6 +65,14 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A threshold of `[evaluation.quantization]` is out of range.
+    #[error("invalid policy: evaluation.quantization.{field} {reason}")]
+    Threshold {
+        /// The key.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 /// What a rule does when it matches. Ordered by severity:
@@ -279,13 +287,66 @@ pub fn is_suite_name(name: &str) -> bool {
 
 /// `[evaluation]`: what must be measured before a version goes to
 /// production.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EvaluationPolicy {
     /// Suite names (the `name` in a suite file) that each need a stored
     /// run of the version with its threshold met before the version is
     /// promoted to production. Empty: promotion needs no evaluation.
     pub required_for_production: Vec<String>,
+    /// `[evaluation.quantization]`: when a quantized variant is good
+    /// enough (`modelgate eval quant` picks the smallest that is).
+    pub quantization: QuantizationThresholds,
+}
+
+/// `[evaluation.quantization]`: the thresholds a quantized variant must
+/// meet against the highest-precision variant of its model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuantizationThresholds {
+    /// Most mean KL divergence from the base's next-token distribution.
+    pub max_kld: f64,
+    /// Least fraction of positions where the variant's top token is the
+    /// base's.
+    pub min_top1: f64,
+    /// Least suite score (pass rate, or acc_norm for multiple choice), when
+    /// a suite is run; none by default.
+    pub min_accuracy: Option<f64>,
+}
+
+impl Default for QuantizationThresholds {
+    fn default() -> QuantizationThresholds {
+        QuantizationThresholds {
+            max_kld: 0.1,
+            min_top1: 0.85,
+            min_accuracy: None,
+        }
+    }
+}
+
+impl QuantizationThresholds {
+    fn check(&self) -> Result<(), Error> {
+        let fraction = |value: f64| value.is_finite() && (0.0..=1.0).contains(&value);
+        if !(self.max_kld.is_finite() && self.max_kld >= 0.0) {
+            return Err(Error::Threshold {
+                field: "max_kld",
+                reason: "must be a number of 0 or more (nats)",
+            });
+        }
+        if !fraction(self.min_top1) {
+            return Err(Error::Threshold {
+                field: "min_top1",
+                reason: "must be a fraction from 0 to 1",
+            });
+        }
+        if self.min_accuracy.is_some_and(|a| !fraction(a)) {
+            return Err(Error::Threshold {
+                field: "min_accuracy",
+                reason: "must be a fraction from 0 to 1",
+            });
+        }
+        Ok(())
+    }
 }
 
 impl EvaluationPolicy {
@@ -338,6 +399,7 @@ impl Policy {
             return Err(Error::CardScore(policy.card.min_score));
         }
         policy.evaluation.check()?;
+        policy.evaluation.quantization.check()?;
         Ok(policy)
     }
 }

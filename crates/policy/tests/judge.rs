@@ -388,3 +388,28 @@ fn evaluation_requirements_are_read_checked_and_named_when_missing() {
     assert!(is_suite_name(&long[1..]));
     assert!(!is_suite_name("support/bot"));
 }
+
+#[test]
+fn quantization_thresholds_default_and_are_checked() {
+    let policy = Policy::default();
+    assert_eq!(policy.evaluation.quantization.max_kld, 0.1);
+    assert_eq!(policy.evaluation.quantization.min_top1, 0.85);
+    let set = Policy::from_toml("[evaluation.quantization]\nmax_kld = 0.05\nmin_accuracy = 0.6\n")
+        .unwrap();
+    assert_eq!(set.evaluation.quantization.max_kld, 0.05);
+    assert_eq!(set.evaluation.quantization.min_top1, 0.85);
+    assert_eq!(set.evaluation.quantization.min_accuracy, Some(0.6));
+    for bad in [
+        "max_kld = -1.0",
+        "min_top1 = 1.5",
+        "min_accuracy = 2.0",
+        "max_kld = nan",
+    ] {
+        let error = Policy::from_toml(&format!("[evaluation.quantization]\n{bad}\n")).unwrap_err();
+        assert!(
+            error.to_string().contains("evaluation.quantization."),
+            "{bad}: {error}"
+        );
+    }
+    assert!(Policy::from_toml("[evaluation.quantization]\nmax_kl = 1.0\n").is_err());
+}

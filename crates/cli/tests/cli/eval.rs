@@ -297,6 +297,12 @@ fn quantized_variants_are_recorded_and_diverge_in_order() {
         .collect();
     let corpus = write(&dir, "corpus.txt", &corpus);
     let out_dir = dir.join("report");
+    // The thresholds come from the policy; a flag overrides one of them.
+    let policy = write(
+        &dir,
+        "policy.toml",
+        "[evaluation.quantization]\nmax_kld = 10.0\nmin_top1 = 0.999\n",
+    );
     let (code, stdout, stderr) = inventory.run(&[
         "eval",
         "quant",
@@ -309,8 +315,8 @@ fn quantized_variants_are_recorded_and_diverge_in_order() {
         "3",
         "--threads",
         "2",
-        "--max-kld",
-        "10",
+        "--policy",
+        s(&policy),
         "--min-top1",
         "0",
         "--out",
@@ -337,6 +343,8 @@ fn quantized_variants_are_recorded_and_diverge_in_order() {
         "{table:#}"
     );
     // With loose thresholds the smallest variant is chosen.
+    assert_eq!(table["thresholds"]["max_kld"], 10.0, "from the policy");
+    assert_eq!(table["thresholds"]["min_top1"], 0.0, "the flag overrides");
     assert_eq!(table["chosen"], "smollm2@1.0-f16-q2_k", "{table:#}");
     let png = std::fs::read(out_dir.join("quant.png")).unwrap();
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
