@@ -28,6 +28,7 @@ pub(crate) fn run(
         batch: settings.batch,
         seqs: settings.seqs,
         threads: settings.threads,
+        ubatch: 0,
     })?;
     progress.begin("items", items.len() as u64);
     let mut results = Vec::with_capacity(items.len());

@@ -84,6 +84,7 @@ pub fn divergence(
         batch: options.window,
         seqs: 1,
         threads: options.threads,
+        ubatch: crate::text::WINDOW_UBATCH,
     };
     let mut base_session = base_model.session(config)?;
     let mut candidate_session = candidate_model.session(config)?;

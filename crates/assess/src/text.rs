@@ -11,6 +11,13 @@ use modelgate_eval::PerplexityAccumulator;
 
 use crate::{Error, Progress, Settings};
 
+/// Tokens llama.cpp computes at once when scoring windows. Its compute
+/// buffer keeps a row of logits for each (vocabulary × 4 bytes: 192 KiB for
+/// SmolLM2), so 128 instead of a whole 512-token window saves 72 MiB per
+/// context; `eval divergence` holds two. Measured by
+/// `bench/eval_vs_llama_cpp.py` (README, "Measured").
+pub(crate) const WINDOW_UBATCH: u32 = 128;
+
 /// The windows of a corpus: `(start, tokens)` pairs, each `window` long,
 /// BOS first where the model wants one; at most `chunks`.
 pub(crate) fn windows(
@@ -65,6 +72,7 @@ pub(crate) fn perplexity(
         batch: settings.window,
         seqs: 1,
         threads: settings.threads,
+        ubatch: WINDOW_UBATCH,
     })?;
     let (tokens, n) = windows(&model, text, window, settings.chunks)?;
     let first = window / 2;

@@ -35,6 +35,7 @@ fn config() -> ScoringConfig {
         batch: 1024,
         seqs: 16,
         threads: 2,
+        ubatch: 0,
     }
 }
 
