@@ -1,7 +1,7 @@
 //! The markup every page shares: the layout with its navigation, the
 //! style sheet (served as a file, so no inline style is needed), and small
 //! pieces (stage badges, sizes, forms with their CSRF token). maud escapes
-//! every interpolated value; `PreEscaped` is used only, in `pages.rs`, for
+//! every interpolated value; `PreEscaped` is used only, in `pages/`, for
 //! SVG that `modelgate-chart` built and escaped.
 
 use maud::{DOCTYPE, Markup, html};
