@@ -224,8 +224,10 @@ Examples:
     /// The inventory is an SQLite database in --home (MODELGATE_HOME).
     #[command(after_help = "\
 Approval: the stored vet verdict decides. approved: --by is enough;
-needs-review: a --sign-off ROLE=WHO from every reviewer it names; rejected:
-only --override --note WHY. Each approval sets a review-by date (default a
+needs-review: a sign-off from every reviewer it names (--sign-off ROLE=WHO,
+or recorded beforehand with `models review` or in the web console; a
+recorded rejection stops it unless overridden); rejected: only --override
+--note WHY. Each approval sets a review-by date (default a
 year); `models due` lists versions past it.
 
 JSON (--format json): list/due: [{\"name\", \"version\", \"stage\", \"decision\",
@@ -245,6 +247,7 @@ Examples:
   modelgate models add ./smollm2-q8.gguf --name smollm2 --version 1.0-q8 --variant-of smollm2@1.0-q4
   modelgate models approve all-MiniLM-L6-v2@1.0 --by alice --review-by 2027-06-30
   modelgate models approve llama@3.1 --by bob --sign-off legal=lena --sign-off governance=gus
+  modelgate models review llama@3.1 --role legal --by lena --note \"terms fine for internal use\"
   modelgate models promote all-MiniLM-L6-v2@1.0 --by carol
   modelgate models revoke all-MiniLM-L6-v2@1.0 --by dan --reason \"CVE-2026-1234\"
   modelgate models verify all-MiniLM-L6-v2@1.0
