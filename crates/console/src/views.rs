@@ -66,7 +66,7 @@ button.danger{background:#9b1111;border-color:#9b1111}button.plain{background:#f
 .muted{color:#5f6b76;font-size:.85rem}
 .mono{font-family:ui-monospace,monospace;font-size:.82rem;overflow-wrap:anywhere}
 .pager{display:flex;gap:1rem;margin:.6rem 0}
-.charts{display:flex;flex-wrap:wrap;gap:1rem}.charts figure{margin:0;background:#fff;border:1px solid #e3e6ea;flex:1 1 360px;max-width:100%}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,480px),1fr));gap:1rem}.charts figure{margin:0;background:#fff;border:1px solid #e3e6ea;min-width:0}
 .charts svg{width:100%;height:auto}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;background:#fff;padding:.6rem;border:1px solid #e3e6ea}
 dl.facts dt{font-weight:600}dl.facts dd{margin:0;overflow-wrap:anywhere}

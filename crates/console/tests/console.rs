@@ -419,6 +419,19 @@ async fn untrusted_text_is_escaped_on_every_page() {
     assert!(all.contains("&lt;script&gt;alert('card')&lt;/script&gt;"));
     assert!(all.contains("notes&lt;img src=x onerror=alert(2)&gt;.txt"));
     assert!(all.contains("semantic search &lt;b&gt;beta&lt;/b&gt;"));
+    // The usage page's charts and tables name the hostile team, escaped
+    // (in the SVG too, the one markup the console does not escape itself).
+    let usage = &pages
+        .iter()
+        .find(|(path, _)| *path == "/ui/usage")
+        .unwrap()
+        .1;
+    assert!(usage.contains("<svg"), "the usage charts are drawn");
+    assert!(
+        usage.contains("&lt;script&gt;alert(3)&lt;/script&gt;"),
+        "{usage}"
+    );
+    assert!(usage.contains("smollm2@1") && usage.contains("minilm@1"));
     for (path, body) in &pages {
         // The one script is the console's own htmx file.
         assert_eq!(body.matches("<script").count(), 1, "{path}");

@@ -16,6 +16,39 @@ use modelgate_vet::VetOptions;
 pub(crate) const PASSWORD: &str = "correct horse battery staple";
 pub(crate) const HOSTILE_CARD: &str = "<script>alert('card')</script>";
 pub(crate) const HOSTILE_FILE: &str = "notes<img src=x onerror=alert(2)>.txt";
+/// A team name as a gateway could record it from a config file: the usage
+/// charts draw it as a label inside SVG.
+pub(crate) const HOSTILE_TEAM: &str = "<script>alert(3)</script>";
+
+/// Requests of the last three days, as the gateway's usage writer stores
+/// them: two teams (one named with markup) on the two models, one error.
+fn usage_records() -> Vec<modelgate_inventory::UsageRecord> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    (0..30u64)
+        .map(|i| modelgate_inventory::UsageRecord {
+            at: modelgate_inventory::Timestamp::from_unix_seconds(now - (i % 3) * 86_400 - i * 60),
+            request_id: format!("req-{i}"),
+            key_id: None,
+            team: if i % 3 == 0 { HOSTILE_TEAM } else { "search" }.to_string(),
+            route: if i % 2 == 0 { "minilm" } else { "smollm2" }.to_string(),
+            target: if i % 2 == 0 { "minilm@1" } else { "smollm2@1" }.to_string(),
+            version: None,
+            data_class: modelgate_inventory::DataClass::Internal,
+            tokens_in: 20 + i,
+            tokens_out: 40 + 2 * i,
+            cost_micro_usd: 150 * i,
+            latency_ms: 80 + 10 * i,
+            ttft_ms: Some(30 + i),
+            status: if i == 7 { 500 } else { 200 },
+            error: None,
+            prompt: None,
+            answer: None,
+        })
+        .collect()
+}
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -90,6 +123,7 @@ pub(crate) async fn site() -> Site {
     store
         .assign("search", &minilm, "semantic search <b>beta</b>", "setup")
         .unwrap();
+    store.insert_usage(&usage_records()).unwrap();
     let hash = hash_password(PASSWORD).unwrap();
     for (name, role) in [
         ("ada", Role::Admin),
