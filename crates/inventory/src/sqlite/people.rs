@@ -108,17 +108,22 @@ impl Store {
         &self,
         reviewer: Option<Reviewer>,
     ) -> Result<Vec<(VersionSummary, Vec<Review>)>, Error> {
-        let reviews = self.all_reviews()?;
+        let mut reviews: std::collections::HashMap<(String, String), Vec<Review>> =
+            std::collections::HashMap::new();
+        for review in self.all_reviews()? {
+            reviews
+                .entry((review.name.clone(), review.version.clone()))
+                .or_default()
+                .push(review);
+        }
         let mut queue = Vec::new();
         for summary in self.list()? {
             if summary.stage != Stage::Candidate || summary.decision != Decision::NeedsReview {
                 continue;
             }
-            let done: Vec<Review> = reviews
-                .iter()
-                .filter(|r| r.name == summary.name && r.version == summary.version)
-                .cloned()
-                .collect();
+            let done = reviews
+                .remove(&(summary.name.clone(), summary.version.clone()))
+                .unwrap_or_default();
             let waiting = summary
                 .reviewers
                 .iter()
