@@ -63,7 +63,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
-use modelgate_inventory::{CatalogueEntry, Store};
+use modelgate_inventory::Store;
 use modelgate_policy::EvaluationPolicy;
 
 pub use auth::{
@@ -155,7 +155,7 @@ impl std::fmt::Debug for Console {
 struct CachedCatalogue {
     seq: u64,
     day: String,
-    entries: Arc<Vec<CatalogueEntry>>,
+    entries: Arc<pages::Catalogue>,
 }
 
 impl Console {
@@ -205,7 +205,7 @@ impl Console {
     fn catalogue(
         store: &Store,
         cache: &Mutex<Option<CachedCatalogue>>,
-    ) -> pages::Result<Arc<Vec<CatalogueEntry>>> {
+    ) -> pages::Result<Arc<pages::Catalogue>> {
         let seq = store.last_event_seq()?;
         let day = modelgate_inventory::Date::today().to_string();
         let mut cache = cache
@@ -217,7 +217,7 @@ impl Console {
         {
             return Ok(Arc::clone(&cached.entries));
         }
-        let entries = Arc::new(store.catalogue()?);
+        let entries = Arc::new(pages::Catalogue::new(store.catalogue()?));
         *cache = Some(CachedCatalogue {
             seq,
             day,

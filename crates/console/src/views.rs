@@ -76,13 +76,8 @@ table.cards td[data-label]::before{content:attr(data-label) ": ";font-weight:600
 "#;
 
 /// A whole page.
-pub(crate) fn page(
-    base: &str,
-    title: &str,
-    viewer: Option<&Viewer>,
-    nav: Nav,
-    body: Markup,
-) -> Markup {
+pub(crate) fn page(title: &str, viewer: Option<&Viewer>, nav: Nav, body: Markup) -> Markup {
+    let base = crate::MOUNT;
     let link = |target: Nav, path: &str, label: &str| {
         html! {
             a href=(format!("{base}/{path}")) class=[(nav == target).then_some("current")] { (label) }
@@ -182,9 +177,10 @@ pub(crate) fn encode(text: &str) -> String {
 }
 
 /// The link to a version's page.
-pub(crate) fn version_link(base: &str, name: &str, version: &str) -> String {
+pub(crate) fn version_link(name: &str, version: &str) -> String {
     format!(
-        "{base}/version?ref={}",
+        "{}/version?ref={}",
+        crate::MOUNT,
         encode(&format!("{name}@{version}"))
     )
 }

@@ -17,7 +17,7 @@ pub(crate) async fn audit(
     headers: HeaderMap,
     Query(query): Query<AuditQuery>,
 ) -> Result<Markup> {
-    let base = crate::MOUNT.to_string();
+    let base = crate::MOUNT;
     let viewer = viewer(&console, &headers, &format!("{base}/audit")).await?;
     let event_query = EventQuery {
         action_prefix: Some(query.action.clone()),
@@ -37,9 +37,7 @@ pub(crate) async fn audit(
             },
         )
         .await??;
-    Ok(render_audit(
-        &base, &viewer, &query, &events, total, &report,
-    ))
+    Ok(render_audit(&viewer, &query, &events, total, &report))
 }
 
 /// `audit verify`, once per trail head: re-hashing the whole trail on
@@ -64,19 +62,18 @@ fn verified(
 }
 
 pub(crate) fn render_audit(
-    base: &str,
     viewer: &Viewer,
     query: &AuditQuery,
     events: &[modelgate_inventory::Event],
     total: u64,
     report: &AuditReport,
 ) -> Markup {
+    let base = crate::MOUNT;
     let next = events
         .last()
         .map(|e| e.seq)
         .filter(|_| events.len() == AUDIT_PAGE);
     page(
-        base,
         "Audit",
         Some(viewer),
         Nav::Audit,

@@ -26,23 +26,55 @@ fn size_class(parameters: Option<u64>) -> &'static str {
     }
 }
 
-fn matches(entry: &CatalogueEntry, query: &CatalogueQuery, needle: &str) -> bool {
+/// The catalogue as the page filters it: the entries, what the search
+/// looks in (lower-cased once), and the values each filter offers. Built
+/// once per change of the inventory (`Console::catalogue`), not per request.
+#[derive(Debug)]
+pub(crate) struct Catalogue {
+    entries: Vec<CatalogueEntry>,
+    /// Per entry: name, version, architecture, purpose and license,
+    /// lower-cased and joined by newlines.
+    haystacks: Vec<String>,
+    /// License families, commercial use, tasks, quantizations, teams.
+    facets: [BTreeSet<String>; 5],
+}
+
+impl Catalogue {
+    pub(crate) fn new(entries: Vec<CatalogueEntry>) -> Catalogue {
+        let mut facets: [BTreeSet<String>; 5] = Default::default();
+        let mut haystacks = Vec::with_capacity(entries.len());
+        for entry in &entries {
+            let [license, commercial, task, quant, team] = &mut facets;
+            license.extend(entry.license_family.clone());
+            commercial.extend(entry.commercial.clone());
+            task.extend(entry.task.clone());
+            quant.extend(entry.summary.quantization.clone());
+            team.extend(entry.teams.iter().cloned());
+            let summary = &entry.summary;
+            let fields = [
+                Some(summary.name.as_str()),
+                Some(summary.version.as_str()),
+                summary.architecture.as_deref(),
+                entry.purpose.as_deref(),
+                summary.license.as_deref(),
+            ];
+            let text: Vec<&str> = fields.into_iter().flatten().collect();
+            haystacks.push(text.join("\n").to_lowercase());
+        }
+        Catalogue {
+            entries,
+            haystacks,
+            facets,
+        }
+    }
+}
+
+fn matches(entry: &CatalogueEntry, haystack: &str, query: &CatalogueQuery, needle: &str) -> bool {
     let same = |wanted: &str, value: Option<&str>| {
         wanted.is_empty() || value.is_some_and(|v| v.eq_ignore_ascii_case(wanted))
     };
     let summary = &entry.summary;
-    let text_match = needle.is_empty()
-        || [
-            Some(summary.name.as_str()),
-            Some(summary.version.as_str()),
-            summary.architecture.as_deref(),
-            entry.purpose.as_deref(),
-            summary.license.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        .any(|field| field.to_lowercase().contains(needle));
-    text_match
+    (needle.is_empty() || haystack.contains(needle))
         && same(&query.license, entry.license_family.as_deref())
         && same(&query.commercial, entry.commercial.as_deref())
         && same(&query.task, entry.task.as_deref())
@@ -78,28 +110,22 @@ pub(crate) async fn catalogue(
             .with_store(move |store| Console::catalogue(store, &console2.catalogue))
             .await??
     };
-    Ok(render_catalogue(crate::MOUNT, &viewer, &entries, &query))
+    Ok(render_catalogue(&viewer, &entries, &query))
 }
 
 pub(crate) fn render_catalogue(
-    base: &str,
     viewer: &Viewer,
-    entries: &[CatalogueEntry],
+    catalogue: &Catalogue,
     query: &CatalogueQuery,
 ) -> Markup {
-    let mut facets: [BTreeSet<String>; 5] = Default::default();
-    for entry in entries {
-        let [license, commercial, task, quant, team] = &mut facets;
-        license.extend(entry.license_family.clone());
-        commercial.extend(entry.commercial.clone());
-        task.extend(entry.task.clone());
-        quant.extend(entry.summary.quantization.clone());
-        team.extend(entry.teams.iter().cloned());
-    }
+    let base = crate::MOUNT;
+    let entries = &catalogue.entries;
     let needle = query.q.trim().to_lowercase();
     let found: Vec<&CatalogueEntry> = entries
         .iter()
-        .filter(|entry| matches(entry, query, &needle))
+        .zip(&catalogue.haystacks)
+        .filter(|(entry, haystack)| matches(entry, haystack, query, &needle))
+        .map(|(entry, _)| entry)
         .collect();
     let pages = found.len().div_ceil(CATALOGUE_PAGE).max(1);
     let current = query.page.min(pages - 1);
@@ -107,7 +133,7 @@ pub(crate) fn render_catalogue(
         .iter()
         .skip(current * CATALOGUE_PAGE)
         .take(CATALOGUE_PAGE);
-    let [licenses, commercial, tasks, quants, teams] = &facets;
+    let [licenses, commercial, tasks, quants, teams] = &catalogue.facets;
     let stages: BTreeSet<String> = ["approved", "production"].map(String::from).into();
     let sizes: BTreeSet<String> = ["small", "medium", "large", "unknown"]
         .map(String::from)
@@ -126,7 +152,6 @@ pub(crate) fn render_catalogue(
         )
     };
     page(
-        base,
         "Catalogue",
         Some(viewer),
         Nav::Catalogue,
@@ -160,7 +185,7 @@ pub(crate) fn render_catalogue(
                         @for entry in shown {
                             @let s = &entry.summary;
                             tr {
-                                td { a href=(version_link(base, &s.name, &s.version)) { (s.name) "@" (s.version) } }
+                                td { a href=(version_link(&s.name, &s.version)) { (s.name) "@" (s.version) } }
                                 td { (stage_badge(s.stage)) }
                                 td data-label="For" { (cut(or_dash(entry.purpose.as_deref()), 160)) @if let Some(task) = &entry.task { br; span.muted { (task) } } }
                                 td.hide-narrow { (params(s.parameters)) br; span.muted { (bytes(s.total_bytes)) } }

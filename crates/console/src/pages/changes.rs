@@ -129,7 +129,7 @@ pub(crate) async fn revoke_confirm(
     headers: HeaderMap,
     Query(query): Query<RefQuery>,
 ) -> Result<Markup> {
-    let base = crate::MOUNT.to_string();
+    let base = crate::MOUNT;
     let viewer = viewer(&console, &headers, &format!("{base}/catalogue")).await?;
     require_admin(&viewer, "revoke a version")?;
     let reference = parse_ref(&query.reference)?;
@@ -139,7 +139,6 @@ pub(crate) async fn revoke_confirm(
         .await??;
     let text = reference.to_string();
     Ok(page(
-        &base,
         "Revoke",
         Some(&viewer),
         Nav::None,
@@ -160,7 +159,7 @@ pub(crate) async fn revoke_confirm(
                 label { "Reason (required)" textarea name="reason" required {} }
                 button.danger type="submit" { "Revoke " (text) }
                 " "
-                a href=(version_link(&base, &reference.name, &reference.version)) { "Cancel" }
+                a href=(version_link(&reference.name, &reference.version)) { "Cancel" }
             }
         },
     ))

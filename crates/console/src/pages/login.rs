@@ -58,7 +58,6 @@ fn cookie_header(console: &Console, name: &str, value: &str, max_age: Option<u64
 fn login_page(token: &str, next: &str, message: Option<&str>) -> Markup {
     let base = crate::MOUNT;
     page(
-        base,
         "Sign in",
         None,
         Nav::None,

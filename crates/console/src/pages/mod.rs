@@ -35,7 +35,7 @@ mod usage;
 mod version;
 
 pub(crate) use audit::audit;
-pub(crate) use catalogue::catalogue;
+pub(crate) use catalogue::{Catalogue, catalogue};
 pub(crate) use changes::{review, revoke, revoke_confirm, stage};
 pub(crate) use login::{login, login_form, logout};
 pub(crate) use queue::queue;
@@ -102,7 +102,6 @@ impl IntoResponse for PageError {
             PageError::Status(status, message) => {
                 let title = status.canonical_reason().unwrap_or("Error");
                 let body = page(
-                    crate::MOUNT,
                     title,
                     None,
                     Nav::None,
@@ -139,7 +138,7 @@ pub(crate) struct RefQuery {
 
 /// The signed-in viewer, or a redirect to the sign-in page.
 async fn viewer(console: &Arc<Console>, headers: &HeaderMap, uri_path: &str) -> Result<Viewer> {
-    let base = crate::MOUNT.to_string();
+    let base = crate::MOUNT;
     let sign_in = || PageError::SignIn {
         next: format!("{base}/login?next={}", encode(uri_path)),
     };
@@ -183,12 +182,7 @@ async fn form_viewer(
 
 /// Back to a version's page after changing it.
 fn to_version(reference: &VersionRef) -> Response {
-    Redirect::to(&version_link(
-        crate::MOUNT,
-        &reference.name,
-        &reference.version,
-    ))
-    .into_response()
+    Redirect::to(&version_link(&reference.name, &reference.version)).into_response()
 }
 
 /// A form's CSRF token must be the session's.

@@ -7,7 +7,7 @@ pub(crate) async fn queue(
     State(console): State<Arc<Console>>,
     headers: HeaderMap,
 ) -> Result<Markup> {
-    let base = crate::MOUNT.to_string();
+    let base = crate::MOUNT;
     let viewer = viewer(&console, &headers, &format!("{base}/queue")).await?;
     let kind = viewer.role.reviewer();
     let (waiting, list) = console
@@ -32,7 +32,6 @@ pub(crate) async fn queue(
         None => "Waiting for review".to_string(),
     };
     Ok(page(
-        &base,
         "Reviews",
         Some(&viewer),
         Nav::Queue,
@@ -41,7 +40,7 @@ pub(crate) async fn queue(
             @if waiting.is_empty() { p.muted { "Nothing waits for review." } } @else {
                 div.scroll { table { thead { tr { th { "Version" } th { "Needs" } th { "Recorded" } th { "Added" } th { "License" } } }
                     tbody { @for (s, reviews) in &waiting { tr {
-                        td { a href=(version_link(&base, &s.name, &s.version)) { (s.name) "@" (s.version) } }
+                        td { a href=(version_link(&s.name, &s.version)) { (s.name) "@" (s.version) } }
                         td { (s.reviewers.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")) }
                         td { @for r in reviews { (r.reviewer.name()) ": " (r.outcome.name()) " " } }
                         td { (s.added_at) } td { (or_dash(s.license.as_deref())) }
@@ -50,12 +49,12 @@ pub(crate) async fn queue(
             @if viewer.role.is_admin() {
                 h2 { "Candidates without open reviews" }
                 @if ready.is_empty() { p.muted { "None." } } @else {
-                    ul { @for s in &ready { li { a href=(version_link(&base, &s.name, &s.version)) { (s.name) "@" (s.version) } " — verdict " (s.decision.name()) } } }
+                    ul { @for s in &ready { li { a href=(version_link(&s.name, &s.version)) { (s.name) "@" (s.version) } " — verdict " (s.decision.name()) } } }
                 }
             }
             h2 { "Review date has come" }
             @if due.is_empty() { p.muted { "None." } } @else {
-                ul { @for s in &due { li { a href=(version_link(&base, &s.name, &s.version)) { (s.name) "@" (s.version) } " — review by " (or_dash(s.review_by.as_deref())) } } }
+                ul { @for s in &due { li { a href=(version_link(&s.name, &s.version)) { (s.name) "@" (s.version) } " — review by " (or_dash(s.review_by.as_deref())) } } }
             }
         },
     ))

@@ -15,7 +15,7 @@ pub(crate) async fn usage(
     headers: HeaderMap,
     Query(params_): Query<UsageParams>,
 ) -> Result<Markup> {
-    let base = crate::MOUNT.to_string();
+    let base = crate::MOUNT;
     let viewer = viewer(&console, &headers, &format!("{base}/usage")).await?;
     let days = params_.days.unwrap_or(30).clamp(1, 366);
     let since = Date::today().add_days(1 - days);
@@ -79,7 +79,6 @@ pub(crate) async fn usage(
         }
     };
     Ok(page(
-        &base,
         "Usage",
         Some(&viewer),
         Nav::Usage,
@@ -100,21 +99,20 @@ pub(crate) async fn keys(
     State(console): State<Arc<Console>>,
     headers: HeaderMap,
 ) -> Result<Markup> {
-    let base = crate::MOUNT.to_string();
+    let base = crate::MOUNT;
     let viewer = viewer(&console, &headers, &format!("{base}/keys")).await?;
     let keys = console.with_store(|store| store.keys(None, true)).await??;
-    Ok(render_keys(&base, &viewer, &keys, None))
+    Ok(render_keys(&viewer, &keys, None))
 }
 
 fn render_keys(
-    base: &str,
     viewer: &Viewer,
     keys: &[modelgate_inventory::KeyRecord],
     issued: Option<(&str, &str)>,
 ) -> Markup {
+    let base = crate::MOUNT;
     let today = Date::today();
     page(
-        base,
         "Keys",
         Some(viewer),
         Nav::Keys,
@@ -175,7 +173,6 @@ pub(crate) async fn create_key(
     headers: HeaderMap,
     Form(form): Form<CreateKeyForm>,
 ) -> Result<Response> {
-    let base = crate::MOUNT.to_string();
     let viewer = form_viewer(&console, &headers, "/keys", &form.csrf).await?;
     require_admin(&viewer, "create an API key")?;
     let data_class: DataClass = form
@@ -195,7 +192,6 @@ pub(crate) async fn create_key(
         )
         .await??;
     let body = render_keys(
-        &base,
         &viewer,
         &keys,
         Some((&issued.record.id, issued.secret.expose())),
@@ -218,7 +214,7 @@ pub(crate) async fn revoke_key(
     headers: HeaderMap,
     Form(form): Form<RevokeKeyForm>,
 ) -> Result<Response> {
-    let base = crate::MOUNT.to_string();
+    let base = crate::MOUNT;
     let viewer = form_viewer(&console, &headers, "/keys", &form.csrf).await?;
     require_admin(&viewer, "revoke an API key")?;
     let by = viewer.name.clone();

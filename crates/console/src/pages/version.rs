@@ -33,7 +33,7 @@ pub(crate) async fn version(
             },
         )
         .await??;
-    Ok(render_version(crate::MOUNT, &viewer, &data))
+    Ok(render_version(&viewer, &data))
 }
 
 fn text_of(value: &Value) -> String {
@@ -63,7 +63,8 @@ fn percent(value: Option<&Value>) -> String {
         .map_or("—".to_string(), |v| format!("{:.1}%", v * 100.0))
 }
 
-fn render_version(base: &str, viewer: &Viewer, data: &VersionPage) -> Markup {
+fn render_version(viewer: &Viewer, data: &VersionPage) -> Markup {
+    let base = crate::MOUNT;
     let detail = &data.detail;
     let s = &detail.summary;
     let report = &detail.report;
@@ -90,7 +91,6 @@ fn render_version(base: &str, viewer: &Viewer, data: &VersionPage) -> Markup {
             .collect();
     let chart = eval_chart(&data.runs);
     page(
-        base,
         &reference,
         Some(viewer),
         Nav::Catalogue,
@@ -128,7 +128,7 @@ fn render_version(base: &str, viewer: &Viewer, data: &VersionPage) -> Markup {
             }
             @if viewer.role.is_admin() {
                 h2 { "Decide" }
-                (admin_actions(base, viewer, &reference, s.stage))
+                (admin_actions(viewer, &reference, s.stage))
             }
 
             h2 { "Why: the verdict's reasons" }
@@ -233,7 +233,7 @@ fn render_version(base: &str, viewer: &Viewer, data: &VersionPage) -> Markup {
                 h2 { "Variants" }
                 table { thead { tr { th { "Version" } th { "Quantization" } th { "Stage" } th { "Link" } } }
                     tbody { @for v in &detail.variants { tr {
-                        td { a href=(version_link(base, &v.name, &v.version)) { (v.name) "@" (v.version) } }
+                        td { a href=(version_link(&v.name, &v.version)) { (v.name) "@" (v.version) } }
                         td { (or_dash(v.quantization.as_deref())) } td { (stage_badge(v.stage)) } td { (v.link) }
                     } } } }
             }
@@ -284,7 +284,8 @@ fn eval_chart(runs: &[modelgate_inventory::EvalRunSummary]) -> Option<String> {
     modelgate_chart::bar_chart("Pass rate (%) of stored runs", &bars).ok()
 }
 
-fn admin_actions(base: &str, viewer: &Viewer, reference: &str, stage: Stage) -> Markup {
+fn admin_actions(viewer: &Viewer, reference: &str, stage: Stage) -> Markup {
+    let base = crate::MOUNT;
     let action = |name: &str, label: &str, help: &str, extra: Markup| {
         html! {
             form method="post" action=(format!("{base}/stage")) {
