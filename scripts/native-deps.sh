@@ -2,8 +2,9 @@
 # Install the native tools the build and tests need when they are missing:
 # cmake and libclang for llama.cpp (crates/engine builds it from source
 # through llama-cpp-sys-2); Chromium and its WebDriver for the console's
-# browser test (crates/console/tests/browser.rs). Idempotent; quiet when
-# everything is there.
+# browser test (crates/console/tests/browser.rs); Redis for the shared
+# counters of several gateway replicas (crates/gateway/tests/redis.rs,
+# tests/replicas). Idempotent; quiet when everything is there.
 set -euo pipefail
 
 missing=()
@@ -17,6 +18,7 @@ fi
 command -v c++ >/dev/null 2>&1 || missing+=(g++)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "native-deps: installing ${missing[*]} (to build llama.cpp and drive a browser in tests)" >&2

@@ -7,10 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # cmake and libclang for llama.cpp (crates/engine); Chromium and
-# chromedriver for the console's browser test (crates/console/tests/browser.rs).
+# chromedriver for the console's browser test (crates/console/tests/browser.rs);
+# redis-server for the replicas' shared limits.
 ./scripts/native-deps.sh
 export MODELGATE_CHROMEDRIVER=${MODELGATE_CHROMEDRIVER:-$(command -v chromedriver)}
 export MODELGATE_CHROMIUM=${MODELGATE_CHROMIUM:-$(command -v chromium)}
+# Redis for the shared limits (crates/gateway/tests/redis.rs and the three
+# replicas of crates/cli/tests/cli/replicas.rs): those tests start their own
+# redis-server on loopback, and must not skip here.
+export MODELGATE_REQUIRE_REDIS=1
 export MODELGATE_FIXTURES=${MODELGATE_FIXTURES:-$HOME/.cache/modelgate/fixtures}
 ./scripts/fixtures.sh >/dev/null
 # Reference tools some tests run against (model_signing, cyclonedx schemas).

@@ -253,6 +253,7 @@ pub(crate) fn console_config(
         secure_cookies,
         idle_timeout: Duration::from_secs(idle_minutes.clamp(1, 24 * 60) * 60),
         evaluation: policy.evaluation,
+        on_change: None,
     })
 }
 

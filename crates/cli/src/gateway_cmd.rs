@@ -28,6 +28,7 @@ pub(crate) fn start_gateway(
     home: &Path,
     config: &GatewayConfig,
     policy: Policy,
+    limiter: modelgate_gateway::limiter::Limiter,
 ) -> anyhow::Result<(Arc<Gateway>, Option<JoinHandle<()>>)> {
     let access = load_access(store).map_err(anyhow::Error::msg)?;
     let sink = Store::open(home).context("the usage writer cannot open the inventory")?;
@@ -47,7 +48,9 @@ pub(crate) fn start_gateway(
             tracer
         });
     let gateway = Arc::new(
-        Gateway::new(config.auth.clone(), policy, access, Some(usage)).with_tracer(tracer),
+        Gateway::new(config.auth.clone(), policy, access, Some(usage))
+            .with_tracer(tracer)
+            .with_limiter(limiter),
     );
     // Budgets count the month's spend recorded before this start.
     let now = std::time::SystemTime::now()
@@ -64,13 +67,13 @@ pub(crate) fn start_gateway(
         .context("cannot read this month's spend")?
     {
         gateway
-            .counters
+            .limiter
             .preload_spent(ScopeKind::Key, &key, month, spent);
         *teams.entry(team).or_default() += spent;
     }
     for (team, spent) in teams {
         gateway
-            .counters
+            .limiter
             .preload_spent(ScopeKind::Team, &team, month, spent);
     }
     let generation = store

@@ -62,6 +62,42 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &cli::Args) -> anyhow::Result<u8> {
+    let code = dispatch(args)?;
+    if code == exit::OK {
+        tell_replicas(&args.command);
+    }
+    Ok(code)
+}
+
+/// After a command that may have changed keys, grants, users or stages,
+/// tells running replicas at once when `MODELGATE_REDIS_URL` names their
+/// Redis (they would otherwise see it at their next poll).
+fn tell_replicas(command: &cli::Command) {
+    if !matches!(
+        command,
+        cli::Command::Models(_)
+            | cli::Command::Teams(_)
+            | cli::Command::Keys(_)
+            | cli::Command::Users(_)
+    ) {
+        return;
+    }
+    let Ok(url) = std::env::var("MODELGATE_REDIS_URL") else {
+        return;
+    };
+    let prefix = std::env::var("MODELGATE_REDIS_PREFIX")
+        .unwrap_or_else(|_| modelgate_gateway::shared::DEFAULT_PREFIX.to_owned());
+    let told = modelgate_gateway::notify::Notifier::new(&url, &prefix)
+        .map_err(|e| e.to_string())
+        .and_then(|n| n.publish_blocking(modelgate_gateway::notify::Notice::Inventory));
+    if let Err(error) = told {
+        eprintln!(
+            "note: could not tell the running replicas through redis ({error}); they apply the change at their next poll"
+        );
+    }
+}
+
+fn dispatch(args: &cli::Args) -> anyhow::Result<u8> {
     match &args.command {
         cli::Command::Inspect(inspect) => inspect_cmd::run(args, inspect),
         cli::Command::Scan(scan) => scan_cmd::run(args, scan),

@@ -69,6 +69,82 @@ pub(crate) struct ServeArgs {
     /// console.
     #[arg(long, value_name = "FILE")]
     pub(crate) policy: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) sharing: SharingArgs,
+}
+
+/// Flags for several replicas of `modelgate serve` behind one load balancer.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Replicas")]
+pub(crate) struct SharingArgs {
+    /// Count rate limits and budgets in this Redis, so every replica
+    /// enforces one limit (redis://[user:password@]host:port[/db]). The
+    /// replicas also tell each other there about revocations, key changes
+    /// and config reloads, so they apply within a second instead of a poll.
+    #[arg(long, value_name = "URL", env = "MODELGATE_REDIS_URL")]
+    pub(crate) redis: Option<String>,
+
+    /// While Redis cannot be reached: `fail-closed` answers 503 with
+    /// `x-should-retry: true`; `fallback` counts in each replica with every
+    /// limit divided by --replicas. Either way a log line and the
+    /// `modelgate_limiter_degraded` metric say so, and Redis is tried again
+    /// every second.
+    #[arg(
+        long,
+        value_name = "CHOICE",
+        env = "MODELGATE_ON_REDIS_UNAVAILABLE",
+        default_value = "fail-closed",
+        value_parser = ["fail-closed", "fallback"]
+    )]
+    pub(crate) on_redis_unavailable: String,
+
+    /// How many replicas share the limits (divides them under fallback).
+    #[arg(
+        long,
+        value_name = "N",
+        env = "MODELGATE_REPLICAS",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u32).range(1..=10_000)
+    )]
+    pub(crate) replicas: u32,
+
+    /// Prefix of every Redis key and channel, so several installations can
+    /// share one Redis.
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        env = "MODELGATE_REDIS_PREFIX",
+        default_value = modelgate_gateway::shared::DEFAULT_PREFIX
+    )]
+    pub(crate) redis_prefix: String,
+}
+
+/// How long a limits call to Redis may take before the replica counts
+/// without it.
+const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// The limiter the flags ask for: Redis-backed when `--redis` is given.
+/// Must run inside the server's runtime.
+pub(crate) fn limiter(
+    sharing: &SharingArgs,
+) -> anyhow::Result<modelgate_gateway::limiter::Limiter> {
+    use modelgate_gateway::limiter::{Limiter, OnUnavailable, Sharing};
+    let Some(url) = &sharing.redis else {
+        return Ok(Limiter::local());
+    };
+    let counters =
+        modelgate_gateway::shared::SharedCounters::new(url, &sharing.redis_prefix, REDIS_TIMEOUT)
+            .context("--redis")?;
+    let on_unavailable: OnUnavailable = sharing
+        .on_redis_unavailable
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--on-redis-unavailable: {e}"))?;
+    Ok(Limiter::shared(Sharing {
+        counters: Arc::new(counters),
+        on_unavailable,
+        replicas: sharing.replicas,
+    }))
 }
 
 /// The configuration file: every key optional.
@@ -229,8 +305,34 @@ pub(crate) fn run(args: &Args, serve: &ServeArgs) -> anyhow::Result<u8> {
     let (gateway, usage_writer) = {
         // The span exporter is a task on this runtime.
         let _entered = runtime.enter();
-        crate::gateway_cmd::start_gateway(&store, &home, &gateway_config, policy)?
+        let limiter = limiter(&serve.sharing)?;
+        crate::gateway_cmd::start_gateway(&store, &home, &gateway_config, policy, limiter)?
     };
+    let notifier = match &serve.sharing.redis {
+        Some(url) => Some(
+            modelgate_gateway::notify::Notifier::new(url, &serve.sharing.redis_prefix)
+                .context("--redis")?,
+        ),
+        None => None,
+    };
+    if let Some(sharing) = gateway.limiter.sharing() {
+        let address = sharing.counters.address().to_owned();
+        match runtime.block_on(sharing.counters.ping()) {
+            Ok(()) => eprintln!(
+                "modelgate serve: limits and budgets shared in redis at {address} ({} replica(s); {} while it is unreachable)",
+                serve.sharing.replicas, serve.sharing.on_redis_unavailable
+            ),
+            Err(error) => eprintln!(
+                "modelgate serve: redis does not answer yet ({error}); {} until it does",
+                match sharing.on_unavailable {
+                    modelgate_gateway::limiter::OnUnavailable::FailClosed =>
+                        "requests are refused with 503",
+                    modelgate_gateway::limiter::OnUnavailable::Fallback =>
+                        "each replica counts its share of every limit",
+                }
+            ),
+        }
+    }
     if gateway_config.auth.anonymous {
         eprintln!(
             "modelgate serve: [auth] anonymous = true: every caller is served without a key; keep this on loopback"
@@ -247,8 +349,15 @@ pub(crate) fn run(args: &Args, serve: &ServeArgs) -> anyhow::Result<u8> {
     let mut router = modelgate_server::router(Arc::clone(&state), &server_config);
     if !serve.no_console {
         // The console has its own connection to the same inventory.
-        let console_config =
+        let mut console_config =
             crate::console_cmd::console_config(serve.secure_cookies, 30, serve.policy.as_deref())?;
+        if let Some(notifier) = notifier.clone() {
+            let handle = runtime.handle().clone();
+            console_config.on_change = Some(modelgate_console::ChangeHook(Arc::new(move || {
+                let _entered = handle.enter();
+                notifier.publish_in_background(modelgate_gateway::notify::Notice::Inventory);
+            })));
+        }
         let console = modelgate_console::Console::open(&home, console_config)
             .context("cannot open the inventory for the console")?;
         router = router.nest(modelgate_console::MOUNT, modelgate_console::router(console));
@@ -304,9 +413,28 @@ pub(crate) fn run(args: &Args, serve: &ServeArgs) -> anyhow::Result<u8> {
     if !routes.is_empty() {
         eprintln!("modelgate serve: routes {}", routes.join(", "));
     }
+    // Wakes the governance poller early (a notice from another replica).
+    let (wake_tx, wake_rx) = std::sync::mpsc::channel::<()>();
+    let config_notices = Arc::new(tokio::sync::Notify::new());
+    if let Some(notifier) = notifier.clone() {
+        let config_notices = Arc::clone(&config_notices);
+        runtime.spawn(
+            notifier.listen(Duration::from_secs(1), move |notice| match notice {
+                modelgate_gateway::notify::Notice::Inventory => {
+                    let _ = wake_tx.send(());
+                }
+                modelgate_gateway::notify::Notice::Config => config_notices.notify_one(),
+            }),
+        );
+    }
     if let Some(path) = serve.config.clone() {
         let gateway = Arc::clone(&gateway);
-        runtime.spawn(reload_on_hangup(path, gateway));
+        runtime.spawn(reload_on_hangup(
+            path,
+            gateway,
+            notifier.clone(),
+            Arc::clone(&config_notices),
+        ));
     }
     eprintln!(
         "modelgate serve: ready on http://{address}/v1 with {} ({} slots × {} tokens each)",
@@ -337,7 +465,11 @@ pub(crate) fn run(args: &Args, serve: &ServeArgs) -> anyhow::Result<u8> {
                 }
             };
             while !stop.load(Ordering::SeqCst) {
-                std::thread::sleep(poll);
+                // A poll, or sooner when another replica says something
+                // changed.
+                if wake_rx.recv_timeout(poll).is_ok() {
+                    while wake_rx.try_recv().is_ok() {}
+                }
                 if let Err(error) = modelgate_serving::sync(&mut store, &catalog, &by) {
                     tracing::error!(%error, "could not apply stage changes");
                 }
@@ -373,33 +505,59 @@ pub(crate) fn run(args: &Args, serve: &ServeArgs) -> anyhow::Result<u8> {
     }
 }
 
-/// Re-reads the config on SIGHUP and replaces the gateway's policy (routes,
-/// providers, prices, masking); a config that does not check keeps the old
-/// policy. Requests running keep the policy they started with.
-async fn reload_on_hangup(path: PathBuf, gateway: Arc<modelgate_gateway::Gateway>) {
+/// Re-reads the config on SIGHUP, or when another replica says it reloaded
+/// its own, and replaces the gateway's policy (routes, providers, prices,
+/// masking); a config that does not check keeps the old policy. Requests
+/// running keep the policy they started with. A reload from SIGHUP is
+/// announced to the other replicas (with `--redis`).
+async fn reload_on_hangup(
+    path: PathBuf,
+    gateway: Arc<modelgate_gateway::Gateway>,
+    notifier: Option<modelgate_gateway::notify::Notifier>,
+    notices: Arc<tokio::sync::Notify>,
+) {
     #[cfg(unix)]
-    {
-        let Ok(mut hangups) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
-            return;
-        };
-        while hangups.recv().await.is_some() {
-            match read_config(&path).and_then(|c| policy_of(&c)) {
-                Ok(policy) => {
-                    gateway.replace_policy(policy);
-                    eprintln!("modelgate serve: reloaded {}", path.display());
-                }
-                Err(error) => eprintln!(
-                    "modelgate serve: kept the running configuration; {} does not check: {error:#}",
-                    path.display()
-                ),
+    let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        #[cfg(unix)]
+        let hangup = async {
+            match hangups.as_mut() {
+                Some(signal) => signal.recv().await.is_some(),
+                None => std::future::pending::<bool>().await,
             }
+        };
+        #[cfg(not(unix))]
+        let hangup = std::future::pending::<bool>();
+        let from_signal = tokio::select! {
+            got = hangup => {
+                if !got {
+                    return;
+                }
+                true
+            }
+            () = notices.notified() => false,
+        };
+        match read_config(&path).and_then(|c| policy_of(&c)) {
+            Ok(policy) => {
+                gateway.replace_policy(policy);
+                eprintln!(
+                    "modelgate serve: reloaded {}{}",
+                    path.display(),
+                    if from_signal {
+                        ""
+                    } else {
+                        " (another replica reloaded)"
+                    }
+                );
+                if from_signal && let Some(notifier) = &notifier {
+                    notifier.publish_in_background(modelgate_gateway::notify::Notice::Config);
+                }
+            }
+            Err(error) => eprintln!(
+                "modelgate serve: kept the running configuration; {} does not check: {error:#}",
+                path.display()
+            ),
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (path, gateway);
     }
 }
 

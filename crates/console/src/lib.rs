@@ -115,6 +115,19 @@ pub struct ConsoleConfig {
     /// The evaluations a promotion to production needs (the policy's
     /// `[evaluation]`), as `models promote --policy` applies them.
     pub evaluation: EvaluationPolicy,
+    /// Called after every change the console made to the inventory (a
+    /// server uses it to tell its other replicas at once).
+    pub on_change: Option<ChangeHook>,
+}
+
+/// A function called after each change; see [`ConsoleConfig::on_change`].
+#[derive(Clone)]
+pub struct ChangeHook(pub Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for ChangeHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChangeHook")
+    }
 }
 
 /// Where the console is mounted: its links, redirects and cookies' path
@@ -127,6 +140,7 @@ impl Default for ConsoleConfig {
             secure_cookies: false,
             idle_timeout: Duration::from_secs(30 * 60),
             evaluation: EvaluationPolicy::default(),
+            on_change: None,
         }
     }
 }
@@ -198,6 +212,21 @@ impl Console {
         tokio::task::spawn_blocking(move || job(&mut console.lock_store()))
             .await
             .map_err(|e| pages::PageError::internal(format!("the console's worker failed: {e}")))
+    }
+
+    /// Run `change` with the inventory on a blocking thread, and call the
+    /// change hook when it succeeded.
+    async fn change<T: Send + 'static, E: Send + 'static>(
+        self: &Arc<Self>,
+        change: impl FnOnce(&mut Store) -> std::result::Result<T, E> + Send + 'static,
+    ) -> Result<std::result::Result<T, E>, pages::PageError> {
+        let result = self.with_store(change).await?;
+        if result.is_ok()
+            && let Some(hook) = &self.config.on_change
+        {
+            (hook.0)();
+        }
+        Ok(result)
     }
 
     /// The catalogue, from the cache when nothing changed since it was

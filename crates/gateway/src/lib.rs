@@ -6,7 +6,9 @@
 //! inventory's keys and says what a team may call; [`route`] maps public
 //! model names to ordered targets (local versions and upstream models) under
 //! the data-class rule; [`limits`] counts requests, tokens, parallel calls
-//! and spend per key and team; [`price`] prices a call; [`usage`] writes one
+//! and spend per key and team in this process, [`shared`] in Redis for
+//! every replica together, and [`limiter`] chooses between them (failing
+//! closed or falling back while Redis is down); [`price`] prices a call; [`usage`] writes one
 //! record per call off the request path; [`metrics`] exports it all to
 //! Prometheus; [`trace`] exports a span per request over OTLP with the
 //! `gen_ai.*` attributes. [`Gateway`] holds them for a server, with the part a config
@@ -21,13 +23,17 @@
 //! Main types: [`GatewayConfig`] (the `[auth]`, `[[providers]]`,
 //! `[[routes]]`, `[[prices]]`, `[masking]`, `[logging]`, `[limits]` parts of
 //! the serve config), [`Gateway`], [`Policy`], [`auth::Principal`],
-//! [`limits::Counters`] and [`limits::Permit`], [`route::Target`].
+//! [`limiter::Limiter`], [`limits::Counters`], [`shared::SharedCounters`]
+//! and [`limits::Permit`], [`route::Target`].
 
 pub mod auth;
+pub mod limiter;
 pub mod limits;
 pub mod metrics;
+pub mod notify;
 pub mod price;
 pub mod route;
+pub mod shared;
 pub mod trace;
 pub mod usage;
 
@@ -41,7 +47,8 @@ use modelgate_upstream::{Breaker, Provider, ProviderConfig};
 use serde::Deserialize;
 
 use crate::auth::{Access, Principal};
-use crate::limits::{Counters, Scope, ScopeKind};
+use crate::limiter::Limiter;
+use crate::limits::{Scope, ScopeKind};
 use crate::metrics::Metrics;
 use crate::price::{PriceConfig, PriceTable};
 use crate::route::{RouteConfig, Routes, Target};
@@ -353,8 +360,8 @@ pub struct Gateway {
     policy: RwLock<Arc<Policy>>,
     access: RwLock<Arc<Access>>,
     access_generation: Mutex<Option<i64>>,
-    /// Rate limits and budgets.
-    pub counters: Arc<Counters>,
+    /// Rate limits and budgets: in this process, or shared in Redis.
+    pub limiter: Limiter,
     breakers: Mutex<HashMap<String, Breaker>>,
     /// The usage log (none in tests that do not keep records).
     pub usage: Option<UsageLog>,
@@ -377,12 +384,19 @@ impl Gateway {
             policy: RwLock::new(Arc::new(policy)),
             access: RwLock::new(access),
             access_generation: Mutex::new(None),
-            counters: Counters::new(),
+            limiter: Limiter::local(),
             breakers: Mutex::new(HashMap::new()),
             usage,
             metrics: Metrics::new(),
             tracer: None,
         }
+    }
+
+    /// Counts limits with `limiter` (shared in Redis, say) instead of in
+    /// this process; its failures are reported in this gateway's metrics.
+    pub fn with_limiter(mut self, limiter: Limiter) -> Gateway {
+        self.limiter = limiter.with_metrics(&self.metrics);
+        self
     }
 
     /// Exports a span per request through `tracer`.

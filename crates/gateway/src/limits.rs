@@ -19,8 +19,10 @@
 //!   is under the budget, so concurrent requests overshoot it by at most
 //!   one request's worst-case cost.
 //!
-//! The seam for counting across replicas (Redis, issue 14) is this module's
-//! public surface: `admit` with its scopes and ask, `settle`, and dropping.
+//! Several replicas count in Redis instead ([`crate::shared`], with the same
+//! rules in one atomic script); [`crate::limiter::Limiter`] chooses, and
+//! falls back here when Redis cannot be reached. Either way a request holds
+//! a [`Permit`]: `settle` it with what was used, drop it when done.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -148,6 +150,12 @@ pub enum Refusal {
         /// Spent this month.
         spent_micro_usd: u64,
     },
+    /// The shared counters (Redis) cannot be reached and the gateway is
+    /// configured to fail closed.
+    Unavailable {
+        /// What went wrong, for the log and the client.
+        reason: String,
+    },
 }
 
 impl Refusal {
@@ -158,6 +166,7 @@ impl Refusal {
             Refusal::Tokens { retry_after, .. } => *retry_after,
             Refusal::Parallel { .. } => Some(Duration::from_millis(250)),
             Refusal::Budget { .. } => None,
+            Refusal::Unavailable { .. } => Some(Duration::from_secs(1)),
         }
     }
 }
@@ -206,6 +215,10 @@ impl fmt::Display for Refusal {
                 "You exceeded your current quota: this {kind}'s monthly budget of {} USD is spent ({} USD so far this month); ask an administrator to raise it",
                 usd(*limit_micro_usd),
                 usd(*spent_micro_usd)
+            ),
+            Refusal::Unavailable { reason } => write!(
+                f,
+                "The gateway cannot count this request against its limits right now ({reason}); retry shortly"
             ),
         }
     }
@@ -488,15 +501,17 @@ impl Counters {
         }
         drop(guards);
         Ok(Permit {
-            held: ordered
-                .iter()
-                .zip(shared)
-                .map(|(scope, state)| (state, scope.limits))
-                .collect(),
-            id,
+            hold: Some(Hold::Local {
+                held: ordered
+                    .iter()
+                    .zip(shared)
+                    .map(|(scope, state)| (state, scope.limits))
+                    .collect(),
+                id,
+            }),
             ask,
             headers,
-            settled: false,
+            settled: None,
         })
     }
 }
@@ -511,17 +526,42 @@ fn tighter<T: Copy>(a: Option<T>, b: Option<T>, remaining: impl Fn(&T) -> u64) -
 /// An admitted request's reservations. Dropping it ends the request: its
 /// parallel slot is freed and, unless [`settle`](Permit::settle) said what
 /// it cost, its reserved budget is released (nothing was charged) while its
-/// token reservation stays counted.
+/// token reservation stays counted. The reservations live in this process
+/// ([`Counters`]) or in the shared counters ([`crate::shared`]); dropping a
+/// shared permit sends its release without waiting for it.
 #[derive(Debug)]
 pub struct Permit {
-    held: Vec<(Shared, Limits)>,
-    id: u64,
+    hold: Option<Hold>,
     ask: Ask,
     headers: RateHeaders,
-    settled: bool,
+    /// Tokens used and cost, once settled.
+    settled: Option<(u64, u64)>,
+}
+
+/// Where a permit's reservations are held.
+#[derive(Debug)]
+enum Hold {
+    /// In this process: each scope's state and limits, and the admission's
+    /// id in the windows.
+    Local {
+        held: Vec<(Shared, Limits)>,
+        id: u64,
+    },
+    /// In the shared counters.
+    Shared(crate::shared::Held),
 }
 
 impl Permit {
+    /// A permit held in the shared counters.
+    pub(crate) fn shared(held: crate::shared::Held, ask: Ask, headers: RateHeaders) -> Permit {
+        Permit {
+            hold: Some(Hold::Shared(held)),
+            ask,
+            headers,
+            settled: None,
+        }
+    }
+
     /// The `x-ratelimit-*` values as of this admission.
     pub fn headers(&self) -> RateHeaders {
         self.headers
@@ -534,13 +574,17 @@ impl Permit {
 
     /// Replaces the reservation by what the request used and cost.
     pub fn settle(&mut self, tokens: u64, cost_micro_usd: u64) {
-        if self.settled {
+        if self.settled.is_some() {
             return;
         }
-        self.settled = true;
-        for (state, _) in &self.held {
+        self.settled = Some((tokens, cost_micro_usd));
+        // A shared permit sends what it used with its release, in one call.
+        let Some(Hold::Local { held, id }) = &self.hold else {
+            return;
+        };
+        for (state, _) in held {
             let mut state = lock(state);
-            if let Some(entry) = state.window.iter_mut().find(|e| e.id == self.id) {
+            if let Some(entry) = state.window.iter_mut().find(|e| e.id == *id) {
                 let before = entry.tokens;
                 entry.tokens = tokens;
                 state.window_tokens = state
@@ -556,12 +600,18 @@ impl Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        for (state, _) in &self.held {
-            let mut state = lock(state);
-            state.running = state.running.saturating_sub(1);
-            if !self.settled {
-                state.reserved = state.reserved.saturating_sub(self.ask.cost_micro_usd);
+        match self.hold.take() {
+            Some(Hold::Local { held, .. }) => {
+                for (state, _) in &held {
+                    let mut state = lock(state);
+                    state.running = state.running.saturating_sub(1);
+                    if self.settled.is_none() {
+                        state.reserved = state.reserved.saturating_sub(self.ask.cost_micro_usd);
+                    }
+                }
             }
+            Some(Hold::Shared(held)) => held.release(self.settled),
+            None => {}
         }
     }
 }

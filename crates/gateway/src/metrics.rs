@@ -105,6 +105,11 @@ pub struct Metrics {
     pub usage_dropped: Gauge,
     /// Busy slots of each local engine.
     pub busy_slots: Family<ModelLabels, Gauge>,
+    /// Calls to the shared counters (Redis) that failed.
+    pub limiter_redis_errors: Counter,
+    /// 1 while Redis is configured but cannot be reached (requests are
+    /// refused or counted per replica), else 0.
+    pub limiter_degraded: Gauge,
 }
 
 impl Default for Metrics {
@@ -194,6 +199,18 @@ impl Metrics {
             "Slots of a local engine running a request",
             busy_slots.clone(),
         );
+        let limiter_redis_errors = Counter::default();
+        registry.register(
+            "limiter_redis_errors",
+            "Calls to the shared rate-limit counters (redis) that failed",
+            limiter_redis_errors.clone(),
+        );
+        let limiter_degraded = Gauge::default();
+        registry.register(
+            "limiter_degraded",
+            "1 while redis is configured but unreachable (requests refused or counted per replica)",
+            limiter_degraded.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -208,6 +225,8 @@ impl Metrics {
             usage_queue_depth,
             usage_dropped,
             busy_slots,
+            limiter_redis_errors,
+            limiter_degraded,
         }
     }
 

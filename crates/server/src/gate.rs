@@ -418,19 +418,24 @@ pub(crate) async fn gate(
         estimated_prompt,
         permit: None,
     };
-    let permit =
-        match gateway
-            .counters
-            .admit(&Gateway::scopes(&record.principal), ask, Now::current())
-        {
-            Ok(p) => p,
-            Err(refusal) => {
-                // Refused before any target ran: nothing was used.
-                record.usage = Some((0, 0));
-                record.finish(429, Some(refusal.to_string()));
-                return refused(&gateway, &refusal);
-            }
-        };
+    let permit = match gateway
+        .limiter
+        .admit(&Gateway::scopes(&record.principal), ask, Now::current())
+        .await
+    {
+        Ok(p) => p,
+        Err(refusal) => {
+            // Refused before any target ran: nothing was used.
+            record.usage = Some((0, 0));
+            let status = if matches!(refusal, Refusal::Unavailable { .. }) {
+                503
+            } else {
+                429
+            };
+            record.finish(status, Some(refusal.to_string()));
+            return refused(&gateway, &refusal);
+        }
+    };
     let rate = permit.headers();
     record.permit = Some(permit);
     // The client's own deadline, when its SDK says it (OpenAI's sends its
@@ -558,17 +563,25 @@ fn forbidden(message: String, code: &'static str) -> ApiError {
     }
 }
 
-/// The 429 of a refusal, with the headers OpenAI's clients read.
+/// The 429 of a refusal (503 when the limits cannot be counted), with the
+/// headers OpenAI's clients read.
 fn refused(gateway: &Gateway, refusal: &Refusal) -> Response {
     let (reason, kind, code) = match refusal {
         Refusal::Requests { .. } => ("requests", "requests", "rate_limit_exceeded"),
         Refusal::Tokens { .. } => ("tokens", "tokens", "rate_limit_exceeded"),
         Refusal::Parallel { .. } => ("parallel", "requests", "rate_limit_exceeded"),
         Refusal::Budget { .. } => ("budget", "insufficient_quota", "insufficient_quota"),
+        Refusal::Unavailable { .. } => {
+            ("limiter_unavailable", "server_error", "limiter_unavailable")
+        }
     };
     gateway.metrics.refused(reason);
+    let status = match refusal {
+        Refusal::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::TOO_MANY_REQUESTS,
+    };
     let mut response = ApiError {
-        status: StatusCode::TOO_MANY_REQUESTS,
+        status,
         message: refusal.to_string(),
         kind,
         param: None,
@@ -584,6 +597,9 @@ fn refused(gateway: &Gateway, refusal: &Refusal) -> Response {
             }
             if let Ok(v) = HeaderValue::from_str(&ms.div_ceil(1000).to_string()) {
                 headers.insert(header::RETRY_AFTER, v);
+            }
+            if matches!(refusal, Refusal::Unavailable { .. }) {
+                headers.insert("x-should-retry", HeaderValue::from_static("true"));
             }
         }
         None => {

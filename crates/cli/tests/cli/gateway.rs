@@ -15,14 +15,14 @@ use super::inventory::{Inventory, fixtures, path};
 use super::serve::{Server, add_and_approve, python, repo_root};
 
 /// The mock upstreams, stopped when dropped.
-struct Mocks {
+pub(super) struct Mocks {
     child: std::process::Child,
-    openai: u16,
+    pub(super) openai: u16,
     anthropic: u16,
 }
 
 impl Mocks {
-    fn start() -> Mocks {
+    pub(super) fn start() -> Mocks {
         let mut child = Command::new(python())
             .arg(repo_root().join("tests/gateway/mock_upstreams.py"))
             .args(["--lifetime", "900"])
@@ -131,7 +131,7 @@ otlp_endpoint = "http://127.0.0.1:{openai}"
 }
 
 /// A key for `team` made with the CLI.
-fn key(inventory: &Inventory, team: &str, extra: &[&str]) -> String {
+pub(super) fn key(inventory: &Inventory, team: &str, extra: &[&str]) -> String {
     let mut args = vec!["keys", "create", "--team", team];
     args.extend_from_slice(extra);
     let created = inventory.json(&args);

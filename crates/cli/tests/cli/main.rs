@@ -21,5 +21,6 @@ mod eval;
 mod formats;
 mod gateway;
 mod inventory;
+mod replicas;
 mod serve;
 mod sign;

@@ -133,6 +133,28 @@ impl Server {
         }
     }
 
+    /// Waits up to `limit` for a line of the server's log containing
+    /// `needle`.
+    pub(super) fn wait_for(&mut self, needle: &str, limit: Duration) -> bool {
+        if self.log.iter().any(|l| l.contains(needle)) {
+            return true;
+        }
+        let deadline = std::time::Instant::now() + limit;
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match self.stderr.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    self.log.push(line);
+                    if found {
+                        return true;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
     /// The server's process id.
     pub(super) fn pid(&self) -> u32 {
         self.child.id()

@@ -47,7 +47,7 @@ pub(crate) async fn review(
     };
     let target = reference.clone();
     console
-        .with_store(move |store| store.review(&target, &review))
+        .change(move |store| store.review(&target, &review))
         .await??;
     Ok(to_version(&reference))
 }
@@ -96,7 +96,7 @@ pub(crate) async fn stage(
                 sign_offs: Vec::new(),
             };
             console
-                .with_store(move |store| store.approve(&target, &approval).map(|_| ()))
+                .change(move |store| store.approve(&target, &approval).map(|_| ()))
                 .await??;
         }
         "promote" => {
@@ -107,12 +107,12 @@ pub(crate) async fn stage(
                 override_evaluation: override_,
             };
             console
-                .with_store(move |store| store.promote_with(&target, &promotion).map(|_| ()))
+                .change(move |store| store.promote_with(&target, &promotion).map(|_| ()))
                 .await??;
         }
         "deprecate" => {
             console
-                .with_store(move |store| store.deprecate(&target, &by, note.as_deref()).map(|_| ()))
+                .change(move |store| store.deprecate(&target, &by, note.as_deref()).map(|_| ()))
                 .await??;
         }
         other => {
@@ -186,7 +186,7 @@ pub(crate) async fn revoke(
     let target = reference.clone();
     let by = viewer.name.clone();
     console
-        .with_store(move |store| store.revoke(&target, &by, &form.reason).map(|_| ()))
+        .change(move |store| store.revoke(&target, &by, &form.reason).map(|_| ()))
         .await??;
     Ok(to_version(&reference))
 }

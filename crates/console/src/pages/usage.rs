@@ -184,7 +184,7 @@ pub(crate) async fn create_key(
     new.data_class = data_class;
     let by = viewer.name.clone();
     let (issued, keys) = console
-        .with_store(
+        .change(
             move |store| -> std::result::Result<_, modelgate_inventory::Error> {
                 let issued = store.create_key(&new, &by)?;
                 Ok((issued, store.keys(None, true)?))
@@ -219,7 +219,7 @@ pub(crate) async fn revoke_key(
     require_admin(&viewer, "revoke an API key")?;
     let by = viewer.name.clone();
     console
-        .with_store(move |store| store.revoke_key(&form.id, &by, &form.reason).map(|_| ()))
+        .change(move |store| store.revoke_key(&form.id, &by, &form.reason).map(|_| ()))
         .await??;
     Ok(Redirect::to(&format!("{base}/keys")).into_response())
 }

@@ -1,0 +1,446 @@
+//! The shared counters against a real Redis (Debian's `redis-server`,
+//! started here on a free loopback port), with several `SharedCounters`
+//! standing for several replicas. Skipped when `redis-server` is missing,
+//! unless `MODELGATE_REQUIRE_REDIS` is set (as `scripts/test.sh` does).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use modelgate_gateway::limiter::{Limiter, OnUnavailable, Sharing};
+use modelgate_gateway::limits::{Ask, Limits, Now, Permit, Refusal, Scope, ScopeKind};
+use modelgate_gateway::metrics::Metrics;
+use modelgate_gateway::notify::{Notice, Notifier};
+use modelgate_gateway::shared::SharedCounters;
+
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_redis(port: u16) -> Option<Redis> {
+    let child = match Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(error) => {
+            assert!(
+                std::env::var_os("MODELGATE_REQUIRE_REDIS").is_none(),
+                "redis-server could not start ({error}); scripts/native-deps.sh installs it"
+            );
+            eprintln!("skipped: no redis-server ({error})");
+            return None;
+        }
+    };
+    let redis = Redis { child, port };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(redis)
+}
+
+fn url(port: u16) -> String {
+    format!("redis://127.0.0.1:{port}")
+}
+
+fn replicas(port: u16, n: usize) -> Vec<Arc<SharedCounters>> {
+    (0..n)
+        .map(|_| {
+            Arc::new(SharedCounters::new(&url(port), "test:", Duration::from_millis(500)).unwrap())
+        })
+        .collect()
+}
+
+fn key(limits: Limits) -> Vec<Scope> {
+    vec![Scope {
+        kind: ScopeKind::Key,
+        id: "k1".into(),
+        limits,
+    }]
+}
+
+const MONTH: u32 = 24_323;
+
+async fn admit(
+    counters: &Arc<SharedCounters>,
+    scopes: &[Scope],
+    ask: Ask,
+) -> Result<Permit, Refusal> {
+    counters.admit(scopes, ask, MONTH).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_admit_one_limit_of_requests_per_minute() {
+    let Some(redis) = start_redis(free_port()) else {
+        return;
+    };
+    let replicas = replicas(redis.port, 3);
+    let scopes = key(Limits {
+        rpm: Some(100),
+        ..Limits::default()
+    });
+    let mut admitted = 0;
+    let mut refusals = Vec::new();
+    for i in 0..300 {
+        match admit(&replicas[i % 3], &scopes, Ask::default()).await {
+            Ok(permit) => {
+                admitted += 1;
+                drop(permit);
+            }
+            Err(refusal) => refusals.push(refusal),
+        }
+    }
+    assert_eq!(admitted, 100, "one limit of 100 over three replicas");
+    match &refusals[0] {
+        Refusal::Requests {
+            kind,
+            limit,
+            retry_after,
+        } => {
+            assert_eq!((*kind, *limit), (ScopeKind::Key, 100));
+            assert!(*retry_after > Duration::from_secs(50), "{retry_after:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_admissions_from_three_replicas_never_pass_the_limit() {
+    let Some(redis) = start_redis(free_port()) else {
+        return;
+    };
+    let replicas = replicas(redis.port, 3);
+    let scopes = key(Limits {
+        rpm: Some(50),
+        ..Limits::default()
+    });
+    let mut tasks = Vec::new();
+    for i in 0..150 {
+        let counters = Arc::clone(&replicas[i % 3]);
+        let scopes = scopes.clone();
+        tasks.push(tokio::spawn(async move {
+            counters
+                .admit(&scopes, Ask::default(), MONTH)
+                .await
+                .unwrap()
+                .is_ok()
+        }));
+    }
+    let mut admitted = 0;
+    for task in tasks {
+        admitted += usize::from(task.await.unwrap());
+    }
+    assert_eq!(admitted, 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_reservations_are_replaced_by_what_was_used() {
+    let Some(redis) = start_redis(free_port()) else {
+        return;
+    };
+    let replicas = replicas(redis.port, 2);
+    let scopes = key(Limits {
+        tpm: Some(1000),
+        ..Limits::default()
+    });
+    let ask = Ask {
+        tokens: 600,
+        cost_micro_usd: 0,
+    };
+    let mut first = admit(&replicas[0], &scopes, ask).await.unwrap();
+    // 600 reserved: another 600 does not fit, on any replica.
+    match admit(&replicas[1], &scopes, ask).await {
+        Err(Refusal::Tokens {
+            limit: 1000,
+            asked: 600,
+            retry_after: Some(_),
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    // It used 100: once released, 600 more fit.
+    first.settle(100, 0);
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match admit(&replicas[1], &scopes, ask).await {
+            Ok(permit) => {
+                assert_eq!(permit.headers().tokens.map(|t| t.1), Some(300));
+                break;
+            }
+            Err(refusal) => {
+                assert!(Instant::now() < deadline, "never released: {refusal:?}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    // More than the whole limit never fits.
+    match admit(
+        &replicas[0],
+        &scopes,
+        Ask {
+            tokens: 1001,
+            cost_micro_usd: 0,
+        },
+    )
+    .await
+    {
+        Err(Refusal::Tokens {
+            retry_after: None, ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_slots_are_shared_and_freed_on_drop() {
+    let Some(redis) = start_redis(free_port()) else {
+        return;
+    };
+    let replicas = replicas(redis.port, 2);
+    let scopes = key(Limits {
+        max_parallel: Some(2),
+        ..Limits::default()
+    });
+    let a = admit(&replicas[0], &scopes, Ask::default()).await.unwrap();
+    let _b = admit(&replicas[1], &scopes, Ask::default()).await.unwrap();
+    match admit(&replicas[0], &scopes, Ask::default()).await {
+        Err(Refusal::Parallel { limit: 2, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    drop(a);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while admit(&replicas[1], &scopes, Ask::default()).await.is_err() {
+        assert!(Instant::now() < deadline, "the slot was never freed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn budgets_overshoot_by_at_most_one_worst_case_across_replicas() {
+    let Some(redis) = start_redis(free_port()) else {
+        return;
+    };
+    let replicas = replicas(redis.port, 3);
+    let budget = 1_000_000;
+    let worst = 300_000;
+    let scopes = vec![
+        Scope {
+            kind: ScopeKind::Key,
+            id: "k2".into(),
+            limits: Limits::default(),
+        },
+        Scope {
+            kind: ScopeKind::Team,
+            id: "search".into(),
+            limits: Limits {
+                budget_micro_usd: Some(budget),
+                ..Limits::default()
+            },
+        },
+    ];
+    // What the team spent before the counters held it.
+    replicas[0]
+        .preload_spent(ScopeKind::Team, "search", MONTH, 100_000)
+        .await
+        .unwrap();
+    // Another replica's preload does not overwrite it.
+    replicas[1]
+        .preload_spent(ScopeKind::Team, "search", MONTH, 5)
+        .await
+        .unwrap();
+    let ask = Ask {
+        tokens: 10,
+        cost_micro_usd: worst,
+    };
+    let mut running = Vec::new();
+    let mut i = 0;
+    let refusal = loop {
+        match admit(&replicas[i % 3], &scopes, ask).await {
+            Ok(permit) => running.push(permit),
+            Err(refusal) => break refusal,
+        }
+        i += 1;
+    };
+    // 100k spent + 3 × 300k reserved = 1.0M ≥ budget after the third.
+    assert_eq!(running.len(), 3);
+    let reserved_total = 100_000 + worst * running.len() as u64;
+    assert!(reserved_total < budget + worst);
+    match refusal {
+        Refusal::Budget {
+            kind: ScopeKind::Team,
+            limit_micro_usd,
+            spent_micro_usd: 100_000,
+        } => assert_eq!(limit_micro_usd, budget),
+        other => panic!("{other:?}"),
+    }
+    // Each actually cost 250k: charged, reservations released.
+    for mut permit in running {
+        permit.settle(10, 250_000);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (spent, reserved) = replicas[2]
+            .spent(ScopeKind::Team, "search", MONTH)
+            .await
+            .unwrap();
+        if (spent, reserved) == (850_000, 0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "spent {spent}, reserved {reserved}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // 850k + 300k worst case: one more is admitted, then none.
+    let last = admit(&replicas[0], &scopes, ask).await.unwrap();
+    assert!(admit(&replicas[1], &scopes, ask).await.is_err());
+    drop(last);
+}
+
+fn limiter(port: u16, on_unavailable: OnUnavailable, metrics: &Metrics) -> Limiter {
+    Limiter::shared(Sharing {
+        counters: Arc::new(
+            SharedCounters::new(&url(port), "test:", Duration::from_millis(200)).unwrap(),
+        ),
+        on_unavailable,
+        replicas: 3,
+    })
+    .with_metrics(metrics)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_fail_closed_refuses_and_recovers_when_it_returns() {
+    if std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        return;
+    }
+    let port = free_port();
+    let metrics = Metrics::new();
+    let limiter = limiter(port, OnUnavailable::FailClosed, &metrics);
+    let scopes = key(Limits {
+        rpm: Some(100),
+        ..Limits::default()
+    });
+    match limiter.admit(&scopes, Ask::default(), Now::current()).await {
+        Err(Refusal::Unavailable { reason }) => assert!(reason.contains("redis"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(limiter.degraded());
+    let text = metrics.render();
+    assert!(text.contains("modelgate_limiter_degraded 1"), "{text}");
+    assert!(
+        text.contains("modelgate_limiter_redis_errors_total 1"),
+        "{text}"
+    );
+
+    // Redis comes up: within a probe interval, requests are admitted again.
+    let _redis = start_redis(port).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match limiter.admit(&scopes, Ask::default(), Now::current()).await {
+            Ok(_) => break,
+            Err(Refusal::Unavailable { .. }) => {
+                assert!(Instant::now() < deadline, "never recovered");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert!(!limiter.degraded());
+    assert!(metrics.render().contains("modelgate_limiter_degraded 0"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_fallback_counts_a_share_of_each_limit() {
+    let port = free_port();
+    let metrics = Metrics::new();
+    let limiter = limiter(port, OnUnavailable::Fallback, &metrics);
+    let scopes = key(Limits {
+        rpm: Some(100),
+        ..Limits::default()
+    });
+    let mut admitted = 0;
+    for _ in 0..100 {
+        if limiter
+            .admit(&scopes, Ask::default(), Now::current())
+            .await
+            .is_ok()
+        {
+            admitted += 1;
+        }
+    }
+    // 100 per minute over 3 replicas: 33 each.
+    assert_eq!(admitted, 33);
+    assert!(limiter.degraded());
+    assert!(metrics.render().contains("modelgate_limiter_degraded 1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_reach_every_listener() {
+    let Some(redis) = start_redis(free_port()) else {
+        return;
+    };
+    let heard: Arc<Mutex<Vec<(usize, Notice)>>> = Arc::default();
+    for listener in 0..2 {
+        let heard = Arc::clone(&heard);
+        let notifier = Notifier::new(&url(redis.port), "test:").unwrap();
+        tokio::spawn(notifier.listen(Duration::from_millis(100), move |notice| {
+            heard.lock().unwrap().push((listener, notice));
+        }));
+    }
+    // Both subscribed (each hears one notice on subscribing).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while heard.lock().unwrap().len() < 2 {
+        assert!(Instant::now() < deadline, "the listeners never subscribed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let notifier = Notifier::new(&url(redis.port), "test:").unwrap();
+    let told = tokio::task::spawn_blocking(move || notifier.publish_blocking(Notice::Config))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(told, 2);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let configs = heard
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, n)| *n == Notice::Config)
+            .count();
+        if configs == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "heard {configs} of 2");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -1,0 +1,252 @@
+"""The real OpenAI Python SDK against three `modelgate serve` replicas that
+share one inventory and one Redis.
+
+Run by crates/cli/tests/cli/replicas.rs, which starts Redis, the mock
+upstreams and the three replicas (each with --redis and --replicas 3, and
+polling only every 30 s, so a change that arrives within 5 s came by Redis
+pub/sub). Each check prints one line; any failure raises, and the script
+exits non-zero.
+
+    python replicas_client.py --base-urls URL1,URL2,URL3 --keys keys.json \
+        --modelgate BIN --home DIR --config FILE --pids P1,P2,P3 --redis URL
+"""
+
+import argparse
+import concurrent.futures
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+
+import openai
+
+p = argparse.ArgumentParser()
+p.add_argument("--base-urls", required=True)
+p.add_argument("--keys", required=True)
+p.add_argument("--modelgate", required=True)
+p.add_argument("--home", required=True)
+p.add_argument("--config", required=True)
+p.add_argument("--pids", required=True)
+p.add_argument("--redis", required=True)
+args = p.parse_args()
+
+BASES = args.base_urls.split(",")
+PIDS = [int(x) for x in args.pids.split(",")]
+KEYS = json.load(open(args.keys))
+HI = [{"role": "user", "content": "Say hello."}]
+assert len(BASES) == 3 and len(PIDS) == 3
+
+
+def client(base, key, retries=0):
+    return openai.OpenAI(base_url=base, api_key=key, max_retries=retries, timeout=120)
+
+
+def check(name):
+    def wrap(f):
+        started = time.monotonic()
+        f()
+        print(f"ok  {name} ({time.monotonic() - started:.2f} s)", flush=True)
+        return f
+
+    return wrap
+
+
+def modelgate(*argv):
+    # The CLI tells the replicas about its change through Redis.
+    env = dict(os.environ, MODELGATE_HOME=args.home, MODELGATE_REDIS_URL=args.redis)
+    out = subprocess.run([args.modelgate, *argv], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, f"modelgate {' '.join(argv)}: {out.returncode}\n{out.stderr}"
+    return out.stdout
+
+
+def db():
+    return sqlite3.connect(os.path.join(args.home, "inventory.db"), timeout=30)
+
+
+@check("300 requests round-robin over 3 replicas against a 100-RPM key admit at most 101")
+def _():
+    clients = [client(b, KEYS["rpm"]) for b in BASES]
+    admitted, refused = 0, 0
+    for i in range(300):
+        try:
+            clients[i % 3].chat.completions.create(model="mock", messages=HI, max_tokens=4)
+            admitted += 1
+        except openai.RateLimitError as e:
+            assert e.code == "rate_limit_exceeded", e
+            assert int(e.response.headers["retry-after-ms"]) > 0
+            refused += 1
+    assert 100 <= admitted <= 101, admitted
+    assert admitted + refused == 300
+
+
+@check("the same 300 requests sent concurrently admit at most 101")
+def _():
+    def one(i):
+        try:
+            client(BASES[i % 3], KEYS["rpm2"]).chat.completions.create(
+                model="mock", messages=HI, max_tokens=4
+            )
+            return 1
+        except openai.RateLimitError:
+            return 0
+
+    with concurrent.futures.ThreadPoolExecutor(24) as pool:
+        admitted = sum(pool.map(one, range(300)))
+    assert 100 <= admitted <= 101, admitted
+
+
+@check("a budget across replicas is overshot by at most one request's worst case")
+def _():
+    def one(i):
+        try:
+            client(BASES[i % 3], KEYS["budget"]).chat.completions.create(
+                model="mock", messages=HI, max_tokens=8
+            )
+            return "ok"
+        except openai.RateLimitError as e:
+            assert e.code == "insufficient_quota", e
+            return "quota"
+
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        outcomes = list(pool.map(one, range(36)))
+    assert "ok" in outcomes and "quota" in outcomes, outcomes
+    key_id = KEYS["budget"].split("-")[1]
+    # Every admitted request is recorded; their total against the budget.
+    deadline = time.monotonic() + 10
+    while True:
+        with db() as conn:
+            n, cost = conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(cost_micro_usd), 0) FROM usage "
+                "WHERE key_id = ? AND status = 200",
+                (key_id,),
+            ).fetchone()
+        if n == outcomes.count("ok") or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert n == outcomes.count("ok"), (n, outcomes)
+    budget = 20_000  # $0.02
+    # The worst case of one request: its prompt estimate plus max_tokens,
+    # at $100 per million tokens each way, is well under $0.01.
+    worst = 10_000
+    assert cost < budget + worst, (cost, n)
+
+
+@check("a key revoked with the CLI is refused on every replica within 5 s")
+def _():
+    for base in BASES:
+        client(base, KEYS["revoked"]).chat.completions.create(model="mock", messages=HI, max_tokens=4)
+    key_id = KEYS["revoked"].split("-")[1]
+    started = time.monotonic()
+    modelgate("keys", "revoke", key_id, "--reason", "replica test")
+    pending = set(range(3))
+    while pending:
+        assert time.monotonic() - started < 5, f"replicas {pending} still accept the key"
+        for i in list(pending):
+            try:
+                client(BASES[i], KEYS["revoked"]).chat.completions.create(
+                    model="mock", messages=HI, max_tokens=4
+                )
+            except openai.AuthenticationError:
+                pending.discard(i)
+        time.sleep(0.05)
+
+
+@check("a config reload on one replica reaches the others")
+def _():
+    text = open(args.config).read()
+    assert 'name = "mock2"' not in text
+    with open(args.config, "a") as f:
+        f.write('\n[[routes]]\nname = "mock2"\n[[routes.targets]]\nprovider = "mock-openai"\nmodel = "echo"\n')
+    modelgate("teams", "grant", "search", "mock2")
+    os.kill(PIDS[0], signal.SIGHUP)
+    started = time.monotonic()
+    pending = set(range(3))
+    while pending:
+        assert time.monotonic() - started < 5, f"replicas {pending} do not know route mock2"
+        for i in list(pending):
+            try:
+                client(BASES[i], KEYS["plain"]).chat.completions.create(
+                    model="mock2", messages=HI, max_tokens=4
+                )
+                pending.discard(i)
+            except (openai.NotFoundError, openai.PermissionDeniedError):
+                pass
+        time.sleep(0.1)
+
+
+@check("concurrent approvals and key creations leave one verified audit chain")
+def _():
+    names = [f"extra{i}@1.0" for i in range(3)]
+
+    def approve(name):
+        modelgate("models", "approve", name, "--by", "tester", "--override", "--note", "replica test")
+
+    def create(i):
+        out = json.loads(modelgate("keys", "create", "--team", f"team{i % 3}", "--format", "json"))
+        return out["key"]
+
+    with concurrent.futures.ThreadPoolExecutor(9) as pool:
+        jobs = [pool.submit(approve, n) for n in names] + [pool.submit(create, i) for i in range(6)]
+        for job in jobs:
+            job.result()
+    # Exits non-zero (and modelgate() raises) unless the chain verifies.
+    modelgate("audit", "verify")
+    with db() as conn:
+        seqs = [r[0] for r in conn.execute("SELECT seq FROM events ORDER BY seq")]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "the chain has a gap"
+
+
+@check("killing a replica mid-stream loses no usage record of a completed request")
+def _():
+    victim = client(BASES[2], KEYS["stream"])
+    ids = []
+    for _ in range(5):
+        raw = victim.chat.completions.with_raw_response.create(
+            model="smollm2@1.0", messages=HI, max_tokens=4
+        )
+        ids.append(raw.headers["x-request-id"])
+    stream = victim.chat.completions.create(
+        model="smollm2@1.0", messages=HI, max_tokens=400, stream=True
+    )
+    chunks = 0
+    try:
+        for _ in stream:
+            chunks += 1
+            if chunks == 3:
+                os.kill(PIDS[2], signal.SIGKILL)
+    except (openai.APIConnectionError, openai.APIError, Exception):
+        pass
+    assert chunks >= 3
+    with db() as conn:
+        found = {
+            r[0]
+            for r in conn.execute(
+                f"SELECT request_id FROM usage WHERE request_id IN ({','.join('?' * len(ids))})", ids
+            )
+        }
+    assert found == set(ids), f"lost {set(ids) - found}"
+
+
+@check("a version revoked on one replica stops on the others within 5 s")
+def _():
+    live = BASES[:2]
+    for base in live:
+        client(base, KEYS["plain"]).chat.completions.create(
+            model="smollm2@1.0", messages=HI, max_tokens=2
+        )
+    started = time.monotonic()
+    modelgate("models", "revoke", "smollm2@1.0", "--by", "tester", "--reason", "replica test")
+    pending = set(range(len(live)))
+    while pending:
+        assert time.monotonic() - started < 5, f"replicas {pending} still serve smollm2@1.0"
+        for i in list(pending):
+            try:
+                client(live[i], KEYS["plain"]).chat.completions.create(
+                    model="smollm2@1.0", messages=HI, max_tokens=2
+                )
+            except (openai.NotFoundError, openai.PermissionDeniedError, openai.APIStatusError):
+                pending.discard(i)
+        time.sleep(0.05)
+print("all checks passed", flush=True)
