@@ -13,6 +13,10 @@ prompt carries an email address, so masking has work to do.
              above the load, so checked but never refusing), masking
              (external = "mask"), the usage log (prompts = true), metrics and a
              price table.
+  modelgate-redis
+             the same, with the RPM/TPM limits counted in Redis
+             (`serve --redis`, a `redis-server` started on loopback for the
+             run): what sharing the limits across replicas adds
   litellm    `litellm --config` (`litellm[proxy]` from bench/requirements.txt,
              in the bench venv), master key, no database, --num_workers 1.
 
@@ -39,12 +43,12 @@ system, seconds apart. What is printed, per system and point:
 
 Non-2xx answers and connection errors are counted per point and flagged; a
 point with any is never averaged in silently. Goals (issue): p99 added < 1 ms
-at 1 concurrent and at 500 RPS; >= 20x lower p99 added than LiteLLM at the
+at 1 concurrent and at 500 RPS (< 1.5 ms at 500 RPS with Redis); >= 20x lower p99 added than LiteLLM at the
 highest rate LiteLLM keeps up with; idle RSS < 50 MB; soak growth < 5 MB
 (MB = 10^6 bytes). Exit status 1 when modelgate or direct points had errors.
 
     python3 bench/gateway_vs_litellm.py [--modelgate target/release/modelgate]
-        [--litellm PATH] [--oha PATH] [--only modelgate|litellm] [--duration 10]
+        [--litellm PATH] [--oha PATH] [--only modelgate,modelgate-redis,litellm] [--duration 10]
         [--rates 200,500,1000] [--ladder-start 100] [--max-rate 5000] [--connections 64]
         [--soak 600] [--soak-rate 300] [--litellm-workers 1] [--quick] [--json OUT]
 
@@ -265,7 +269,22 @@ def wait_ready(proc, key, probe, timeout=180):
     raise RuntimeError(f"{proc.name} was not ready in {timeout} s ({last}):\n{proc.log_tail()}")
 
 
-def start_modelgate(binary, tmp, mock_port):
+def start_redis(tmp):
+    port = free_port()
+    proc = Proc("redis-server", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                 "--appendonly", "no"], os.path.join(tmp, "redis.log"))
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, f"redis://127.0.0.1:{port}"
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not listen:\n{proc.log_tail()}")
+            time.sleep(0.05)
+
+
+def start_modelgate(binary, tmp, mock_port, redis_url=None):
     os.makedirs(tmp)
     env = dict(os.environ, MODELGATE_HOME=os.path.join(tmp, "home"), **{MG_KEY_ENV: UPSTREAM_KEY})
 
@@ -305,7 +324,9 @@ restore = true
 prompts = true
 """)
     log = os.path.join(tmp, "modelgate.log")
-    proc = Proc("modelgate serve", [binary, "serve", "--config", config, "--listen", "127.0.0.1:0"], log, env=env)
+    shared = ["--redis", redis_url] if redis_url else []
+    proc = Proc("modelgate serve", [binary, "serve", "--config", config, "--listen", "127.0.0.1:0", *shared], log,
+                env=env)
     marker = "modelgate serve: ready on http://127.0.0.1:"
 
     def probe():
@@ -531,6 +552,11 @@ def goals(systems):
 
     def ok_point(r):
         return r is not None and r["through"]["kept_up"] and r["p99_added_ms"] is not None
+    shared = systems.get("modelgate-redis")
+    if shared:
+        r = at(shared, "500 RPS")
+        out.append(("modelgate-redis p99 added at 500 RPS (ms)", r and r["p99_added_ms"], "< 1.5",
+                    None if r is None else ok_point(r) and r["p99_added_ms"] < 1.5))
     if mg:
         for label in ("1 concurrent", "500 RPS"):
             r = at(mg, label)
@@ -561,7 +587,8 @@ def main():
     p.add_argument("--litellm", help="the litellm executable (default: from scripts/bench-venv.sh)")
     p.add_argument("--litellm-workers", type=int, default=1)
     p.add_argument("--oha", help="the oha executable (default: on PATH, else installed once)")
-    p.add_argument("--only", choices=["modelgate", "litellm"])
+    systems_known = ["modelgate", "modelgate-redis", "litellm"]
+    p.add_argument("--only", help=f"comma-separated, of {', '.join(systems_known)}")
     p.add_argument("--duration", type=float, default=10.0, help="seconds per measured point")
     p.add_argument("--rates", default="200,500,1000")
     p.add_argument("--ladder-start", type=int, default=100, help="first rate of the x1.5 ladder")
@@ -577,9 +604,11 @@ def main():
         ctx.duration, ctx.soak, ctx.max_rate = 2.0, 0.0, min(ctx.max_rate, 1000)
     if ctx.duration < 1 or not 1 <= ctx.ladder_start <= ctx.max_rate or ctx.connections < 1 or min(ctx.rates) < 1:
         p.error("--duration >= 1, 1 <= --ladder-start <= --max-rate, --connections >= 1, rates >= 1")
-    names = [ctx.only] if ctx.only else ["modelgate", "litellm"]
+    names = [n.strip() for n in ctx.only.split(",")] if ctx.only else systems_known
+    if any(n not in systems_known for n in names):
+        p.error(f"--only: choose from {', '.join(systems_known)}")
     ctx.modelgate = os.path.abspath(ctx.modelgate)
-    if "modelgate" in names and not os.access(ctx.modelgate, os.X_OK):
+    if any(n.startswith("modelgate") for n in names) and not os.access(ctx.modelgate, os.X_OK):
         p.error(f"{ctx.modelgate} is not an executable: build it (cargo build --release) or pass --modelgate")
     ctx.oha = find_oha(ctx.oha)
     if "litellm" in names and not ctx.litellm:
@@ -600,6 +629,14 @@ def main():
                     proc, key = start_modelgate(ctx.modelgate, os.path.join(tmp, "mg"), ctx.mock.port)
                     what = "every layer on (key auth, route allow-list, RPM/TPM, masking, usage log, metrics, prices)"
                     meta["modelgate"] = version([ctx.modelgate, "--version"])
+                elif name == "modelgate-redis":
+                    redis_dir = os.path.join(tmp, "redis")
+                    os.makedirs(redis_dir)
+                    redis, url = start_redis(redis_dir)
+                    started.append(redis)
+                    proc, key = start_modelgate(ctx.modelgate, os.path.join(tmp, "mg-redis"), ctx.mock.port, url)
+                    what = "the same, with the limits counted in Redis (serve --redis)"
+                    meta["redis"] = version(["redis-server", "--version"])
                 else:
                     proc, key = start_litellm(ctx.litellm, os.path.join(tmp, "ll"), ctx.mock.port, ctx.litellm_workers)
                     what = f"LiteLLM proxy, master key, no database, {ctx.litellm_workers} worker(s)"
@@ -610,7 +647,7 @@ def main():
                 measure(ctx, system)
                 if name == "modelgate" and ctx.soak > 0:
                     soak(ctx, system)
-                if name == "modelgate":
+                if name.startswith("modelgate"):
                     system["metrics"] = scrape_metrics(proc.port)
                 proc.stop()
                 started.remove(proc)
