@@ -21,6 +21,7 @@ import subprocess
 import time
 
 import openai
+import requests
 
 p = argparse.ArgumentParser()
 p.add_argument("--base-urls", required=True)
@@ -249,4 +250,41 @@ def _():
             except (openai.NotFoundError, openai.PermissionDeniedError, openai.APIStatusError):
                 pending.discard(i)
         time.sleep(0.05)
+
+
+@check("Redis stopped: 503 with x-should-retry (fail-closed); restarted: served again without a restart")
+def _():
+    port = args.redis.rsplit(":", 1)[1]
+    subprocess.run(["redis-cli", "-p", port, "shutdown", "nosave"], capture_output=True)
+    limited = client(BASES[0], KEYS["limited"])
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            limited.chat.completions.create(model="mock", messages=HI, max_tokens=4)
+            assert time.monotonic() < deadline, "still admitted without redis"
+            time.sleep(0.1)
+        except openai.InternalServerError as e:
+            assert e.status_code == 503, e
+            assert e.response.headers["x-should-retry"] == "true"
+            break
+    # A key with no limits needs no counting, and is still served.
+    client(BASES[0], KEYS["plain"]).chat.completions.create(model="mock", messages=HI, max_tokens=4)
+    metrics = requests.get(BASES[0].rsplit("/v1", 1)[0] + "/metrics", timeout=10).text
+    assert "modelgate_limiter_degraded 1" in metrics, metrics
+    redis = subprocess.Popen(["redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                limited.chat.completions.create(model="mock", messages=HI, max_tokens=4)
+                break
+            except openai.InternalServerError:
+                assert time.monotonic() < deadline, "never served again after redis came back"
+                time.sleep(0.1)
+    finally:
+        redis.terminate()
+        redis.wait()
+
+
 print("all checks passed", flush=True)

@@ -2,6 +2,7 @@
 //! for every replica together ([`SharedCounters`]), with what to do while
 //! Redis cannot be reached ([`OnUnavailable`]).
 //!
+//! Requests whose key and team have no limits at all never call Redis.
 //! While Redis is down, requests are not sent to it one by one: after a
 //! failure the limiter counts degraded for [`PROBE_EVERY`], then lets one
 //! request try Redis again, so recovery needs no restart and a dead Redis
@@ -154,6 +155,11 @@ impl Limiter {
         let Some(sharing) = &self.sharing else {
             return self.local.admit(scopes, ask, now);
         };
+        // Nothing to count together: no call to Redis, and no refusal while
+        // it is down.
+        if scopes.iter().all(|scope| scope.limits.is_unlimited()) {
+            return self.local.admit(scopes, ask, now);
+        }
         let probe = match *self.health.lock().unwrap_or_else(PoisonError::into_inner) {
             Health::Shared => true,
             Health::Degraded { retry_at } => now.instant >= retry_at,

@@ -380,6 +380,24 @@ async fn without_redis_fail_closed_refuses_and_recovers_when_it_returns() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_without_limits_never_need_redis() {
+    let metrics = Metrics::new();
+    let limiter = limiter(free_port(), OnUnavailable::FailClosed, &metrics);
+    for _ in 0..3 {
+        limiter
+            .admit(&key(Limits::default()), Ask::default(), Now::current())
+            .await
+            .unwrap();
+    }
+    assert!(!limiter.degraded());
+    assert!(
+        metrics
+            .render()
+            .contains("modelgate_limiter_redis_errors_total 0")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_redis_fallback_counts_a_share_of_each_limit() {
     let port = free_port();
     let metrics = Metrics::new();

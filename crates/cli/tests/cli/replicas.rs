@@ -4,7 +4,9 @@
 //! limit and one budget across replicas, a key revocation, a config reload
 //! and a version revocation reaching every replica within 5 s, a replica
 //! killed mid-stream losing no usage record of a completed request, and
-//! concurrent approvals and key creations leaving one verified audit chain.
+//! concurrent approvals and key creations leaving one verified audit chain,
+//! and Redis stopped (503, fail-closed) and started again (served again
+//! without a restart).
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -116,6 +118,7 @@ fn three_replicas_share_limits_changes_and_one_audit_chain() {
         "revoked": key(&inventory, "search", &[]),
         "plain": key(&inventory, "search", &[]),
         "stream": key(&inventory, "search", &[]),
+        "limited": key(&inventory, "search", &["--rpm", "1000"]),
     });
     inventory.expect(
         0,
