@@ -119,15 +119,22 @@ for s = 0, n - 1 do
     if tokens > tpm then return {'tokens', s, tpm, -1} end
     local sum = num(redis.call('GET', KEYS[k + 3]))
     if sum + tokens > tpm then
+      -- When enough of the oldest reservations leave; looking at the
+      -- oldest 1000 at most (a refusal must stay cheap), else a window.
       local need = sum + tokens - tpm
       local freed = 0
       local after = window
-      local entries = redis.call('ZRANGE', KEYS[k + 1], 0, -1, 'WITHSCORES')
-      for i = 1, #entries, 2 do
-        freed = freed + num(redis.call('HGET', KEYS[k + 2], entries[i]))
-        if freed >= need then
-          after = tonumber(entries[i + 1]) + window - now
-          break
+      local entries = redis.call('ZRANGE', KEYS[k + 1], 0, 999, 'WITHSCORES')
+      if #entries > 0 then
+        local ids = {}
+        for i = 1, #entries, 2 do ids[#ids + 1] = entries[i] end
+        local reserved = redis.call('HMGET', KEYS[k + 2], unpack(ids))
+        for i = 1, #ids do
+          freed = freed + num(reserved[i])
+          if freed >= need then
+            after = tonumber(entries[i * 2]) + window - now
+            break
+          end
         end
       end
       return {'tokens', s, tpm, math.max(after, 1)}

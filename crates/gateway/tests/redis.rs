@@ -177,9 +177,12 @@ async fn token_reservations_are_replaced_by_what_was_used() {
         Err(Refusal::Tokens {
             limit: 1000,
             asked: 600,
-            retry_after: Some(_),
+            retry_after: Some(after),
             ..
-        }) => {}
+        }) => assert!(
+            after > Duration::from_secs(50) && after <= Duration::from_secs(60),
+            "the first reservation leaves the window in about a minute: {after:?}"
+        ),
         other => panic!("{other:?}"),
     }
     // It used 100: once released, 600 more fit.
