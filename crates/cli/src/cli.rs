@@ -384,6 +384,14 @@ Examples:
   modelgate console --policy policy.toml --secure-cookies")]
     Console(crate::console_cmd::ConsoleArgs),
 
+    /// The inventory database's schema: its status, and migrating it.
+    #[command(after_help = "\
+Examples:
+  modelgate db status
+  modelgate db status --format json
+  modelgate db migrate          # before starting a new version of the replicas")]
+    Db(crate::db_cmd::DbArgs),
+
     /// Requests, tokens and cost recorded by the gateway, grouped by day,
     /// team, model or key.
     #[command(after_help = "\

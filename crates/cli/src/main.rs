@@ -6,6 +6,7 @@
 
 mod cli;
 mod console_cmd;
+mod db_cmd;
 mod eval_cmd;
 mod gateway_cmd;
 mod inspect_cmd;
@@ -113,6 +114,7 @@ fn dispatch(args: &cli::Args) -> anyhow::Result<u8> {
         cli::Command::Users(users) => console_cmd::users(args, users),
         cli::Command::Console(console) => console_cmd::console(args, console),
         cli::Command::Usage(usage) => gateway_cmd::usage(args, usage),
+        cli::Command::Db(db) => db_cmd::db(args, db),
         cli::Command::Eval(eval) => eval_cmd::eval(args, eval),
         cli::Command::Quantize(q) => eval_cmd::quantize(args, q),
         cli::Command::Cost(c) => eval_cmd::cost(args, c),

@@ -43,7 +43,7 @@ pub enum Error {
     },
     /// The database was written by a newer modelgate.
     #[error(
-        "the inventory database {path} has schema version {found}, newer than this modelgate's {known}"
+        "the inventory database {path} has schema version {found}, newer than this modelgate's {known}: it was migrated by a newer modelgate; run that version (upgrade this one), or restore a backup taken before the migration"
     )]
     SchemaTooNew {
         /// The database file.

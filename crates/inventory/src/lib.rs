@@ -162,6 +162,8 @@ pub use record::{
 };
 pub use rules::DEFAULT_REVIEW_DAYS;
 pub use schema::SCHEMA_VERSION;
-pub use sqlite::{BUSY_TIMEOUT, Batch, DATABASE_FILE, EventQuery, MAX_EVENT_PAGE, Store};
+pub use sqlite::{
+    BUSY_TIMEOUT, Batch, DATABASE_FILE, EventQuery, MAX_EVENT_PAGE, SchemaStatus, Store,
+};
 pub use stage::{ServingAction, Stage, Transition};
 pub use usage::{MAX_USAGE_TEXT_BYTES, UsageGroup, UsageQuery, UsageRecord, UsageRow};

@@ -1004,3 +1004,42 @@ fn models_add_keeps_read_only_copies_and_verify_checks_them() {
     let text = inventory.expect(1, &["models", "verify", "tiny@1"]);
     assert!(text.contains("is missing"), "{text}");
 }
+
+#[test]
+fn db_status_and_migrate_say_where_the_schema_stands() {
+    let inventory = Inventory::new();
+    let status = inventory.expect(1, &["db", "status"]);
+    assert!(status.contains("no database yet"), "{status}");
+    assert!(
+        !inventory.home.path().join("inventory.db").exists(),
+        "db status created the database"
+    );
+
+    let migrated = inventory.json(&["db", "migrate"]);
+    assert_eq!(migrated["from"], 0);
+    let known = migrated["to"].as_u64().unwrap();
+    assert!(known >= 6, "{migrated}");
+    assert_eq!(migrated["applied"].as_array().unwrap().len() as u64, known);
+    let status = inventory.json(&["db", "status"]);
+    assert_eq!(status["applied"], known);
+    assert_eq!(status["pending"], serde_json::json!([]));
+    let again = inventory.expect(0, &["db", "migrate"]);
+    assert!(again.contains("nothing to do"), "{again}");
+
+    // A database a newer modelgate migrated: named, and refused.
+    let conn = rusqlite::Connection::open(inventory.home.path().join("inventory.db")).unwrap();
+    conn.execute(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, 'from_the_future', '2027-01-01T00:00:00Z')",
+        [i64::try_from(known).unwrap() + 1],
+    )
+    .unwrap();
+    drop(conn);
+    let status = inventory.expect(2, &["db", "status"]);
+    assert!(status.contains("newer than this modelgate's"), "{status}");
+    let (code, _, stderr) = inventory.run(&["models", "list"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("newer than this modelgate's") && stderr.contains("upgrade"),
+        "{stderr}"
+    );
+}

@@ -44,6 +44,7 @@ use rusqlite::Connection;
 
 use crate::Timestamp;
 
+pub use open::SchemaStatus;
 pub use people::{EventQuery, MAX_EVENT_PAGE};
 
 /// The database's file name inside the data directory.

@@ -58,6 +58,87 @@ impl Store {
     }
 }
 
+/// Where a database's schema stands against this build.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SchemaStatus {
+    /// The database file.
+    pub path: std::path::PathBuf,
+    /// Whether the file exists (a missing one is created by any command
+    /// that opens the inventory).
+    pub exists: bool,
+    /// The newest migration recorded in it (0: none).
+    pub applied: u32,
+    /// The newest migration this build knows ([`SCHEMA_VERSION`]).
+    pub known: u32,
+    /// The migrations this build would apply, by number and name.
+    pub pending: Vec<(u32, String)>,
+}
+
+impl SchemaStatus {
+    /// The database was written by a newer build: this one must not use it.
+    pub fn too_new(&self) -> bool {
+        self.applied > self.known
+    }
+}
+
+impl Store {
+    /// Where the schema of the inventory in `home` stands, read without
+    /// changing anything (the database is opened read-only and not
+    /// created).
+    pub fn schema_status(home: &Path) -> Result<SchemaStatus, Error> {
+        let path = home.join(DATABASE_FILE);
+        let pending_from = |applied: u32| {
+            MIGRATIONS
+                .iter()
+                .filter(|m| m.version > applied)
+                .map(|m| (m.version, m.name.to_owned()))
+                .collect()
+        };
+        if !path.exists() {
+            return Ok(SchemaStatus {
+                path,
+                exists: false,
+                applied: 0,
+                known: SCHEMA_VERSION,
+                pending: pending_from(0),
+            });
+        }
+        let open = |source| Error::Open {
+            path: path.clone(),
+            source,
+        };
+        let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(open)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open)?;
+        let has_table: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(Error::database("reading the schema"))?;
+        let applied = if has_table == 0 {
+            0
+        } else {
+            let found: i64 = conn
+                .query_row(
+                    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                    [],
+                    |row| row.get(0),
+                )
+                .map_err(Error::database("reading schema_migrations"))?;
+            u32::try_from(found).unwrap_or(u32::MAX)
+        };
+        Ok(SchemaStatus {
+            path,
+            exists: true,
+            applied,
+            known: SCHEMA_VERSION,
+            pending: pending_from(applied),
+        })
+    }
+}
+
 /// Bring the database at `path` (open as `conn`) to [`SCHEMA_VERSION`].
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), Error> {
     let tx = conn
@@ -111,9 +192,45 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::schema::{file_name, migration_files};
+
+    #[test]
+    fn status_reads_without_creating_or_migrating() {
+        let home = tempfile::tempdir().unwrap();
+        let before = Store::schema_status(home.path()).unwrap();
+        assert!(!before.exists);
+        assert_eq!(before.applied, 0);
+        assert_eq!(before.pending.len(), MIGRATIONS.len());
+        assert!(
+            !home.path().join(DATABASE_FILE).exists(),
+            "status created the file"
+        );
+
+        drop(Store::open(home.path()).unwrap());
+        let after = Store::schema_status(home.path()).unwrap();
+        assert!(after.exists && after.pending.is_empty() && !after.too_new());
+        assert_eq!(after.applied, SCHEMA_VERSION);
+
+        // A newer build's migration: named, and refused by open.
+        let conn = Connection::open(home.path().join(DATABASE_FILE)).unwrap();
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, 'future', 'x')",
+            [i64::from(SCHEMA_VERSION) + 1],
+        )
+        .unwrap();
+        drop(conn);
+        let newer = Store::schema_status(home.path()).unwrap();
+        assert!(newer.too_new());
+        match Store::open(home.path()) {
+            Err(Error::SchemaTooNew { found, known, .. }) => {
+                assert_eq!((found, known), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn every_sqlite_part_is_listed_and_every_migration_has_sql() {
