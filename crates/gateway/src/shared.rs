@@ -23,7 +23,10 @@
 //! | `{kind}:{id}:spent:{month}` | string | micro-dollars spent that month |
 //!
 //! A running request holds a lease of [`LEASE`]; a replica that dies
-//! mid-request leaves its slot and reservation behind only until then. The
+//! mid-request leaves its slot and reservation behind only until then. (A
+//! request that really runs longer stops counting against the parallel
+//! limit and the budget's reservation when its lease ends; its cost is
+//! still charged when it finishes.) The
 //! window's keys expire a minute after the last admission, the month's
 //! spend 40 days after its last charge. Ids are made of a random replica id
 //! and a counter, so they never collide across replicas.
