@@ -5,8 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,53 +14,7 @@ use modelgate_gateway::limits::{Ask, Limits, Now, Permit, Refusal, Scope, ScopeK
 use modelgate_gateway::metrics::Metrics;
 use modelgate_gateway::notify::{Notice, Notifier};
 use modelgate_gateway::shared::SharedCounters;
-
-struct Redis {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_redis(port: u16) -> Option<Redis> {
-    let child = match Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-    {
-        Ok(child) => child,
-        Err(error) => {
-            assert!(
-                std::env::var_os("MODELGATE_REQUIRE_REDIS").is_none(),
-                "redis-server could not start ({error}); scripts/native-deps.sh installs it"
-            );
-            eprintln!("skipped: no redis-server ({error})");
-            return None;
-        }
-    };
-    let redis = Redis { child, port };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some(redis)
-}
+use modelgate_testdata::redis::{RedisServer, free_port};
 
 fn url(port: u16) -> String {
     format!("redis://127.0.0.1:{port}")
@@ -95,10 +48,10 @@ async fn admit(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_admit_one_limit_of_requests_per_minute() {
-    let Some(redis) = start_redis(free_port()) else {
+    let Some(redis) = RedisServer::start() else {
         return;
     };
-    let replicas = replicas(redis.port, 3);
+    let replicas = replicas(redis.port(), 3);
     let scopes = key(Limits {
         rpm: Some(100),
         ..Limits::default()
@@ -130,10 +83,10 @@ async fn three_replicas_admit_one_limit_of_requests_per_minute() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_admissions_from_three_replicas_never_pass_the_limit() {
-    let Some(redis) = start_redis(free_port()) else {
+    let Some(redis) = RedisServer::start() else {
         return;
     };
-    let replicas = replicas(redis.port, 3);
+    let replicas = replicas(redis.port(), 3);
     let scopes = key(Limits {
         rpm: Some(50),
         ..Limits::default()
@@ -159,10 +112,10 @@ async fn concurrent_admissions_from_three_replicas_never_pass_the_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_reservations_are_replaced_by_what_was_used() {
-    let Some(redis) = start_redis(free_port()) else {
+    let Some(redis) = RedisServer::start() else {
         return;
     };
-    let replicas = replicas(redis.port, 2);
+    let replicas = replicas(redis.port(), 2);
     let scopes = key(Limits {
         tpm: Some(1000),
         ..Limits::default()
@@ -221,10 +174,10 @@ async fn token_reservations_are_replaced_by_what_was_used() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_slots_are_shared_and_freed_on_drop() {
-    let Some(redis) = start_redis(free_port()) else {
+    let Some(redis) = RedisServer::start() else {
         return;
     };
-    let replicas = replicas(redis.port, 2);
+    let replicas = replicas(redis.port(), 2);
     let scopes = key(Limits {
         max_parallel: Some(2),
         ..Limits::default()
@@ -245,10 +198,10 @@ async fn parallel_slots_are_shared_and_freed_on_drop() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn budgets_overshoot_by_at_most_one_worst_case_across_replicas() {
-    let Some(redis) = start_redis(free_port()) else {
+    let Some(redis) = RedisServer::start() else {
         return;
     };
-    let replicas = replicas(redis.port, 3);
+    let replicas = replicas(redis.port(), 3);
     let budget = 1_000_000;
     let worst = 300_000;
     let scopes = vec![
@@ -339,11 +292,15 @@ fn limiter(port: u16, on_unavailable: OnUnavailable, metrics: &Metrics) -> Limit
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_redis_fail_closed_refuses_and_recovers_when_it_returns() {
-    if std::process::Command::new("redis-server")
+    if Command::new("redis-server")
         .arg("--version")
         .output()
         .is_err()
     {
+        assert!(
+            std::env::var_os("MODELGATE_REQUIRE_REDIS").is_none(),
+            "no redis-server; scripts/native-deps.sh installs it"
+        );
         return;
     }
     let port = free_port();
@@ -366,7 +323,7 @@ async fn without_redis_fail_closed_refuses_and_recovers_when_it_returns() {
     );
 
     // Redis comes up: within a probe interval, requests are admitted again.
-    let _redis = start_redis(port).unwrap();
+    let _redis = RedisServer::start_on(port).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match limiter.admit(&scopes, Ask::default(), Now::current()).await {
@@ -427,13 +384,13 @@ async fn without_redis_fallback_counts_a_share_of_each_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notices_reach_every_listener() {
-    let Some(redis) = start_redis(free_port()) else {
+    let Some(redis) = RedisServer::start() else {
         return;
     };
     let heard: Arc<Mutex<Vec<(usize, Notice)>>> = Arc::default();
     for listener in 0..2 {
         let heard = Arc::clone(&heard);
-        let notifier = Notifier::new(&url(redis.port), "test:").unwrap();
+        let notifier = Notifier::new(&url(redis.port()), "test:").unwrap();
         tokio::spawn(notifier.listen(Duration::from_millis(100), move |notice| {
             heard.lock().unwrap().push((listener, notice));
         }));
@@ -444,7 +401,7 @@ async fn notices_reach_every_listener() {
         assert!(Instant::now() < deadline, "the listeners never subscribed");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let notifier = Notifier::new(&url(redis.port), "test:").unwrap();
+    let notifier = Notifier::new(&url(redis.port()), "test:").unwrap();
     let told = tokio::task::spawn_blocking(move || notifier.publish_blocking(Notice::Config))
         .await
         .unwrap()

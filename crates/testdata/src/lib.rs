@@ -1,4 +1,5 @@
-//! Test support shared by the crates' integration tests: where the
+//! Test support shared by the crates' integration tests: a real Redis
+//! ([`redis::RedisServer`]), and where the
 //! committed sample corpora (`tests/data/<format>/{ok,err,malicious}`, each
 //! input with its `<stem>.expected.json`) and the cached real models
 //! (`scripts/fixtures.sh`) are, and how to walk them.
@@ -14,6 +15,8 @@
 //! ```
 
 #![allow(clippy::unwrap_used)]
+
+pub mod redis;
 
 use std::path::{Path, PathBuf};
 

@@ -8,56 +8,14 @@
 //! and Redis stopped (503, fail-closed) and started again (served again
 //! without a restart).
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use modelgate_testdata::redis::RedisServer;
 
 use super::gateway::{Mocks, key};
 use super::inventory::{Inventory, fixtures, path};
 use super::serve::{Server, add_and_approve, python, repo_root};
-
-struct Redis(Child);
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Redis on a free loopback port, or `None` (the test is skipped) when
-/// `redis-server` is missing and `MODELGATE_REQUIRE_REDIS` is unset.
-fn start_redis() -> Option<(Redis, String)> {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = match Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-    {
-        Ok(child) => child,
-        Err(error) => {
-            assert!(
-                std::env::var_os("MODELGATE_REQUIRE_REDIS").is_none(),
-                "redis-server could not start ({error}); scripts/native-deps.sh installs it"
-            );
-            eprintln!("skipped: no redis-server ({error})");
-            return None;
-        }
-    };
-    let redis = Redis(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some((redis, format!("redis://127.0.0.1:{port}")))
-}
 
 fn config(mocks: &Mocks) -> String {
     format!(
@@ -92,9 +50,10 @@ output_per_mtok = 100
 
 #[test]
 fn three_replicas_share_limits_changes_and_one_audit_chain() {
-    let Some((_redis, redis_url)) = start_redis() else {
+    let Some(redis) = RedisServer::start() else {
         return;
     };
+    let redis_url = redis.url();
     let inventory = Inventory::new();
     let gguf = fixtures().join("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
     assert!(gguf.is_file(), "run scripts/fixtures.sh");
