@@ -15,6 +15,7 @@ import argparse
 import concurrent.futures
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -60,6 +61,27 @@ def modelgate(*argv):
     out = subprocess.run([args.modelgate, *argv], env=env, capture_output=True, text=True)
     assert out.returncode == 0, f"modelgate {' '.join(argv)}: {out.returncode}\n{out.stderr}"
     return out.stdout
+
+
+def console(base):
+    """A requests session signed in to a replica's console as the admin."""
+    root = base.rsplit("/v1", 1)[0] + "/ui"
+    session = requests.Session()
+    page = session.get(f"{root}/login", timeout=30)
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    signed_in = session.post(
+        f"{root}/login",
+        data={"user": "ada", "password": KEYS["ada_password"], "csrf": token, "next": ""},
+        timeout=60,
+    )
+    assert signed_in.ok and "Sign out" in signed_in.text, signed_in.text[:500]
+    return session, root
+
+
+def form_token(session, url):
+    page = session.get(url, timeout=30)
+    assert page.ok, page.text[:500]
+    return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
 
 
 def db():
@@ -152,6 +174,7 @@ def _():
             except openai.AuthenticationError:
                 pending.discard(i)
         time.sleep(0.05)
+    print(f"    refused everywhere {time.monotonic() - started:.2f} s after the CLI was started", flush=True)
 
 
 @check("a config reload on one replica reaches the others")
@@ -188,10 +211,29 @@ def _():
         out = json.loads(modelgate("keys", "create", "--team", f"team{i % 3}", "--format", "json"))
         return out["key"]
 
-    with concurrent.futures.ThreadPoolExecutor(9) as pool:
-        jobs = [pool.submit(approve, n) for n in names] + [pool.submit(create, i) for i in range(6)]
+    sessions = [console(base) for base in BASES]
+
+    def create_in_console(i):
+        session, root = sessions[i]
+        token = form_token(session, f"{root}/keys")
+        made = session.post(
+            f"{root}/keys/create",
+            data={"csrf": token, "team": f"console{i}", "name": f"from replica {i}", "data_class": "internal"},
+            timeout=60,
+        )
+        assert made.status_code == 201, made.text[:500]
+
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        jobs = (
+            [pool.submit(approve, n) for n in names]
+            + [pool.submit(create, i) for i in range(6)]
+            + [pool.submit(create_in_console, i) for i in range(3)]
+        )
         for job in jobs:
             job.result()
+    with db() as conn:
+        made = conn.execute("SELECT COUNT(*) FROM api_keys WHERE team LIKE 'console%'").fetchone()[0]
+    assert made == 3, made
     # Exits non-zero (and modelgate() raises) unless the chain verifies.
     modelgate("audit", "verify")
     with db() as conn:
@@ -230,16 +272,22 @@ def _():
     assert found == set(ids), f"lost {set(ids) - found}"
 
 
-@check("a version revoked on one replica stops on the others within 5 s")
+@check("a version revoked in one replica's console stops on the others within 5 s")
 def _():
     live = BASES[:2]
     for base in live:
         client(base, KEYS["plain"]).chat.completions.create(
             model="smollm2@1.0", messages=HI, max_tokens=2
         )
+    session, root = console(live[0])
+    token = form_token(session, f"{root}/revoke?ref=smollm2@1.0")
     started = time.monotonic()
-    modelgate("models", "revoke", "smollm2@1.0", "--by", "tester", "--reason", "replica test")
-    pending = set(range(len(live)))
+    revoked = session.post(
+        f"{root}/revoke", data={"csrf": token, "ref": "smollm2@1.0", "reason": "replica test"}, timeout=60
+    )
+    assert revoked.ok, revoked.text[:500]
+    posted = time.monotonic() - started
+    pending, stopped = set(range(len(live))), {}
     while pending:
         assert time.monotonic() - started < 5, f"replicas {pending} still serve smollm2@1.0"
         for i in list(pending):
@@ -249,7 +297,10 @@ def _():
                 )
             except (openai.NotFoundError, openai.PermissionDeniedError, openai.APIStatusError):
                 pending.discard(i)
+                stopped[i] = time.monotonic() - started
         time.sleep(0.05)
+    print(f"    revoke answered in {posted:.2f} s; stopped: "
+          + ", ".join(f"replica {i + 1} at {t:.2f} s" for i, t in sorted(stopped.items())), flush=True)
 
 
 @check("Redis stopped: 503 with x-should-retry (fail-closed); restarted: served again without a restart")

@@ -1,10 +1,12 @@
 //! Three `modelgate serve` replicas sharing one inventory and one Redis
 //! (Debian's `redis-server`, started here on loopback), driven by the real
-//! `openai` SDK (tests/replicas/replicas_client.py): one requests-per-minute
-//! limit and one budget across replicas, a key revocation, a config reload
-//! and a version revocation reaching every replica within 5 s, a replica
+//! `openai` SDK (tests/replicas/replicas_client.py) and each replica's web
+//! console: one requests-per-minute limit and one budget across replicas, a
+//! key revoked with the CLI, a config reload and a version revoked in one
+//! replica's console reaching every replica within 5 s, a replica
 //! killed mid-stream losing no usage record of a completed request, and
-//! concurrent approvals and key creations leaving one verified audit chain,
+//! concurrent approvals and key creations (CLI processes and the three
+//! consoles) leaving one verified audit chain,
 //! and Redis stopped (503, fail-closed) and started again (served again
 //! without a restart).
 
@@ -70,7 +72,9 @@ fn three_replicas_share_limits_changes_and_one_audit_chain() {
             "1.0",
         ]);
     }
+    let ada = inventory.json(&["users", "add", "ada", "--role", "admin"]);
     let keys = serde_json::json!({
+        "ada_password": ada["password"],
         "rpm": key(&inventory, "search", &["--rpm", "100"]),
         "rpm2": key(&inventory, "search", &["--rpm", "100"]),
         "budget": key(&inventory, "search", &["--budget-usd", "0.02"]),
@@ -111,7 +115,6 @@ fn three_replicas_share_limits_changes_and_one_audit_chain() {
                 &redis_url,
                 "--replicas",
                 "3",
-                "--no-console",
             ],
             &[("MODELGATE_TEST_UPSTREAM_KEY", "sk-mock-upstream-key")],
         );
