@@ -200,6 +200,24 @@ def _():
         time.sleep(0.1)
 
 
+@check("a console session signed in on one replica is used on the others")
+def _():
+    session, _ = console(BASES[0])
+    for base in BASES[1:]:
+        root = base.rsplit("/v1", 1)[0] + "/ui"
+        page = session.get(f"{root}/keys", timeout=30, allow_redirects=False)
+        assert page.status_code == 200 and "Sign out" in page.text, (page.status_code, page.text[:300])
+    # Signed out on the last one: the same cookie is refused everywhere.
+    cookie = session.cookies.get("mg_session")
+    assert cookie
+    root = BASES[2].rsplit("/v1", 1)[0] + "/ui"
+    out = session.post(f"{root}/logout", data={"csrf": form_token(session, f"{root}/keys")}, timeout=30)
+    assert out.ok, out.text[:300]
+    first = BASES[0].rsplit("/v1", 1)[0] + "/ui"
+    page = requests.get(f"{first}/keys", cookies={"mg_session": cookie}, timeout=30, allow_redirects=False)
+    assert page.status_code in (302, 303, 307), page.status_code
+
+
 @check("concurrent approvals and key creations leave one verified audit chain")
 def _():
     names = [f"extra{i}@1.0" for i in range(3)]

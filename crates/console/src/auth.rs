@@ -1,11 +1,13 @@
-//! Who is signed in: password hashing (argon2id), sessions held in memory
-//! with idle expiry, the CSRF token each session's forms carry, and a
-//! limit on failed sign-ins per user name and per address.
+//! Who is signed in: password hashing (argon2id), sessions with idle
+//! expiry, the CSRF token each session's forms carry, and a limit on failed
+//! sign-ins per user name and per address.
 //!
-//! Sessions live in the process: a restart signs everyone out, which is
-//! the safe direction. A session remembers only the user's name; the role
-//! and whether the user is disabled are read from the inventory on every
-//! request, so a change made there takes effect at once.
+//! Sessions are kept in the inventory (`console_sessions`, the SHA-256 of
+//! each id only), so every replica of a server behind a load balancer
+//! knows them and a restart signs nobody out. A session remembers only the
+//! user's name; the role and whether the user is disabled are read from the
+//! inventory on every request, so a change made there takes effect at once.
+//! Failed sign-ins are counted per process.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -15,6 +17,8 @@ use std::time::{Duration, Instant};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use subtle::ConstantTimeEq;
+
+use modelgate_inventory::Store;
 
 use crate::Error;
 
@@ -38,9 +42,6 @@ pub const MAX_FAILED_LOGINS: usize = 5;
 
 /// The window the failed sign-ins are counted over.
 pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
-
-/// Most sessions held at once; the oldest idle one goes first beyond it.
-const MAX_SESSIONS: usize = 10_000;
 
 /// Most user names and addresses whose failures are remembered.
 const MAX_TRACKED_LOGINS: usize = 10_000;
@@ -120,71 +121,81 @@ pub(crate) fn tokens_match(a: &str, b: &str) -> bool {
 pub(crate) struct Session {
     pub(crate) user: String,
     pub(crate) csrf: String,
-    last_seen: Instant,
 }
 
-/// The sessions of this process.
-#[derive(Debug)]
+/// How sessions expire; the sessions themselves are in the inventory.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Sessions {
     idle: Duration,
-    map: Mutex<HashMap<String, Session>>,
+}
+
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl Sessions {
     pub(crate) fn new(idle: Duration) -> Sessions {
-        Sessions {
-            idle,
-            map: Mutex::new(HashMap::new()),
-        }
+        Sessions { idle }
     }
 
-    /// Start a session for `user`; returns its id (the cookie's value).
-    pub(crate) fn start(&self, user: &str) -> Result<(String, Session), Error> {
-        let id = random_token()?;
-        let session = Session {
+    fn idle_ms(&self) -> u64 {
+        u64::try_from(self.idle.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// A new session's id (the cookie's value) and CSRF token.
+    pub(crate) fn new_ids() -> Result<(String, String), Error> {
+        Ok((random_token()?, random_token()?))
+    }
+
+    /// Records a session for `user` with the ids from [`Sessions::new_ids`],
+    /// ending idle ones first.
+    pub(crate) fn start(
+        &self,
+        store: &Store,
+        id: &str,
+        csrf: &str,
+        user: &str,
+    ) -> Result<Session, modelgate_inventory::Error> {
+        let now = now_ms();
+        store.start_session(id, user, csrf, now, now.saturating_sub(self.idle_ms()))?;
+        Ok(Session {
             user: user.to_string(),
-            csrf: random_token()?,
-            last_seen: Instant::now(),
+            csrf: csrf.to_string(),
+        })
+    }
+
+    /// The live session with this id, touched; an idle one is ended. The
+    /// last-seen time is written at most every minute (a tenth of the idle
+    /// time when that is shorter), not on every request.
+    pub(crate) fn get(
+        &self,
+        store: &Store,
+        id: &str,
+    ) -> Result<Option<Session>, modelgate_inventory::Error> {
+        let Some(found) = store.session(id)? else {
+            return Ok(None);
         };
-        let mut map = self.lock();
-        let now = Instant::now();
-        map.retain(|_, s| now.duration_since(s.last_seen) < self.idle);
-        if map.len() >= MAX_SESSIONS
-            && let Some(oldest) = map
-                .iter()
-                .min_by_key(|(_, s)| s.last_seen)
-                .map(|(id, _)| id.clone())
-        {
-            map.remove(&oldest);
+        let now = now_ms();
+        let idle_for = now.saturating_sub(found.last_seen_ms);
+        if idle_for >= self.idle_ms() {
+            store.end_session(id)?;
+            return Ok(None);
         }
-        map.insert(id.clone(), session.clone());
-        Ok((id, session))
-    }
-
-    /// The live session with this id, touched; an idle one is ended.
-    pub(crate) fn get(&self, id: &str) -> Option<Session> {
-        let mut map = self.lock();
-        let now = Instant::now();
-        let session = map.get_mut(id)?;
-        if now.duration_since(session.last_seen) >= self.idle {
-            map.remove(id);
-            return None;
+        if idle_for >= (self.idle_ms() / 10).min(60_000) {
+            store.touch_session(id, now)?;
         }
-        session.last_seen = now;
-        Some(session.clone())
+        Ok(Some(Session {
+            user: found.user,
+            csrf: found.csrf,
+        }))
     }
 
-    /// End a session.
-    pub(crate) fn end(&self, id: &str) {
-        self.lock().remove(id);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
-        // A panic while holding the lock leaves a map that is still
-        // consistent (every change is one insert or remove).
-        self.map
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Ends a session.
+    pub(crate) fn end(&self, store: &Store, id: &str) -> Result<(), modelgate_inventory::Error> {
+        store.end_session(id)
     }
 }
 
@@ -277,15 +288,48 @@ mod tests {
 
     #[test]
     fn sessions_expire_when_idle_and_end() {
-        let sessions = Sessions::new(Duration::from_millis(0));
-        let (id, _) = sessions.start("vic").unwrap();
-        assert!(sessions.get(&id).is_none(), "zero idle time: expired");
+        let home = tempfile::tempdir().unwrap();
+        let mut store = Store::open(home.path()).unwrap();
+        store
+            .add_user(
+                &modelgate_inventory::NewUser {
+                    name: "vic".into(),
+                    role: modelgate_inventory::Role::Viewer,
+                    password_hash: hash_password("a long enough passphrase").unwrap(),
+                },
+                "test",
+            )
+            .unwrap();
+        let (id, csrf) = Sessions::new_ids().unwrap();
+        Sessions::new(Duration::from_millis(0))
+            .start(&store, &id, &csrf, "vic")
+            .unwrap();
+        let expired = Sessions::new(Duration::from_millis(0));
+        assert!(
+            expired.get(&store, &id).unwrap().is_none(),
+            "zero idle time: expired"
+        );
+        assert!(
+            store.session(&id).unwrap().is_none(),
+            "an expired session is deleted"
+        );
+
         let sessions = Sessions::new(Duration::from_secs(60));
-        let (id, session) = sessions.start("vic").unwrap();
-        assert_eq!(sessions.get(&id).unwrap().csrf, session.csrf);
+        let (id, csrf) = Sessions::new_ids().unwrap();
+        let session = sessions.start(&store, &id, &csrf, "vic").unwrap();
+        assert_eq!(
+            sessions.get(&store, &id).unwrap().unwrap().csrf,
+            session.csrf
+        );
         assert_eq!(id.len(), 64);
-        sessions.end(&id);
-        assert!(sessions.get(&id).is_none());
+        // Another process over the same inventory (a replica) knows it.
+        let replica = Store::open(home.path()).unwrap();
+        assert_eq!(sessions.get(&replica, &id).unwrap().unwrap().user, "vic");
+        sessions.end(&replica, &id).unwrap();
+        assert!(sessions.get(&store, &id).unwrap().is_none());
+        // Only the id's hash is stored.
+        let db = std::fs::read(home.path().join(modelgate_inventory::DATABASE_FILE)).unwrap();
+        assert!(!db.windows(id.len()).any(|w| w == id.as_bytes()));
     }
 
     #[test]

@@ -60,6 +60,13 @@
 //! threshold met ([`Store::passing_runs`]), unless a [`Promotion`]
 //! overrides it with a note, which the `version.promoted` event records.
 //!
+//! Console sessions (migration 0007, `console_sessions`): who is signed in
+//! to the web console, by the SHA-256 of the session id, with its CSRF
+//! token and when it was last seen ([`Store::start_session`],
+//! [`Store::session`], [`ConsoleSession`]), so every replica of a server
+//! knows them. Not audited: a session changes nothing the organisation
+//! decided.
+//!
 //! Main types: [`Store`] (one SQLite database, WAL mode; writers queue with
 //! a busy timeout; every change is a `BEGIN IMMEDIATE` transaction),
 //! [`Batch`] (several changes in one transaction), [`NewVersion`] (what to
@@ -153,7 +160,9 @@ pub use keys::{
     DataClass, IssuedKey, KEY_ID_CHARS, KEY_PREFIX, KEY_SECRET_BYTES, KeyRecord, KeyRevocation,
     KeyStatus, Limits, NewKey, ROTATED_REASON, Secret, hash_secret, parse_presented,
 };
-pub use people::{MAX_PASSWORD_HASH_BYTES, NewReview, NewUser, Review, ReviewOutcome, Role, User};
+pub use people::{
+    ConsoleSession, MAX_PASSWORD_HASH_BYTES, NewReview, NewUser, Review, ReviewOutcome, Role, User,
+};
 pub use record::{
     Approval, Assignment, CatalogueEntry, FileComparison, FileRecord, MAX_NAME_BYTES,
     MAX_NOTE_BYTES, ModelOverview, NewVersion, ProvenanceRecord, Revocation, SignOff, StageChange,

@@ -265,3 +265,14 @@ mod tests {
         assert!(check_password_hash("$argon2id$ x").is_err());
     }
 }
+
+/// A console sign-in session as stored (see [`crate::Store::start_session`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    /// Who signed in.
+    pub user: String,
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// Unix milliseconds of its last request.
+    pub last_seen_ms: u64,
+}

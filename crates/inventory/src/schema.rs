@@ -46,10 +46,17 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "console",
         portable: Some(include_str!("../migrations/portable/0006_console.sql")),
     },
+    Migration {
+        version: 7,
+        name: "console_sessions",
+        portable: Some(include_str!(
+            "../migrations/portable/0007_console_sessions.sql"
+        )),
+    },
 ];
 
 /// The newest schema this build knows.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// The names of the `.sql` files in `migrations/<folder>`, sorted (for the
 /// tests that check each backend lists its files).

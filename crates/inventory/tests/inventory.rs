@@ -716,7 +716,8 @@ fn migrations_run_once_and_newer_schemas_are_refused() {
             (3, "stored_versions".to_string()),
             (4, "gateway".to_string()),
             (5, "eval_runs".to_string()),
-            (6, "console".to_string())
+            (6, "console".to_string()),
+            (7, "console_sessions".to_string())
         ]
     );
     conn.execute(

@@ -152,10 +152,12 @@ pub(crate) async fn login(
         return Ok((StatusCode::UNAUTHORIZED, body).into_response());
     }
     console.logins.succeeded(&user_name);
-    let (id, _) = console
-        .sessions
-        .start(&user_name)
-        .map_err(|e| PageError::internal(e.to_string()))?;
+    let (id, csrf) = auth::Sessions::new_ids().map_err(|e| PageError::internal(e.to_string()))?;
+    let sessions = console.sessions;
+    let session_id = id.clone();
+    console
+        .with_store(move |store| sessions.start(store, &session_id, &csrf, &user_name))
+        .await??;
     let mut response = Redirect::to(&next).into_response();
     let headers = response.headers_mut();
     for value in [
@@ -186,7 +188,11 @@ pub(crate) async fn logout(
         .and_then(|v| v.to_str().ok())
         .and_then(|c| auth::cookie(c, SESSION_COOKIE))
     {
-        console.sessions.end(id);
+        let sessions = console.sessions;
+        let id = id.to_owned();
+        console
+            .with_store(move |store| sessions.end(store, &id))
+            .await??;
     }
     let mut response = Redirect::to(&format!("{}/login", crate::MOUNT)).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie_header(&console, SESSION_COOKIE, "", Some(0)))

@@ -149,21 +149,31 @@ async fn viewer(console: &Arc<Console>, headers: &HeaderMap, uri_path: &str) -> 
     let Some(id) = auth::cookie(cookies, SESSION_COOKIE) else {
         return Err(sign_in());
     };
-    let Some(session) = console.sessions.get(id) else {
-        return Err(sign_in());
-    };
-    let name = session.user.clone();
-    let user = console.with_store(move |store| store.user(&name)).await??;
-    match user {
-        Some(user) if user.disabled_at.is_none() => Ok(Viewer {
+    let sessions = console.sessions;
+    let id = id.to_owned();
+    let found = console
+        .with_store(
+            move |store| -> std::result::Result<_, modelgate_inventory::Error> {
+                let Some(session) = sessions.get(store, &id)? else {
+                    return Ok(None);
+                };
+                match store.user(&session.user)? {
+                    Some(user) if user.disabled_at.is_none() => Ok(Some((session, user))),
+                    _ => {
+                        sessions.end(store, &id)?;
+                        Ok(None)
+                    }
+                }
+            },
+        )
+        .await??;
+    match found {
+        Some((session, user)) => Ok(Viewer {
             name: user.name,
             role: user.role,
             csrf: session.csrf,
         }),
-        _ => {
-            console.sessions.end(id);
-            Err(sign_in())
-        }
+        None => Err(sign_in()),
     }
 }
 

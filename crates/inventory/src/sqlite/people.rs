@@ -12,8 +12,8 @@ use crate::encoding::sql_int;
 use crate::people::{check_password_hash, parse_reviewer_text, parse_role_text};
 use crate::record::{check_actor, check_name, check_note};
 use crate::{
-    Error, Event, NewReview, NewUser, Review, ReviewOutcome, Role, Stage, User, VersionRef,
-    VersionSummary,
+    ConsoleSession, Error, Event, NewReview, NewUser, Review, ReviewOutcome, Role, Stage,
+    Timestamp, User, VersionRef, VersionSummary,
 };
 use modelgate_policy::{Decision, Reviewer};
 
@@ -464,4 +464,86 @@ fn reviews_where(
         });
     }
     Ok(reviews)
+}
+
+/// Console sessions (migration 0007): single statements, not audited. The
+/// caller passes the session id; only its SHA-256 is stored or looked up.
+impl Store {
+    /// Records a new session of `user` (who must exist) with its CSRF
+    /// token, first seen at `now_ms`, after ending every session idle since
+    /// before `idle_before_ms`.
+    pub fn start_session(
+        &self,
+        id: &str,
+        user: &str,
+        csrf: &str,
+        now_ms: u64,
+        idle_before_ms: u64,
+    ) -> Result<(), Error> {
+        self.end_idle_sessions(idle_before_ms)?;
+        self.conn
+            .execute(
+                "INSERT INTO console_sessions (id_sha256, user_name, csrf, created_at, last_seen_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    sha256_hex(id.as_bytes()),
+                    user,
+                    csrf,
+                    Timestamp::now().as_str(),
+                    sql_int(now_ms)
+                ],
+            )
+            .map_err(Error::database("recording a console session"))?;
+        Ok(())
+    }
+
+    /// The session with this id, if it exists.
+    pub fn session(&self, id: &str) -> Result<Option<ConsoleSession>, Error> {
+        self.conn
+            .query_row(
+                "SELECT user_name, csrf, last_seen_ms FROM console_sessions WHERE id_sha256 = ?1",
+                params![sha256_hex(id.as_bytes())],
+                |row| {
+                    Ok(ConsoleSession {
+                        user: row.get(0)?,
+                        csrf: row.get(1)?,
+                        last_seen_ms: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
+                    })
+                },
+            )
+            .optional()
+            .map_err(Error::database("reading a console session"))
+    }
+
+    /// Marks a session seen at `now_ms`.
+    pub fn touch_session(&self, id: &str, now_ms: u64) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "UPDATE console_sessions SET last_seen_ms = ?2 WHERE id_sha256 = ?1",
+                params![sha256_hex(id.as_bytes()), sql_int(now_ms)],
+            )
+            .map_err(Error::database("touching a console session"))?;
+        Ok(())
+    }
+
+    /// Ends a session (signing out, or found idle).
+    pub fn end_session(&self, id: &str) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "DELETE FROM console_sessions WHERE id_sha256 = ?1",
+                params![sha256_hex(id.as_bytes())],
+            )
+            .map_err(Error::database("ending a console session"))?;
+        Ok(())
+    }
+
+    /// Ends every session last seen before `before_ms`; returns how many.
+    pub fn end_idle_sessions(&self, before_ms: u64) -> Result<usize, Error> {
+        self.conn
+            .execute(
+                "DELETE FROM console_sessions WHERE last_seen_ms < ?1",
+                params![sql_int(before_ms)],
+            )
+            .map_err(Error::database("ending idle console sessions"))
+    }
 }
