@@ -325,6 +325,7 @@ Examples:
   modelgate serve --models SmolLM2@1.0,all-MiniLM-L6-v2@1.0 --listen 127.0.0.1:8080
   modelgate serve --all-approved --slots 8 --ctx 4096
   modelgate serve --config serve.toml
+  modelgate serve --config serve.toml --listen 127.0.0.1:8081 --redis redis://127.0.0.1:6379 --replicas 3
   curl http://127.0.0.1:8080/v1/chat/completions -H \"authorization: Bearer $KEY\" \\
     -H 'content-type: application/json' \\
     -d '{\"model\": \"SmolLM2\", \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}'")]

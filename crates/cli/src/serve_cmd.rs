@@ -82,7 +82,12 @@ pub(crate) struct SharingArgs {
     /// enforces one limit (redis://[user:password@]host:port[/db]). The
     /// replicas also tell each other there about revocations, key changes
     /// and config reloads, so they apply within a second instead of a poll.
-    #[arg(long, value_name = "URL", env = "MODELGATE_REDIS_URL")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "MODELGATE_REDIS_URL",
+        hide_env_values = true
+    )]
     pub(crate) redis: Option<String>,
 
     /// While Redis cannot be reached: `fail-closed` answers 503 with
