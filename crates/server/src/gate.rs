@@ -427,12 +427,7 @@ pub(crate) async fn gate(
         Err(refusal) => {
             // Refused before any target ran: nothing was used.
             record.usage = Some((0, 0));
-            let status = if matches!(refusal, Refusal::Unavailable { .. }) {
-                503
-            } else {
-                429
-            };
-            record.finish(status, Some(refusal.to_string()));
+            record.finish(refusal_status(&refusal).as_u16(), Some(refusal.to_string()));
             return refused(&gateway, &refusal);
         }
     };
@@ -563,8 +558,16 @@ fn forbidden(message: String, code: &'static str) -> ApiError {
     }
 }
 
-/// The 429 of a refusal (503 when the limits cannot be counted), with the
-/// headers OpenAI's clients read.
+/// A refusal's status: 429, or 503 when the limits cannot be counted.
+fn refusal_status(refusal: &Refusal) -> StatusCode {
+    match refusal {
+        Refusal::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::TOO_MANY_REQUESTS,
+    }
+}
+
+/// The answer to a refusal ([`refusal_status`]), with the headers OpenAI's
+/// clients read.
 fn refused(gateway: &Gateway, refusal: &Refusal) -> Response {
     let (reason, kind, code) = match refusal {
         Refusal::Requests { .. } => ("requests", "requests", "rate_limit_exceeded"),
@@ -576,12 +579,8 @@ fn refused(gateway: &Gateway, refusal: &Refusal) -> Response {
         }
     };
     gateway.metrics.refused(reason);
-    let status = match refusal {
-        Refusal::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::TOO_MANY_REQUESTS,
-    };
     let mut response = ApiError {
-        status,
+        status: refusal_status(refusal),
         message: refusal.to_string(),
         kind,
         param: None,
