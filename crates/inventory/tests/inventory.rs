@@ -2398,3 +2398,59 @@ fn the_trail_pages_newest_first_with_filters() {
         .unwrap();
     assert_eq!((none.len(), total), (0, 0));
 }
+
+#[test]
+fn console_sessions_are_shared_expire_and_keep_only_the_hash_of_their_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    store
+        .add_user(
+            &NewUser {
+                name: "vic".into(),
+                role: Role::Viewer,
+                password_hash: HASH_A.into(),
+            },
+            "ada",
+        )
+        .unwrap();
+    let id = "f".repeat(64);
+    store
+        .start_session(&id, "vic", "csrf-token", 1_000, 0)
+        .unwrap();
+    // Another connection (a replica) sees it.
+    let replica = open(dir.path());
+    let found = replica.session(&id).unwrap().unwrap();
+    assert_eq!(
+        (found.user.as_str(), found.csrf.as_str(), found.last_seen_ms),
+        ("vic", "csrf-token", 1_000)
+    );
+    replica.touch_session(&id, 5_000).unwrap();
+    assert_eq!(store.session(&id).unwrap().unwrap().last_seen_ms, 5_000);
+    // Only the SHA-256 of the id is in the database.
+    let stored: Vec<String> = raw(dir.path())
+        .prepare("SELECT id_sha256 FROM console_sessions")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    use sha2::Digest;
+    let expected: String = sha2::Sha256::digest(id.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(stored, [expected]);
+    // A session of an unknown user is refused; idle ones end.
+    assert!(store.start_session("other", "nobody", "t", 1, 0).is_err());
+    assert_eq!(store.end_idle_sessions(5_001).unwrap(), 1);
+    assert!(replica.session(&id).unwrap().is_none());
+    // Starting a session ends those idle since before the given time.
+    store.start_session("a", "vic", "t", 10, 0).unwrap();
+    store.start_session("b", "vic", "t", 20, 15).unwrap();
+    assert!(store.session("a").unwrap().is_none());
+    assert!(store.session("b").unwrap().is_some());
+    store.end_session("b").unwrap();
+    assert!(store.session("b").unwrap().is_none());
+    // Sessions are not audit events, and the chain still verifies.
+    assert!(store.verify_audit().unwrap().ok);
+}
