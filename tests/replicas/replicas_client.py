@@ -84,6 +84,31 @@ def form_token(session, url):
     return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
 
 
+def until_every(bases, seen, what, started, limit=5.0):
+    """Asks each replica `seen(base)` until all say True, failing `limit`
+    seconds after `started`; returns the seconds each took."""
+    took = {}
+    while len(took) < len(bases):
+        late = [i + 1 for i in range(len(bases)) if i not in took]
+        assert time.monotonic() - started < limit, f"replicas {late} {what}"
+        for i, base in enumerate(bases):
+            if i not in took and seen(base):
+                took[i] = time.monotonic() - started
+        time.sleep(0.05)
+    return took
+
+
+def refuses(key, model, *errors):
+    """A `seen` for until_every: the replica answers `model` for `key` with one of `errors`."""
+    def seen(base):
+        try:
+            client(base, key).chat.completions.create(model=model, messages=HI, max_tokens=2)
+            return False
+        except errors:
+            return True
+    return seen
+
+
 def db():
     return sqlite3.connect(os.path.join(args.home, "inventory.db"), timeout=30)
 
@@ -163,17 +188,8 @@ def _():
     key_id = KEYS["revoked"].split("-")[1]
     started = time.monotonic()
     modelgate("keys", "revoke", key_id, "--reason", "replica test")
-    pending = set(range(3))
-    while pending:
-        assert time.monotonic() - started < 5, f"replicas {pending} still accept the key"
-        for i in list(pending):
-            try:
-                client(BASES[i], KEYS["revoked"]).chat.completions.create(
-                    model="mock", messages=HI, max_tokens=4
-                )
-            except openai.AuthenticationError:
-                pending.discard(i)
-        time.sleep(0.05)
+    until_every(BASES, refuses(KEYS["revoked"], "mock", openai.AuthenticationError),
+                "still accept the key", started)
     print(f"    refused everywhere {time.monotonic() - started:.2f} s after the CLI was started", flush=True)
 
 
@@ -186,18 +202,14 @@ def _():
     modelgate("teams", "grant", "search", "mock2")
     os.kill(PIDS[0], signal.SIGHUP)
     started = time.monotonic()
-    pending = set(range(3))
-    while pending:
-        assert time.monotonic() - started < 5, f"replicas {pending} do not know route mock2"
-        for i in list(pending):
-            try:
-                client(BASES[i], KEYS["plain"]).chat.completions.create(
-                    model="mock2", messages=HI, max_tokens=4
-                )
-                pending.discard(i)
-            except (openai.NotFoundError, openai.PermissionDeniedError):
-                pass
-        time.sleep(0.1)
+
+    def knows(base):
+        try:
+            client(base, KEYS["plain"]).chat.completions.create(model="mock2", messages=HI, max_tokens=4)
+            return True
+        except (openai.NotFoundError, openai.PermissionDeniedError):
+            return False
+    until_every(BASES, knows, "do not know route mock2", started)
 
 
 @check("a console session signed in on one replica is used on the others")
@@ -305,18 +317,9 @@ def _():
     )
     assert revoked.ok, revoked.text[:500]
     posted = time.monotonic() - started
-    pending, stopped = set(range(len(live))), {}
-    while pending:
-        assert time.monotonic() - started < 5, f"replicas {pending} still serve smollm2@1.0"
-        for i in list(pending):
-            try:
-                client(live[i], KEYS["plain"]).chat.completions.create(
-                    model="smollm2@1.0", messages=HI, max_tokens=2
-                )
-            except (openai.NotFoundError, openai.PermissionDeniedError, openai.APIStatusError):
-                pending.discard(i)
-                stopped[i] = time.monotonic() - started
-        time.sleep(0.05)
+    # A revoked version is refused (403); any other error fails the check.
+    stopped = until_every(live, refuses(KEYS["plain"], "smollm2@1.0", openai.PermissionDeniedError,
+                                        openai.NotFoundError), "still serve smollm2@1.0", started)
     print(f"    revoke answered in {posted:.2f} s; stopped: "
           + ", ".join(f"replica {i + 1} at {t:.2f} s" for i, t in sorted(stopped.items())), flush=True)
 

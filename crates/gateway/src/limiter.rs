@@ -117,11 +117,6 @@ impl Limiter {
         self
     }
 
-    /// This process's counters (the fallback's, when limits are shared).
-    pub fn local_counters(&self) -> &Arc<Counters> {
-        &self.local
-    }
-
     /// The shared counters, when limits are shared.
     pub fn sharing(&self) -> Option<&Sharing> {
         self.sharing.as_ref()

@@ -75,11 +75,6 @@ impl Notifier {
         })
     }
 
-    /// The channel.
-    pub fn channel(&self) -> &str {
-        &self.channel
-    }
-
     /// Publishes `notice`, waiting at most [`PUBLISH_TIMEOUT`] (for the CLI
     /// and other short-lived writers; no runtime needed). Returns how many
     /// replicas heard it.

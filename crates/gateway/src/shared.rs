@@ -506,8 +506,14 @@ impl SharedCounters {
             let pair = |limit: i64, left: i64| {
                 (limit >= 0).then(|| (limit, u64::try_from(left).unwrap_or(0)))
             };
-            let requests = pair(int(1).ok_or_else(bad)?, int(2).ok_or_else(bad)?)
-                .map(|(l, left)| (u32::try_from(l).unwrap_or(u32::MAX), left as u32, window));
+            let requests =
+                pair(int(1).ok_or_else(bad)?, int(2).ok_or_else(bad)?).map(|(l, left)| {
+                    (
+                        u32::try_from(l).unwrap_or(u32::MAX),
+                        u32::try_from(left).unwrap_or(u32::MAX),
+                        window,
+                    )
+                });
             let tokens = pair(int(3).ok_or_else(bad)?, int(4).ok_or_else(bad)?)
                 .map(|(l, left)| (u32::try_from(l).unwrap_or(u32::MAX), left, window));
             return Ok(Ok(RateHeaders { requests, tokens }));
