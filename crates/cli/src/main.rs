@@ -63,32 +63,43 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &cli::Args) -> anyhow::Result<u8> {
+    let Some(url) = replicas_to_tell(&args.command) else {
+        return dispatch(args);
+    };
+    let before = last_event(args);
     let code = dispatch(args)?;
-    if code == exit::OK {
-        tell_replicas(&args.command);
+    if code == exit::OK && last_event(args) != before {
+        tell_replicas(&url);
     }
     Ok(code)
 }
 
-/// After a command that may have changed keys, grants, users or stages,
-/// tells running replicas at once when `MODELGATE_REDIS_URL` names their
-/// Redis (they would otherwise see it at their next poll).
-fn tell_replicas(command: &cli::Command) {
-    if !matches!(
+/// The Redis of running replicas to tell about a change, when
+/// `MODELGATE_REDIS_URL` names one and the command may change keys,
+/// grants, users or stages (every such change is an audit event).
+fn replicas_to_tell(command: &cli::Command) -> Option<String> {
+    matches!(
         command,
         cli::Command::Models(_)
             | cli::Command::Teams(_)
             | cli::Command::Keys(_)
             | cli::Command::Users(_)
-    ) {
-        return;
-    }
-    let Ok(url) = std::env::var("MODELGATE_REDIS_URL") else {
-        return;
-    };
+    )
+    .then(|| std::env::var("MODELGATE_REDIS_URL").ok())
+    .flatten()
+}
+
+/// The inventory's newest audit event, if it can be read.
+fn last_event(args: &cli::Args) -> Option<u64> {
+    models_cmd::open_store(args).ok()?.last_event_seq().ok()
+}
+
+/// Tells running replicas that the inventory changed (they would otherwise
+/// see it at their next poll).
+fn tell_replicas(url: &str) {
     let prefix = std::env::var("MODELGATE_REDIS_PREFIX")
         .unwrap_or_else(|_| modelgate_gateway::shared::DEFAULT_PREFIX.to_owned());
-    let told = modelgate_gateway::notify::Notifier::new(&url, &prefix)
+    let told = modelgate_gateway::notify::Notifier::new(url, &prefix)
         .map_err(|e| e.to_string())
         .and_then(|n| n.publish_blocking(modelgate_gateway::notify::Notice::Inventory));
     if let Err(error) = told {
