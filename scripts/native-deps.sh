@@ -4,7 +4,7 @@
 # through llama-cpp-sys-2); Chromium and its WebDriver for the console's
 # browser test (crates/console/tests/browser.rs); Redis for the shared
 # counters of several gateway replicas (crates/gateway/tests/redis.rs,
-# tests/replicas). Idempotent; quiet when everything is there.
+# tests/replicas); PostgreSQL for the inventory's second backend. Idempotent; quiet when everything is there.
 set -euo pipefail
 
 missing=()
@@ -19,6 +19,10 @@ command -v c++ >/dev/null 2>&1 || missing+=(g++)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# PostgreSQL's server and client for the inventory on PostgreSQL
+# (scripts/postgres.sh starts a throwaway cluster).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "native-deps: installing ${missing[*]} (to build llama.cpp and drive a browser in tests)" >&2

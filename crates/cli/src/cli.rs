@@ -46,6 +46,19 @@ pub(crate) struct Args {
     #[arg(long, global = true, value_name = "DIR", env = "MODELGATE_HOME")]
     pub(crate) home: Option<PathBuf>,
 
+    /// Where the inventory's records are: `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`
+    /// to share them between replicas on several hosts, or
+    /// `sqlite:///PATH`; default the SQLite file `inventory.db` in the data
+    /// directory (which keeps the blob store either way).
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "MODELGATE_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub(crate) database: Option<String>,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }

@@ -1,14 +1,14 @@
-//! `modelgate db`: where the inventory's schema stands, and migrating it on
-//! purpose (before starting new replicas on a shared data directory).
+//! `modelgate db`: where the inventory's schema stands, migrating it on
+//! purpose (before starting new replicas on a shared database), and
+//! copying an installation into a new database (SQLite to PostgreSQL).
 
-use anyhow::Context;
 use clap::Subcommand;
-use modelgate_inventory::{SchemaStatus, Store};
+use modelgate_inventory::{Database, SchemaStatus, Store};
 use serde_json::json;
 
 use crate::cli::{Args, TextOrJson};
 use crate::exit;
-use crate::models_cmd::{explain, print_json};
+use crate::models_cmd::{database, explain, home_dir, print_json};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct DbArgs {
@@ -35,15 +35,31 @@ pub(crate) enum DbCommand {
     /// version of any of them. A database migrated by a newer build is
     /// refused, never changed.
     Migrate,
-}
-
-fn home(args: &Args) -> anyhow::Result<std::path::PathBuf> {
-    match &args.home {
-        Some(home) => Ok(home.clone()),
-        None => modelgate_inventory::default_home().context(
-            "cannot find a data directory for the inventory: pass --home DIR or set MODELGATE_HOME",
-        ),
-    }
+    /// Copy every record of one inventory into a new, empty database, in
+    /// one transaction, then verify the copy's audit chain (as `audit
+    /// verify` does): the way to move an installation from its SQLite
+    /// file to PostgreSQL.
+    ///
+    /// Both databases are migrated to this build's schema first. The blob
+    /// store stays in the data directory (--home). Stop the servers that
+    /// write to the source while it runs, then start them with --database
+    /// set to the target.
+    ///
+    /// Exit codes: 0 copied and verified; 1 the copy's chain does not
+    /// verify (the source's problems came with it: run `audit verify` on
+    /// the source); 2 the target is not empty or a URL is wrong.
+    #[command(
+        after_help = "Example:\n  modelgate db copy --from sqlite:///var/lib/modelgate/inventory.db \\\n    --to postgres://modelgate@db.internal/modelgate"
+    )]
+    Copy {
+        /// The inventory to copy; default --database, or the SQLite file
+        /// in the data directory.
+        #[arg(long, value_name = "URL")]
+        from: Option<String>,
+        /// The new, empty database to copy into.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 fn status_json(status: &SchemaStatus) -> serde_json::Value {
@@ -58,11 +74,16 @@ fn status_json(status: &SchemaStatus) -> serde_json::Value {
 }
 
 pub(crate) fn db(args: &Args, db: &DbArgs) -> anyhow::Result<u8> {
-    let home = home(args)?;
+    let home = home_dir(args)?;
     let json = db.format == TextOrJson::Json;
+    if let DbCommand::Copy { from, to } = &db.command {
+        return copy(args, &home, from.as_deref(), to, json);
+    }
+    let database = database(args, &home)?;
     let status =
-        Store::schema_status(&home).map_err(|e| explain(e, &home.display().to_string()))?;
+        Store::database_status(&database).map_err(|e| explain(e, &database.to_string()))?;
     match db.command {
+        DbCommand::Copy { .. } => Ok(exit::USAGE),
         DbCommand::Status => {
             if json {
                 print_json(&status_json(&status))?;
@@ -104,9 +125,12 @@ pub(crate) fn db(args: &Args, db: &DbArgs) -> anyhow::Result<u8> {
             })
         }
         DbCommand::Migrate => {
-            drop(Store::open(&home).map_err(|e| explain(e, &home.display().to_string()))?);
+            drop(
+                Store::open_database(&database, &home)
+                    .map_err(|e| explain(e, &database.to_string()))?,
+            );
             let after =
-                Store::schema_status(&home).map_err(|e| explain(e, &home.display().to_string()))?;
+                Store::database_status(&database).map_err(|e| explain(e, &database.to_string()))?;
             if json {
                 print_json(&json!({
                     "database": after.path.display().to_string(),
@@ -134,4 +158,77 @@ pub(crate) fn db(args: &Args, db: &DbArgs) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
     }
+}
+
+/// `db copy`: open both (migrating them), copy, verify, report.
+fn copy(
+    args: &Args,
+    home: &std::path::Path,
+    from: Option<&str>,
+    to: &str,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let source_db = match from {
+        Some(url) => Database::parse(url).map_err(|e| explain(e, "--from"))?,
+        None => database(args, home)?,
+    };
+    let target_db = Database::parse(to).map_err(|e| explain(e, "--to"))?;
+    if source_db == target_db {
+        anyhow::bail!("--from and --to are the same database ({source_db}): copy into a new one");
+    }
+    let source =
+        Store::open_database(&source_db, home).map_err(|e| explain(e, &source_db.to_string()))?;
+    let mut target =
+        Store::open_database(&target_db, home).map_err(|e| explain(e, &target_db.to_string()))?;
+    eprintln!("modelgate db copy: {source_db} -> {target_db}");
+    let started = std::time::Instant::now();
+    let report = match source.copy_into(&mut target, |table, rows| {
+        eprintln!("  {table}: {rows} rows");
+    }) {
+        Ok(report) => report,
+        Err(error @ modelgate_inventory::Error::TargetNotEmpty { .. }) => {
+            eprintln!("error: {}", explain(error, &target_db.to_string()));
+            return Ok(exit::USAGE);
+        }
+        Err(error) => return Err(explain(error, &target_db.to_string())),
+    };
+    let rows: u64 = report.tables.iter().map(|(_, n)| n).sum();
+    if json {
+        print_json(&json!({
+            "from": source_db.to_string(),
+            "to": target_db.to_string(),
+            "tables": report.tables.iter().map(|(t, n)| json!({"table": t, "rows": n})).collect::<Vec<_>>(),
+            "rows": rows,
+            "seconds": started.elapsed().as_secs_f64(),
+            "audit": report.audit,
+        }))?;
+    } else if report.audit.ok {
+        println!(
+            "copied {rows} rows in {:.1} s; the audit chain verifies on the target ({} events)",
+            started.elapsed().as_secs_f64(),
+            report.audit.n_events
+        );
+    } else {
+        println!(
+            "copied {rows} rows, but the target's audit chain does NOT verify (first bad event: {}); run `modelgate audit verify` on the source",
+            report
+                .audit
+                .first_bad
+                .map_or_else(|| "-".to_string(), |seq| seq.to_string())
+        );
+        for problem in &report.audit.problems {
+            println!(
+                "  {}{}",
+                problem
+                    .seq
+                    .map_or_else(String::new, |seq| format!("event {seq}: ")),
+                problem.message
+            );
+        }
+    }
+    Ok(if report.audit.ok {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
 }

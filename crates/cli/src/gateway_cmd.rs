@@ -1,7 +1,6 @@
 //! `modelgate keys`, `modelgate usage`, the gateway half of `modelgate
 //! teams`, and the gateway's start inside `modelgate serve`.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -25,13 +24,14 @@ use crate::models_cmd::{current_user, explain, open_store, print_json, print_tex
 /// spent so far this month and the usage writer.
 pub(crate) fn start_gateway(
     store: &Store,
-    home: &Path,
     config: &GatewayConfig,
     policy: Policy,
     limiter: modelgate_gateway::limiter::Limiter,
 ) -> anyhow::Result<(Arc<Gateway>, Option<JoinHandle<()>>)> {
     let access = load_access(store).map_err(anyhow::Error::msg)?;
-    let sink = Store::open(home).context("the usage writer cannot open the inventory")?;
+    let sink = store
+        .reopen()
+        .context("the usage writer cannot open the inventory")?;
     let settings = UsageSettings {
         capacity: config.logging.queue.max(1),
         batch: config.logging.batch.max(1),

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Subcommand;
 use modelgate_inventory::{
-    Approval, Assignment, Date, Error as InventoryError, SignOff, Stage, StageChange, Store,
-    Transition, VersionRef, VersionSummary,
+    Approval, Assignment, Database, Date, Error as InventoryError, SignOff, Stage, StageChange,
+    Store, Transition, VersionRef, VersionSummary,
 };
 use modelgate_policy::Decision;
 use serde::Serialize;
@@ -257,14 +257,29 @@ pub(crate) enum AuditCommand {
 }
 
 /// The data directory: --home, MODELGATE_HOME, or the user's data dir.
-pub(crate) fn open_store(args: &Args) -> anyhow::Result<Store> {
-    let home = match &args.home {
-        Some(home) => home.clone(),
+pub(crate) fn home_dir(args: &Args) -> anyhow::Result<std::path::PathBuf> {
+    match &args.home {
+        Some(home) => Ok(home.clone()),
         None => modelgate_inventory::default_home().context(
             "cannot find a data directory for the inventory: pass --home DIR or set MODELGATE_HOME",
-        )?,
-    };
-    Store::open(&home).map_err(|error| explain(error, &home.display().to_string()))
+        ),
+    }
+}
+
+/// The inventory's database: --database, MODELGATE_DATABASE_URL, or the
+/// SQLite file in the data directory `home`.
+pub(crate) fn database(args: &Args, home: &std::path::Path) -> anyhow::Result<Database> {
+    match &args.database {
+        Some(url) => Database::parse(url).map_err(|error| explain(error, "--database")),
+        None => Ok(Database::in_home(home)),
+    }
+}
+
+/// The inventory, opened (and migrated) where --home and --database say.
+pub(crate) fn open_store(args: &Args) -> anyhow::Result<Store> {
+    let home = home_dir(args)?;
+    let database = database(args, &home)?;
+    Store::open_database(&database, &home).map_err(|error| explain(error, &database.to_string()))
 }
 
 fn reference(text: &str) -> anyhow::Result<VersionRef> {
@@ -342,8 +357,16 @@ pub(crate) fn explain(error: InventoryError, subject: &str) -> anyhow::Error {
         InventoryError::SchemaTooNew { .. } => {
             "upgrade modelgate to use this inventory".to_string()
         }
-        InventoryError::CreateHome { .. } | InventoryError::Open { .. } => {
-            "check --home / MODELGATE_HOME".to_string()
+        InventoryError::CreateHome { .. } => "check --home / MODELGATE_HOME".to_string(),
+        InventoryError::Open { path, .. } if path.to_string_lossy().starts_with("postgres") => {
+            "check --database / MODELGATE_DATABASE_URL and that the PostgreSQL server is up and reachable".to_string()
+        }
+        InventoryError::Open { .. } => "check --home / MODELGATE_HOME".to_string(),
+        InventoryError::BadDatabase { .. } => {
+            "write --database / MODELGATE_DATABASE_URL as postgres://USER@HOST:PORT/DB or sqlite:///PATH".to_string()
+        }
+        InventoryError::TargetNotEmpty { .. } => {
+            "create an empty database for the copy (CREATE DATABASE ...), or point --to at one".to_string()
         }
         InventoryError::FileChanged { .. } => {
             "nothing was stored; find out what changes the files, then add the version again"

@@ -278,12 +278,6 @@ pub(crate) fn run(args: &Args, serve: &ServeArgs) -> anyhow::Result<u8> {
     let poll = Duration::from_secs_f64(config.poll_seconds.unwrap_or(2.0).clamp(0.2, 60.0));
 
     let mut store = crate::models_cmd::open_store(args)?;
-    // The poller opens its own connection to the same inventory.
-    let home = store
-        .path()
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
     let versions = match &selection {
         Selection::Named(names) if names.is_empty() => Vec::new(),
         _ => modelgate_serving::select(&store, &selection)?,
@@ -311,7 +305,7 @@ pub(crate) fn run(args: &Args, serve: &ServeArgs) -> anyhow::Result<u8> {
         // The span exporter is a task on this runtime.
         let _entered = runtime.enter();
         let limiter = limiter(&serve.sharing)?;
-        crate::gateway_cmd::start_gateway(&store, &home, &gateway_config, policy, limiter)?
+        crate::gateway_cmd::start_gateway(&store, &gateway_config, policy, limiter)?
     };
     let notifier = match &serve.sharing.redis {
         Some(url) => Some(
@@ -363,8 +357,12 @@ pub(crate) fn run(args: &Args, serve: &ServeArgs) -> anyhow::Result<u8> {
                 notifier.publish_in_background(modelgate_gateway::notify::Notice::Inventory);
             })));
         }
-        let console = modelgate_console::Console::open(&home, console_config)
-            .context("cannot open the inventory for the console")?;
+        let console = modelgate_console::Console::new(
+            store
+                .reopen()
+                .context("cannot open the inventory for the console")?,
+            console_config,
+        );
         router = router.nest(modelgate_console::MOUNT, modelgate_console::router(console));
     }
 
@@ -456,13 +454,14 @@ pub(crate) fn run(args: &Args, serve: &ServeArgs) -> anyhow::Result<u8> {
     // Stage changes made while serving: applied within one poll.
     let stop_poll = Arc::new(AtomicBool::new(false));
     let poll = poll.min(gateway.refresh_interval());
+    let poller_store = store.reopen();
     let poller = {
         let catalog = Arc::clone(&catalog);
         let stop = Arc::clone(&stop_poll);
         let by = by.clone();
         let gateway = Arc::clone(&gateway);
         std::thread::Builder::new().name("governance".into()).spawn(move || {
-            let mut store = match modelgate_inventory::Store::open(&home) {
+            let mut store = match poller_store {
                 Ok(store) => store,
                 Err(error) => {
                     tracing::error!(%error, "governance poller cannot open the inventory; stage changes will not be applied");

@@ -28,7 +28,7 @@ pub enum Error {
         path: PathBuf,
         /// Why.
         #[source]
-        source: rusqlite::Error,
+        source: crate::DatabaseError,
     },
     /// A migration failed; none of it was applied.
     #[error("migration {version:04}_{name} failed")]
@@ -39,7 +39,26 @@ pub enum Error {
         name: &'static str,
         /// Why.
         #[source]
-        source: rusqlite::Error,
+        source: crate::DatabaseError,
+    },
+    /// A database URL (`--database`, `MODELGATE_DATABASE_URL`) that
+    /// cannot be used.
+    #[error("cannot use the database {text:?}: {reason}")]
+    BadDatabase {
+        /// The URL, without its password.
+        text: String,
+        /// Why.
+        reason: String,
+    },
+    /// `db copy` into a database that already holds an inventory.
+    #[error(
+        "the target database {target} already holds an inventory ({events} audit events): copy only into a new, empty database"
+    )]
+    TargetNotEmpty {
+        /// The target, without its password.
+        target: String,
+        /// Its audit events.
+        events: u64,
     },
     /// The database was written by a newer modelgate.
     #[error(
@@ -60,7 +79,7 @@ pub enum Error {
         doing: &'static str,
         /// Why.
         #[source]
-        source: rusqlite::Error,
+        source: crate::DatabaseError,
     },
     /// Something stored cannot be read back (the database was edited, or
     /// written by an incompatible build).
@@ -463,7 +482,7 @@ fn names(reviewers: &[Reviewer]) -> String {
 }
 
 impl Error {
-    pub(crate) fn database(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
+    pub(crate) fn database(doing: &'static str) -> impl FnOnce(crate::DatabaseError) -> Error {
         move |source| Error::Database { doing, source }
     }
 }

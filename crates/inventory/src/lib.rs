@@ -141,7 +141,7 @@ mod people;
 mod record;
 mod rules;
 mod schema;
-mod sqlite;
+mod sql;
 mod stage;
 mod usage;
 
@@ -171,8 +171,9 @@ pub use record::{
 };
 pub use rules::DEFAULT_REVIEW_DAYS;
 pub use schema::SCHEMA_VERSION;
-pub use sqlite::{
-    BUSY_TIMEOUT, Batch, DATABASE_FILE, EventQuery, MAX_EVENT_PAGE, SchemaStatus, Store,
+pub use sql::{
+    BUSY_TIMEOUT, Backend, Batch, CopyReport, DATABASE_FILE, Database, DatabaseError, EventQuery,
+    MAX_EVENT_PAGE, SchemaStatus, Store,
 };
 pub use stage::{ServingAction, Stage, Transition};
 pub use usage::{MAX_USAGE_TEXT_BYTES, UsageGroup, UsageQuery, UsageRecord, UsageRow};

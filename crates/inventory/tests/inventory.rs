@@ -9,8 +9,8 @@
 use std::path::Path;
 
 use modelgate_inventory::{
-    Approval, Date, Error, EventQuery, FileRecord, NewReview, NewUser, NewVersion, ReviewOutcome,
-    Role, SignOff, Stage, Store, Transition, VersionRef, VersionSummary,
+    Approval, Database, Date, Error, EventQuery, FileRecord, NewReview, NewUser, NewVersion,
+    ReviewOutcome, Role, SignOff, Stage, Store, Transition, VersionRef, VersionSummary,
 };
 use modelgate_policy::{Decision, Reviewer};
 use serde_json::json;
@@ -51,8 +51,23 @@ fn add(store: &mut Store, text: &str) -> VersionSummary {
         .unwrap()
 }
 
+/// The store for `dir`: on the test PostgreSQL (a schema of its own, the
+/// same for the same `dir`) when `MODELGATE_TEST_DATABASE_URL` is set, as
+/// `scripts/test.sh` does for its second run of this suite; else SQLite.
 fn open(dir: &Path) -> Store {
-    Store::open(dir).unwrap()
+    match modelgate_testdata::postgres::server_url() {
+        Some(base) => {
+            let url = modelgate_testdata::postgres::schema_for(&base, dir);
+            Store::open_database(&Database::parse(&url).unwrap(), dir).unwrap()
+        }
+        None => Store::open(dir).unwrap(),
+    }
+}
+
+/// Whether this run is on PostgreSQL (tests that edit the SQLite file
+/// directly have PostgreSQL twins that edit its tables).
+fn on_postgres() -> bool {
+    std::env::var_os("MODELGATE_TEST_DATABASE_URL").is_some_and(|url| !url.is_empty())
 }
 
 fn approval(by: &str) -> Approval {
@@ -565,6 +580,9 @@ fn attacker(dir: &Path) -> rusqlite::Connection {
 
 #[test]
 fn the_database_refuses_to_change_or_delete_events() {
+    if on_postgres() {
+        return; // edits the SQLite file; see the PostgreSQL twins
+    }
     let dir = tempfile::tempdir().unwrap();
     let store = five_events(dir.path());
     let conn = raw(dir.path());
@@ -580,6 +598,9 @@ fn the_database_refuses_to_change_or_delete_events() {
 
 #[test]
 fn an_edited_event_is_named() {
+    if on_postgres() {
+        return; // edits the SQLite file; see the PostgreSQL twins
+    }
     let dir = tempfile::tempdir().unwrap();
     let store = five_events(dir.path());
     attacker(dir.path())
@@ -598,6 +619,9 @@ fn an_edited_event_is_named() {
 
 #[test]
 fn an_edited_and_rehashed_event_breaks_the_link_after_it() {
+    if on_postgres() {
+        return; // edits the SQLite file; see the PostgreSQL twins
+    }
     let dir = tempfile::tempdir().unwrap();
     let store = five_events(dir.path());
     let mut event = store.events().unwrap()[1].clone();
@@ -620,6 +644,9 @@ fn an_edited_and_rehashed_event_breaks_the_link_after_it() {
 
 #[test]
 fn a_deleted_event_is_named() {
+    if on_postgres() {
+        return; // edits the SQLite file; see the PostgreSQL twins
+    }
     let dir = tempfile::tempdir().unwrap();
     let store = five_events(dir.path());
     attacker(dir.path())
@@ -632,6 +659,9 @@ fn a_deleted_event_is_named() {
 
 #[test]
 fn deleting_the_first_events_is_found() {
+    if on_postgres() {
+        return; // edits the SQLite file; see the PostgreSQL twins
+    }
     let dir = tempfile::tempdir().unwrap();
     let store = five_events(dir.path());
     attacker(dir.path())
@@ -643,6 +673,9 @@ fn deleting_the_first_events_is_found() {
 
 #[test]
 fn reordered_events_are_named() {
+    if on_postgres() {
+        return; // edits the SQLite file; see the PostgreSQL twins
+    }
     let dir = tempfile::tempdir().unwrap();
     let store = five_events(dir.path());
     attacker(dir.path())
@@ -658,6 +691,9 @@ fn reordered_events_are_named() {
 
 #[test]
 fn a_truncated_trail_or_edited_state_is_found() {
+    if on_postgres() {
+        return; // edits the SQLite file; see the PostgreSQL twins
+    }
     let dir = tempfile::tempdir().unwrap();
     let store = five_events(dir.path());
     let conn = attacker(dir.path());
@@ -697,6 +733,9 @@ fn a_truncated_trail_or_edited_state_is_found() {
 
 #[test]
 fn migrations_run_once_and_newer_schemas_are_refused() {
+    if on_postgres() {
+        return; // edits the SQLite file; see the PostgreSQL twins
+    }
     let dir = tempfile::tempdir().unwrap();
     drop(open(dir.path()));
     drop(open(dir.path()));
@@ -755,6 +794,9 @@ fn bad_names_are_refused_before_anything_is_written() {
 
 #[test]
 fn hostile_values_in_the_database_are_reported_not_fatal() {
+    if on_postgres() {
+        return; // edits the SQLite file; see the PostgreSQL twins
+    }
     let dir = tempfile::tempdir().unwrap();
     let store = five_events(dir.path());
     // Values of the wrong type: invalid UTF-8, numbers, a seq that is text
@@ -997,6 +1039,9 @@ fn a_presented_key_matches_only_its_own_secret() {
 
 #[test]
 fn revoked_and_expired_keys_are_not_usable() {
+    if on_postgres() {
+        return; // edits the SQLite file; see the PostgreSQL twins
+    }
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(dir.path());
     let today = Date::today();
@@ -1069,6 +1114,9 @@ fn database_bytes(dir: &Path) -> Vec<u8> {
 
 #[test]
 fn the_secret_never_reaches_the_database_file() {
+    if on_postgres() {
+        return; // edits the SQLite file; see the PostgreSQL twins
+    }
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(dir.path());
     let first = create(&mut store, "search");
@@ -1337,6 +1385,9 @@ fn invalid_names_and_numbers_are_refused_with_the_field_named() {
 
 #[test]
 fn tampering_with_keys_limits_or_grants_is_found() {
+    if on_postgres() {
+        return; // edits the SQLite file; see the PostgreSQL twins
+    }
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(dir.path());
     let key = create(&mut store, "search");
@@ -1943,6 +1994,9 @@ fn evaluation_runs_of_unknown_versions_or_oversized_reports_are_refused() {
 
 #[test]
 fn tampering_with_evaluation_runs_is_found() {
+    if on_postgres() {
+        return; // edits the SQLite file; see the PostgreSQL twins
+    }
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(dir.path());
     add(&mut store, "m@1");
@@ -2176,6 +2230,9 @@ fn users_are_added_changed_and_disabled_with_events() {
 
 #[test]
 fn a_swapped_password_hash_or_role_is_found_by_audit_verify() {
+    if on_postgres() {
+        return; // edits the SQLite file; see the PostgreSQL twins
+    }
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(dir.path());
     store
@@ -2218,6 +2275,9 @@ fn a_swapped_password_hash_or_role_is_found_by_audit_verify() {
 
 #[test]
 fn stored_sign_offs_count_toward_approval_and_rejections_block_it() {
+    if on_postgres() {
+        return; // edits the SQLite file; see the PostgreSQL twins
+    }
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(dir.path());
     let m = needs_review(&mut store, "m@1", &[Reviewer::Legal, Reviewer::Security]);
@@ -2401,6 +2461,9 @@ fn the_trail_pages_newest_first_with_filters() {
 
 #[test]
 fn console_sessions_are_shared_expire_and_keep_only_the_hash_of_their_id() {
+    if on_postgres() {
+        return; // edits the SQLite file; see the PostgreSQL twins
+    }
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(dir.path());
     store

@@ -1,5 +1,6 @@
 //! Test support shared by the crates' integration tests: a real Redis
-//! ([`redis::RedisServer`]), and where the
+//! ([`redis::RedisServer`]), a schema or database on the test PostgreSQL
+//! ([`postgres`]), and where the
 //! committed sample corpora (`tests/data/<format>/{ok,err,malicious}`, each
 //! input with its `<stem>.expected.json`) and the cached real models
 //! (`scripts/fixtures.sh`) are, and how to walk them.
@@ -16,6 +17,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+pub mod postgres;
 pub mod redis;
 
 use std::path::{Path, PathBuf};

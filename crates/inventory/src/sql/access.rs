@@ -4,7 +4,7 @@
 //! server's refresh loop makes before reading them all again. What a key
 //! is and how it is made is `keys.rs`'s; this file reads and writes rows.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::db::{Connection, OptionalExtension, params};
 use serde_json::json;
 
 use super::{Batch, Store};
@@ -429,7 +429,7 @@ impl Store {
             "AND revoked_at IS NULL"
         };
         let sql = format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys WHERE (?1 IS NULL OR team = ?1) {revoked}
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE (CAST(?1 AS TEXT) IS NULL OR team = ?1) {revoked}
              ORDER BY team, created_at, id"
         );
         let mut stmt = self.conn.prepare(&sql).map_err(Error::database(doing))?;
@@ -464,7 +464,7 @@ impl Store {
             )
             .map_err(Error::database(doing))?;
         let rows = stmt
-            .query_map([], |row| {
+            .query_map(params![], |row| {
                 Ok((
                     row.get::<_, String>(0)?,
                     [row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?],
@@ -507,7 +507,7 @@ impl Store {
     pub fn access_generation(&self) -> Result<i64, Error> {
         self.conn
             .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events")
-            .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+            .and_then(|mut stmt| stmt.query_row(params![], |row| row.get(0)))
             .map_err(Error::database("reading the access generation"))
     }
 }
@@ -544,7 +544,7 @@ struct KeyRow {
     rotated_from: Option<String>,
 }
 
-fn key_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
+fn key_row(row: &super::db::Row<'_>) -> super::db::Result<KeyRow> {
     Ok(KeyRow {
         id: row.get(0)?,
         team: row.get(1)?,
@@ -638,13 +638,13 @@ fn route_grants(conn: &Connection, team: Option<&str>) -> Result<Vec<(String, St
     let doing = "reading route grants";
     let mut stmt = conn
         .prepare_cached(
-            "SELECT team, route FROM route_grants WHERE (?1 IS NULL OR team = ?1)
+            "SELECT team, route FROM route_grants WHERE (CAST(?1 AS TEXT) IS NULL OR team = ?1)
              ORDER BY team, route",
         )
         .map_err(Error::database(doing))?;
     let rows = stmt
         .query_map([team], |row| Ok((row.get(0)?, row.get(1)?)))
         .map_err(Error::database(doing))?;
-    rows.collect::<rusqlite::Result<Vec<_>>>()
+    rows.collect::<super::db::Result<Vec<_>>>()
         .map_err(Error::database(doing))
 }

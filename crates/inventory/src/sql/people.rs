@@ -2,7 +2,7 @@
 //! their reads, plus the paged reads of the audit trail the console shows.
 //! What a role may do is `people.rs`'s; this file reads and writes rows.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::db::{Connection, OptionalExtension, params};
 use serde_json::json;
 
 use super::reads::require;
@@ -71,7 +71,7 @@ impl Store {
             .prepare(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))
             .map_err(Error::database(doing))?;
         let rows = stmt
-            .query_map([], user_row)
+            .query_map(params![], user_row)
             .map_err(Error::database(doing))?;
         let mut users = Vec::new();
         for row in rows {
@@ -141,7 +141,7 @@ impl Store {
     pub fn events_page(&self, query: &EventQuery) -> Result<(Vec<Event>, u64), Error> {
         let doing = "reading the audit trail";
         let mut conditions = Vec::new();
-        let mut values: Vec<rusqlite::types::Value> = Vec::new();
+        let mut values: Vec<super::db::Value> = Vec::new();
         if let Some(prefix) = query.action_prefix.as_deref().filter(|p| !p.is_empty()) {
             // A range instead of LIKE: no wildcard in the user's text is
             // special, and the (action, seq) index serves it.
@@ -172,7 +172,7 @@ impl Store {
             .conn
             .query_row(
                 &format!("SELECT COUNT(*) FROM events {filter}"),
-                rusqlite::params_from_iter(values.iter()),
+                super::db::params_from_iter(values.iter()),
                 |row| row.get(0),
             )
             .map_err(Error::database(doing))?;
@@ -196,7 +196,7 @@ impl Store {
             ))
             .map_err(Error::database(doing))?;
         let mut rows = stmt
-            .query(rusqlite::params_from_iter(page_values.iter()))
+            .query(super::db::params_from_iter(page_values.iter()))
             .map_err(Error::database(doing))?;
         let mut events = Vec::new();
         while let Some(row) = rows.next().map_err(Error::database(doing))? {
@@ -403,7 +403,7 @@ const USER_COLUMNS: &str = "name, role, password_hash, created_at, created_by, d
 
 type UserRow = Result<User, Error>;
 
-fn user_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+fn user_row(row: &super::db::Row<'_>) -> super::db::Result<UserRow> {
     let role: String = row.get(1)?;
     Ok(parse_role_text(&role)
         .map_err(|_| Error::Corrupt {
@@ -432,7 +432,7 @@ fn find_user(conn: &Connection, name: &str) -> Result<Option<User>, Error> {
 fn reviews_where(
     conn: &Connection,
     filter: &str,
-    values: &[&dyn rusqlite::ToSql],
+    values: &[&dyn super::db::ToSql],
 ) -> Result<Vec<Review>, Error> {
     let doing = "reading reviews";
     let mut stmt = conn

@@ -2,8 +2,8 @@
 //! the audit log, and the rows the writes need (a version's stage and
 //! verdict, its stored report).
 
+use super::db::{Connection, OptionalExtension, params};
 use modelgate_bom::{ModelDescription, Property};
-use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 use super::Store;
@@ -22,7 +22,7 @@ impl Store {
         let sql = format!(
             "SELECT {SUMMARY_COLUMNS} FROM versions v ORDER BY v.model, v.added_at, v.version"
         );
-        summaries(&self.conn, &sql, [], &today)
+        summaries(&self.conn, &sql, params![], &today)
     }
 
     /// A model and its versions.
@@ -137,7 +137,7 @@ impl Store {
             )
             .map_err(Error::database("reading descriptions"))?;
         let rows = stmt
-            .query_map([], |row| {
+            .query_map(params![], |row| {
                 Ok((
                     row.get::<_, String>(0)?,
                     row.get::<_, String>(1)?,
@@ -193,10 +193,10 @@ impl Store {
                 .push(assignment.team);
         }
         let mut stmt = self.conn.prepare(&sql).map_err(Error::database(doing))?;
-        let mut rows = stmt.query([]).map_err(Error::database(doing))?;
+        let mut rows = stmt.query(params![]).map_err(Error::database(doing))?;
         let mut entries = Vec::new();
         while let Some(row) = rows.next().map_err(Error::database(doing))? {
-            let summary = summary_row(row)
+            let summary = summary_row(&row)
                 .map_err(Error::database(doing))?
                 .into_summary(&today)?;
             let terms: Option<String> = row.get(18).map_err(Error::database(doing))?;
@@ -229,7 +229,7 @@ impl Store {
     pub fn last_event_seq(&self) -> Result<u64, Error> {
         let seq: Option<i64> = self
             .conn
-            .query_row("SELECT MAX(seq) FROM events", [], |row| row.get(0))
+            .query_row("SELECT MAX(seq) FROM events", params![], |row| row.get(0))
             .map_err(Error::database("reading the audit trail"))?;
         Ok(seq.and_then(|seq| u64::try_from(seq).ok()).unwrap_or(0))
     }
@@ -299,7 +299,7 @@ struct SummaryRow {
     review_by: Option<String>,
 }
 
-fn summary_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
+fn summary_row(row: &super::db::Row<'_>) -> super::db::Result<SummaryRow> {
     Ok(SummaryRow {
         name: row.get(0)?,
         version: row.get(1)?,
@@ -351,7 +351,7 @@ impl SummaryRow {
     }
 }
 
-fn summaries<P: rusqlite::Params>(
+fn summaries<P: super::db::Params>(
     conn: &Connection,
     sql: &str,
     params: P,
@@ -419,7 +419,7 @@ pub(super) fn unknown_version(conn: &Connection, reference: &VersionRef) -> Erro
         .prepare("SELECT version FROM versions WHERE model = ?1 ORDER BY added_at, version")
         .and_then(|mut stmt| {
             stmt.query_map([&reference.name], |row| row.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<String>>>()
+                .collect::<super::db::Result<Vec<String>>>()
         })
         .unwrap_or_default();
     Error::UnknownVersion {
@@ -469,7 +469,7 @@ pub(super) fn files(conn: &Connection, reference: &VersionRef) -> Result<Vec<Fil
             })
         })
         .map_err(Error::database(doing))?;
-    rows.collect::<rusqlite::Result<Vec<_>>>()
+    rows.collect::<super::db::Result<Vec<_>>>()
         .map_err(Error::database(doing))
 }
 
@@ -594,7 +594,7 @@ pub(super) fn assignments(
             stmt = conn
                 .prepare(&format!("{base} ORDER BY a.team, a.model, a.version"))
                 .map_err(Error::database(doing))?;
-            stmt.query_map([], assignment_row)
+            stmt.query_map(params![], assignment_row)
         }
     }
     .map_err(Error::database(doing))?;
@@ -609,7 +609,7 @@ pub(super) fn assignments(
     Ok(out)
 }
 
-fn assignment_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Assignment, String)> {
+fn assignment_row(row: &super::db::Row<'_>) -> super::db::Result<(Assignment, String)> {
     Ok((
         Assignment {
             team: row.get(0)?,

@@ -6,9 +6,10 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use rusqlite::types::ValueRef;
+use super::db::ValueRef;
 
 use super::Store;
+use super::db::params;
 use crate::audit::{
     AuditReport, ChainCheck, KeyState, ReviewState, StoredEvent, UserState, sha256_hex,
 };
@@ -30,9 +31,9 @@ impl Store {
                  FROM events ORDER BY seq",
             )
             .map_err(Error::database(doing))?;
-        let mut rows = stmt.query([]).map_err(Error::database(doing))?;
+        let mut rows = stmt.query(params![]).map_err(Error::database(doing))?;
         while let Some(row) = rows.next().map_err(Error::database(doing))? {
-            let text = |idx: usize| text_at(row, idx, doing);
+            let text = |idx: usize| text_at(&row, idx, doing);
             let seq = match row.get_ref(0).map_err(Error::database(doing))? {
                 ValueRef::Integer(seq) => Some(seq),
                 _ => None,
@@ -86,10 +87,10 @@ impl Store {
             .conn
             .prepare("SELECT model, version, path, size, sha256 FROM version_files")
             .map_err(Error::database(doing))?;
-        let mut rows = stmt.query([]).map_err(Error::database(doing))?;
+        let mut rows = stmt.query(params![]).map_err(Error::database(doing))?;
         let mut manifests: HashMap<(String, String), Vec<FileRecord>> = HashMap::new();
         while let Some(row) = rows.next().map_err(Error::database(doing))? {
-            let text = |idx: usize| text_at(row, idx, doing).map(Cow::into_owned);
+            let text = |idx: usize| text_at(&row, idx, doing).map(Cow::into_owned);
             let key = (text(0)?, text(1)?);
             let path = text(2)?;
             let size = match row.get_ref(3).map_err(Error::database(doing))? {
@@ -125,9 +126,9 @@ impl Store {
                  ORDER BY model, version",
             )
             .map_err(Error::database(doing))?;
-        let mut rows = stmt.query([]).map_err(Error::database(doing))?;
+        let mut rows = stmt.query(params![]).map_err(Error::database(doing))?;
         while let Some(row) = rows.next().map_err(Error::database(doing))? {
-            let text = |idx: usize| text_at(row, idx, doing);
+            let text = |idx: usize| text_at(&row, idx, doing);
             let key = (text(0)?.into_owned(), text(1)?.into_owned());
             let (stage, decision, report) = (text(2)?, text(3)?, text(4)?);
             let files = manifests.get(&key).map(Vec::as_slice).unwrap_or_default();
@@ -143,9 +144,9 @@ impl Store {
             .conn
             .prepare("SELECT team, model, version, purpose FROM assignments")
             .map_err(Error::database(doing))?;
-        let mut rows = stmt.query([]).map_err(Error::database(doing))?;
+        let mut rows = stmt.query(params![]).map_err(Error::database(doing))?;
         while let Some(row) = rows.next().map_err(Error::database(doing))? {
-            let text = |idx: usize| text_at(row, idx, doing).map(Cow::into_owned);
+            let text = |idx: usize| text_at(&row, idx, doing).map(Cow::into_owned);
             let key = (text(0)?, text(1)?, text(2)?);
             check.stored_assignment(key, &text(3)?);
         }
@@ -166,9 +167,9 @@ impl Store {
                  FROM api_keys ORDER BY id",
             )
             .map_err(Error::database(doing))?;
-        let mut rows = stmt.query([]).map_err(Error::database(doing))?;
+        let mut rows = stmt.query(params![]).map_err(Error::database(doing))?;
         while let Some(row) = rows.next().map_err(Error::database(doing))? {
-            let text = |idx: usize| text_at(row, idx, doing).map(Cow::into_owned);
+            let text = |idx: usize| text_at(&row, idx, doing).map(Cow::into_owned);
             let id = text(0)?;
             let state = KeyState {
                 team: text(1)?,
@@ -186,9 +187,9 @@ impl Store {
                  ORDER BY team",
             )
             .map_err(Error::database(doing))?;
-        let mut rows = stmt.query([]).map_err(Error::database(doing))?;
+        let mut rows = stmt.query(params![]).map_err(Error::database(doing))?;
         while let Some(row) = rows.next().map_err(Error::database(doing))? {
-            let text = |idx: usize| text_at(row, idx, doing).map(Cow::into_owned);
+            let text = |idx: usize| text_at(&row, idx, doing).map(Cow::into_owned);
             let team = text(0)?;
             check.stored_team_limits(team, [text(1)?, text(2)?, text(3)?, text(4)?]);
         }
@@ -196,9 +197,9 @@ impl Store {
             .conn
             .prepare("SELECT team, route FROM route_grants ORDER BY team, route")
             .map_err(Error::database(doing))?;
-        let mut rows = stmt.query([]).map_err(Error::database(doing))?;
+        let mut rows = stmt.query(params![]).map_err(Error::database(doing))?;
         while let Some(row) = rows.next().map_err(Error::database(doing))? {
-            let text = |idx: usize| text_at(row, idx, doing).map(Cow::into_owned);
+            let text = |idx: usize| text_at(&row, idx, doing).map(Cow::into_owned);
             check.stored_grant(text(0)?, text(1)?);
         }
         Ok(())
@@ -216,9 +217,9 @@ impl Store {
                 "SELECT name, role, password_hash, disabled_at IS NOT NULL FROM users ORDER BY name",
             )
             .map_err(Error::database(doing))?;
-        let mut rows = stmt.query([]).map_err(Error::database(doing))?;
+        let mut rows = stmt.query(params![]).map_err(Error::database(doing))?;
         while let Some(row) = rows.next().map_err(Error::database(doing))? {
-            let text = |idx: usize| text_at(row, idx, doing).map(Cow::into_owned);
+            let text = |idx: usize| text_at(&row, idx, doing).map(Cow::into_owned);
             let name = text(0)?;
             let state = UserState {
                 role: text(1)?,
@@ -234,9 +235,9 @@ impl Store {
                  ORDER BY model, version, reviewer",
             )
             .map_err(Error::database(doing))?;
-        let mut rows = stmt.query([]).map_err(Error::database(doing))?;
+        let mut rows = stmt.query(params![]).map_err(Error::database(doing))?;
         while let Some(row) = rows.next().map_err(Error::database(doing))? {
-            let text = |idx: usize| text_at(row, idx, doing).map(Cow::into_owned);
+            let text = |idx: usize| text_at(&row, idx, doing).map(Cow::into_owned);
             let key = (text(0)?, text(1)?, text(2)?);
             let state = ReviewState {
                 outcome: text(3)?,
@@ -251,7 +252,7 @@ impl Store {
 
 /// Column `idx` of `row` as lenient text (see [`lenient_text`]).
 pub(super) fn text_at<'r>(
-    row: &'r rusqlite::Row<'_>,
+    row: &'r super::db::Row<'_>,
     idx: usize,
     doing: &'static str,
 ) -> Result<Cow<'r, str>, Error> {

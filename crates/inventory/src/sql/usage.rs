@@ -4,7 +4,7 @@
 //! retention never hold the write lock for long; the per-group arithmetic
 //! is `usage.rs`'s.
 
-use rusqlite::{TransactionBehavior, params, params_from_iter};
+use super::db::{Backend, params, params_from_iter};
 
 use super::Store;
 use crate::clock::is_utc_seconds;
@@ -31,14 +31,17 @@ impl Store {
             return Ok(0);
         }
         let doing = "storing usage";
+        if self.conn.backend() == Backend::Postgres {
+            return self.copy_usage(records);
+        }
         let tx = self
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .unlocked_transaction()
             .map_err(Error::database(doing))?;
         {
             let last: i64 = tx
                 .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM usage")
-                .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+                .and_then(|mut stmt| stmt.query_row(params![], |row| row.get(0)))
                 .map_err(Error::database(doing))?;
             let mut stmt = tx
                 .prepare_cached(
@@ -129,7 +132,7 @@ impl Store {
         let mut tally: Option<UsageTally> = None;
         while let Some(row) = rows.next().map_err(Error::database(doing))? {
             let group: String = row.get(0).map_err(Error::database(doing))?;
-            let sample = (|| -> rusqlite::Result<UsageSample> {
+            let sample = (|| -> super::db::Result<UsageSample> {
                 Ok(UsageSample {
                     error: row.get::<_, i64>(1)? >= 400 || row.get::<_, bool>(2)?,
                     tokens_in: count(row.get(3)?),
@@ -178,7 +181,7 @@ impl Store {
                     UNION ALL
                     SELECT key_id, team, cost_micro_usd FROM usage
                     WHERE day = ?1 AND at >= ?2 AND key_id IS NOT NULL
-                 ) GROUP BY key_id, team ORDER BY key_id, team",
+                 ) AS spent GROUP BY key_id, team ORDER BY key_id, team",
             )
             .map_err(Error::database(doing))?;
         let rows = stmt
@@ -190,7 +193,7 @@ impl Store {
                 ))
             })
             .map_err(Error::database(doing))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+        rows.collect::<super::db::Result<Vec<_>>>()
             .map_err(Error::database(doing))
     }
 
@@ -207,13 +210,16 @@ impl Store {
                 reason: "it must be at least 1",
             });
         }
+        if self.conn.backend() == Backend::Postgres {
+            return self.drop_usage_partitions_before(cutoff);
+        }
         let limit = i64::try_from(batch).unwrap_or(i64::MAX);
         let cutoff = cutoff.to_string();
         let mut total = 0usize;
         loop {
             let tx = self
                 .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .unlocked_transaction()
                 .map_err(Error::database(doing))?;
             let deleted = tx
                 .prepare_cached(

@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use super::db::{OptionalExtension, params};
 use super::reads::{assignments, require, stage_of, stored_report, summary};
 use super::{Batch, Store};
 use crate::audit::{Event, GENESIS_HASH, canonical_json, manifest_sha256, sha256_hex};
@@ -14,7 +15,6 @@ use crate::{
     Approval, Assignment, Date, Error, NewVersion, Revocation, ServingAction, SignOff, Stage,
     StageChange, Timestamp, Transition, VersionRef, VersionSummary, rules,
 };
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 impl Store {
     /// Run `change` in one transaction: if it returns an error, nothing it
@@ -25,7 +25,7 @@ impl Store {
     ) -> Result<T, Error> {
         let tx = self
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .transaction()
             .map_err(Error::database("starting a transaction"))?;
         let mut batch = Batch {
             tx,
@@ -127,7 +127,7 @@ impl Batch<'_> {
             .tx
             .prepare_cached("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
             .and_then(|mut stmt| {
-                stmt.query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
+                stmt.query_row(params![], |row| Ok((row.get(0)?, row.get(1)?)))
                     .optional()
             })
             .map_err(Error::database(doing))?;

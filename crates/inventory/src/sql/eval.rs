@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::db::{Connection, OptionalExtension, params};
 
 use super::checks::text_at;
 use super::reads::require;
@@ -60,8 +60,8 @@ impl Store {
         }
         let sql = format!(
             "SELECT {SUMMARY_COLUMNS} FROM eval_runs
-             WHERE (?1 IS NULL OR model = ?1) AND (?2 IS NULL OR version = ?2)
-               AND (?3 IS NULL OR model = ?3) AND (?4 IS NULL OR suite_name = ?4)
+             WHERE (CAST(?1 AS TEXT) IS NULL OR model = ?1) AND (CAST(?2 AS TEXT) IS NULL OR version = ?2)
+               AND (CAST(?3 AS TEXT) IS NULL OR model = ?3) AND (CAST(?4 AS TEXT) IS NULL OR suite_name = ?4)
              ORDER BY started_at DESC, id DESC"
         );
         let (name, version) = filter
@@ -154,7 +154,7 @@ impl Batch<'_> {
         let last: i64 = self
             .tx
             .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM eval_runs")
-            .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+            .and_then(|mut stmt| stmt.query_row(params![], |row| row.get(0)))
             .map_err(Error::database(doing))?;
         let id = last.checked_add(1).ok_or(Error::Corrupt {
             what: "the eval_runs table's ids have reached the largest BIGINT".to_string(),
@@ -291,7 +291,7 @@ struct SummaryRow {
     event_seq: i64,
 }
 
-fn summary_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
+fn summary_row(row: &super::db::Row<'_>) -> super::db::Result<SummaryRow> {
     Ok(SummaryRow {
         id: row.get(0)?,
         name: row.get(1)?,
@@ -350,7 +350,7 @@ impl SummaryRow {
     }
 }
 
-fn summaries<P: rusqlite::Params>(
+fn summaries<P: super::db::Params>(
     conn: &Connection,
     sql: &str,
     params: P,
@@ -381,11 +381,11 @@ impl Store {
                  FROM eval_runs ORDER BY id",
             )
             .map_err(Error::database(doing))?;
-        let mut rows = stmt.query([]).map_err(Error::database(doing))?;
+        let mut rows = stmt.query(params![]).map_err(Error::database(doing))?;
         while let Some(row) = rows.next().map_err(Error::database(doing))? {
-            let text = |idx: usize| text_at(row, idx, doing).map(Cow::into_owned);
+            let text = |idx: usize| text_at(&row, idx, doing).map(Cow::into_owned);
             let hash = |idx: usize| {
-                text_at(row, idx, doing).map(|text| crate::audit::sha256_hex(text.as_bytes()))
+                text_at(&row, idx, doing).map(|text| crate::audit::sha256_hex(text.as_bytes()))
             };
             let id = text(0)?;
             let state = EvalState {

@@ -30,21 +30,26 @@
 
 mod access;
 mod checks;
+mod copy;
+pub(crate) mod db;
 mod eval;
 mod open;
 mod people;
+mod postgres;
 mod reads;
 mod usage;
 mod writes;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::Connection;
+use db::Connection;
 
 use crate::Timestamp;
 
-pub use open::SchemaStatus;
+pub use copy::CopyReport;
+pub use db::{Backend, DatabaseError};
+pub use open::{Database, SchemaStatus};
 pub use people::{EventQuery, MAX_EVENT_PAGE};
 
 /// The database's file name inside the data directory.
@@ -53,24 +58,34 @@ pub const DATABASE_FILE: &str = "inventory.db";
 /// How long a writer waits for another writer's transaction.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The inventory, in an SQLite database.
+/// The inventory, in an SQLite database or in PostgreSQL.
 pub struct Store {
     conn: Connection,
+    /// Where the database is (a PostgreSQL URL without its password).
+    database: Database,
+    /// The SQLite file, or the data directory's `inventory.db` name for
+    /// PostgreSQL (what errors name).
     path: PathBuf,
-    /// The blob store beside the database (`blobs/` in the same directory).
+    /// The data directory (the blob store is its `blobs/`).
+    home: PathBuf,
+    /// The blob store in the data directory.
     blobs: crate::Blobs,
+    /// The usage partitions known to exist (PostgreSQL), by day.
+    partitions: std::collections::BTreeSet<String>,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
+        f.debug_struct("Store")
+            .field("database", &self.database.to_string())
+            .finish()
     }
 }
 
 /// Changes made in one transaction: all of them, with their audit events,
 /// or none. Get one from [`Store::transaction`].
 pub struct Batch<'a> {
-    tx: rusqlite::Transaction<'a>,
+    tx: db::Transaction<'a>,
     now: Timestamp,
 }
 
@@ -78,5 +93,28 @@ impl Store {
     /// The blob store beside this inventory's database.
     pub fn blobs(&self) -> &crate::Blobs {
         &self.blobs
+    }
+
+    /// Where the database is: the SQLite file, or the PostgreSQL server
+    /// (its URL without the password).
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    /// Another connection to the same inventory (for a thread of its
+    /// own: a server's usage writer, its poller, its console).
+    pub fn reopen(&self) -> Result<Store, crate::Error> {
+        Store::open_database(&self.database, &self.home)
+    }
+
+    /// Which engine holds the inventory.
+    pub fn backend(&self) -> Backend {
+        self.conn.backend()
+    }
+
+    /// The SQLite database file (for PostgreSQL, the path its redacted
+    /// URL would have as a name; see [`Store::database`]).
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }

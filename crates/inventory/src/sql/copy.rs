@@ -1,0 +1,142 @@
+//! `modelgate db copy`: every row of one inventory into a new, empty one
+//! (SQLite to PostgreSQL to move an installation; any direction works),
+//! in one transaction on the target, then the target's audit chain
+//! verified. Rows are copied as stored, audit events included, so the
+//! chain's hashes still hold: the copy proves itself.
+
+use super::Store;
+use super::db::{Backend, Value, params_from_iter};
+use crate::{AuditReport, Error};
+
+/// Every table, parents before children (the foreign keys hold at each
+/// insert), with the column it is read in order of.
+const TABLES: &[(&str, &str)] = &[
+    ("events", "seq"),
+    ("models", "name"),
+    ("versions", "model, version"),
+    ("version_files", "model, version, path"),
+    ("variants", "model, version, of_model, of_version"),
+    ("stage_changes", "event_seq"),
+    ("teams", "name"),
+    ("assignments", "team, model, version"),
+    ("stored_versions", "model, version"),
+    ("api_keys", "id"),
+    ("team_limits", "team"),
+    ("route_grants", "team, route"),
+    ("eval_runs", "id"),
+    ("users", "name"),
+    ("reviews", "model, version, reviewer"),
+    ("console_sessions", "id_sha256"),
+    ("usage", "id"),
+];
+
+/// What [`Store::copy_into`] copied, and the target's audit check.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CopyReport {
+    /// Each table and how many rows it copied, in copy order.
+    pub tables: Vec<(String, u64)>,
+    /// `audit verify` on the target after the copy.
+    pub audit: AuditReport,
+}
+
+impl Store {
+    /// Copy every row of this inventory into `target`, which must hold
+    /// none ([`Error::TargetNotEmpty`] otherwise), in one transaction;
+    /// then verify the target's audit chain. `progress` hears each table
+    /// as it is done, with its row count.
+    pub fn copy_into(
+        &self,
+        target: &mut Store,
+        mut progress: impl FnMut(&str, u64),
+    ) -> Result<CopyReport, Error> {
+        let doing = "copying the inventory";
+        let existing: i64 = target
+            .conn
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM events) + (SELECT COUNT(*) FROM usage)",
+                [] as [i64; 0],
+                |row| row.get(0),
+            )
+            .map_err(Error::database(doing))?;
+        if existing > 0 {
+            return Err(Error::TargetNotEmpty {
+                target: target.database.redacted(),
+                events: u64::try_from(existing).unwrap_or(0),
+            });
+        }
+        if target.conn.backend() == Backend::Postgres {
+            // Every day that has usage needs its partition first.
+            let days: Vec<String> = {
+                let mut stmt = self
+                    .conn
+                    .prepare("SELECT DISTINCT day FROM usage ORDER BY day")
+                    .map_err(Error::database(doing))?;
+                let rows = stmt
+                    .query_map([] as [i64; 0], |row| row.get::<_, String>(0))
+                    .map_err(Error::database(doing))?;
+                rows.collect::<super::db::Result<Vec<_>>>()
+                    .map_err(Error::database(doing))?
+            };
+            target.ensure_usage_partitions(&days)?;
+        }
+        let mut tables = Vec::new();
+        let tx = target.conn.transaction().map_err(Error::database(doing))?;
+        for (table, order) in TABLES {
+            let mut read = self
+                .conn
+                .prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))
+                .map_err(Error::database(doing))?;
+            let columns = read.column_names();
+            let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+            let insert = format!(
+                "INSERT INTO {table} ({}) VALUES ({})",
+                columns.join(", "),
+                placeholders.join(", ")
+            );
+            // A key names the key it replaced: link them after every key
+            // is in.
+            let rotated_from = (*table == "api_keys")
+                .then(|| columns.iter().position(|c| c == "rotated_from"))
+                .flatten();
+            let mut links: Vec<(Value, Value)> = Vec::new();
+            let mut write = tx.prepare(&insert).map_err(Error::database(doing))?;
+            let mut rows = read.query([] as [i64; 0]).map_err(Error::database(doing))?;
+            let mut n = 0u64;
+            while let Some(row) = rows.next().map_err(Error::database(doing))? {
+                let mut values = (0..columns.len())
+                    .map(|i| row.get::<_, Value>(i))
+                    .collect::<super::db::Result<Vec<Value>>>()
+                    .map_err(Error::database(doing))?;
+                if let Some(at) = rotated_from {
+                    let id = values.first().cloned().unwrap_or(Value::Null);
+                    if let Some(from) = values.get_mut(at).filter(|from| **from != Value::Null) {
+                        links.push((std::mem::replace(from, Value::Null), id));
+                    }
+                }
+                write
+                    .execute(params_from_iter(values))
+                    .map_err(Error::database(doing))?;
+                n += 1;
+            }
+            for (from, id) in links {
+                tx.execute(
+                    "UPDATE api_keys SET rotated_from = ?1 WHERE id = ?2",
+                    params_from_iter([from, id]),
+                )
+                .map_err(Error::database(doing))?;
+            }
+            progress(table, n);
+            tables.push(((*table).to_owned(), n));
+        }
+        if tx.backend() == Backend::Postgres {
+            tx.execute(
+                "SELECT setval('usage_id', GREATEST((SELECT MAX(id) FROM usage), 1))",
+                [] as [i64; 0],
+            )
+            .map_err(Error::database(doing))?;
+        }
+        tx.commit().map_err(Error::database(doing))?;
+        let audit = target.verify_audit()?;
+        Ok(CopyReport { tables, audit })
+    }
+}

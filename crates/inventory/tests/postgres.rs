@@ -1,0 +1,310 @@
+//! The inventory on PostgreSQL, where it differs from SQLite: the database
+//! refuses to change or delete audit events; `audit verify` names an
+//! event edited by someone who can switch the trigger off; writers on
+//! several connections (as on several replicas) keep one chain; usage goes
+//! into day partitions and retention drops them; `db copy` moves an SQLite
+//! installation and verifies its chain on arrival; a newer schema is
+//! refused. (Everything else runs on both backends in `inventory.rs`.)
+//!
+//! Needs the test server (`scripts/postgres.sh start`, URL in
+//! `MODELGATE_TEST_DATABASE_URL`); without it these tests say so and pass,
+//! unless `MODELGATE_REQUIRE_POSTGRES` is set, as `scripts/test.sh` does.
+
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, missing_docs)]
+
+use std::path::Path;
+
+use modelgate_inventory::{
+    Backend, DataClass, Database, Date, Error, FileRecord, NewKey, NewVersion, Store, Timestamp,
+    UsageGroup, UsageQuery, UsageRecord,
+};
+use modelgate_policy::Decision;
+use serde_json::json;
+
+/// A new database on the test server, or `None` (skip) without one.
+fn database() -> Option<Database> {
+    let base = modelgate_testdata::postgres::server_url()?;
+    let url = modelgate_testdata::postgres::fresh_database(&base);
+    Some(Database::parse(&url).unwrap())
+}
+
+fn open(database: &Database, home: &Path) -> Store {
+    Store::open_database(database, home).unwrap()
+}
+
+/// A plain client on the same database, as its owner.
+fn raw(database: &Database) -> postgres::Client {
+    let Database::Postgres(url) = database else {
+        unreachable!()
+    };
+    postgres::Client::connect(url, postgres::NoTls).unwrap()
+}
+
+fn version(text: &str) -> NewVersion {
+    let mut new = NewVersion::new(text.parse().unwrap(), Decision::Approved);
+    new.files = vec![FileRecord {
+        path: "model.gguf".into(),
+        size: 1_000,
+        sha256: "a".repeat(64),
+    }];
+    new.report = json!({"verdict": {"decision": "approved", "reasons": []}});
+    new
+}
+
+fn record(at: &str, key: Option<&str>, cost: u64) -> UsageRecord {
+    UsageRecord {
+        at: at.parse::<Timestamp>().unwrap(),
+        request_id: format!("req-{at}-{cost}"),
+        key_id: key.map(str::to_owned),
+        team: "search".into(),
+        route: "chat".into(),
+        target: "smollm2@1.0".into(),
+        version: Some("smollm2@1.0".into()),
+        data_class: DataClass::Internal,
+        tokens_in: 10,
+        tokens_out: 20,
+        cost_micro_usd: cost,
+        latency_ms: 5,
+        ttft_ms: Some(2),
+        status: 200,
+        error: None,
+        prompt: None,
+        answer: None,
+    }
+}
+
+#[test]
+fn the_database_refuses_to_change_or_delete_events_and_verify_names_an_edit() {
+    let Some(database) = database() else { return };
+    let home = tempfile::tempdir().unwrap();
+    let mut store = open(&database, home.path());
+    assert_eq!(store.backend(), Backend::Postgres);
+    for n in 1..=3 {
+        store
+            .add_version(&version(&format!("m@{n}")), "alice")
+            .unwrap();
+    }
+    let mut client = raw(&database);
+    for sql in [
+        "UPDATE events SET actor = 'mallory' WHERE seq = 2",
+        "DELETE FROM events WHERE seq = 3",
+        "TRUNCATE events CASCADE",
+    ] {
+        let error = client.batch_execute(sql).unwrap_err();
+        assert!(
+            error
+                .as_db_error()
+                .unwrap()
+                .message()
+                .contains("append-only"),
+            "{sql}: {error}"
+        );
+    }
+    assert!(store.verify_audit().unwrap().ok);
+
+    // The owner can switch the trigger off; the chain still names the edit.
+    client
+        .batch_execute(
+            "ALTER TABLE events DISABLE TRIGGER events_no_update;
+             UPDATE events SET actor = 'mallory' WHERE seq = 2;",
+        )
+        .unwrap();
+    let report = store.verify_audit().unwrap();
+    assert!(!report.ok);
+    assert_eq!(report.first_bad, Some(2), "{:?}", report.problems);
+}
+
+#[test]
+fn writers_on_several_connections_keep_one_chain() {
+    let Some(database) = database() else { return };
+    let home = tempfile::tempdir().unwrap();
+    drop(open(&database, home.path()));
+    // Four "replicas", each with its own connection, adding at once.
+    let threads: Vec<_> = (0..4)
+        .map(|replica| {
+            let database = database.clone();
+            let home = home.path().to_path_buf();
+            std::thread::spawn(move || {
+                let mut store = Store::open_database(&database, &home).unwrap();
+                for n in 0..10 {
+                    store
+                        .add_version(&version(&format!("r{replica}@{n}")), "writer")
+                        .unwrap();
+                    store
+                        .create_key(&NewKey::new(&format!("team{replica}")), "writer")
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let store = open(&database, home.path());
+    let events = store.events().unwrap();
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    assert!(events.len() >= 80, "{}", events.len());
+    let report = store.verify_audit().unwrap();
+    assert!(report.ok, "{:?}", report.problems);
+}
+
+#[test]
+fn usage_goes_into_day_partitions_and_retention_drops_them() {
+    let Some(database) = database() else { return };
+    let home = tempfile::tempdir().unwrap();
+    let mut store = open(&database, home.path());
+    let mut records = Vec::new();
+    for day in 1..=4 {
+        for n in 0..25u64 {
+            records.push(record(
+                &format!("2026-11-0{day}T10:00:{:02}Z", n),
+                Some("k1"),
+                100 + n,
+            ));
+        }
+    }
+    assert_eq!(store.insert_usage(&records).unwrap(), 100);
+    let mut client = raw(&database);
+    let partitions: Vec<String> = client
+        .query(
+            "SELECT child.relname::text FROM pg_inherits
+             JOIN pg_class AS child ON child.oid = inhrelid
+             WHERE inhparent = 'usage'::regclass ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(
+        partitions,
+        [
+            "usage_d20261101",
+            "usage_d20261102",
+            "usage_d20261103",
+            "usage_d20261104"
+        ]
+    );
+    let per_day = store
+        .usage_report(&UsageQuery {
+            by: UsageGroup::Day,
+            ..UsageQuery::default()
+        })
+        .unwrap();
+    assert_eq!(per_day.len(), 4);
+    let spent = store
+        .spent_micro_usd(&"2026-11-03T00:00:00Z".parse().unwrap())
+        .unwrap();
+    let expected: u64 = (0..25u64).map(|n| 100 + n).sum::<u64>() * 2;
+    assert_eq!(spent, vec![("k1".into(), "search".into(), expected)]);
+
+    // Retention: whole days before the cutoff go, as partitions.
+    let cutoff: Date = "2026-11-03".parse().unwrap();
+    assert_eq!(store.delete_usage_before(cutoff, 10).unwrap(), 50);
+    let left: i64 = client
+        .query_one(
+            "SELECT COUNT(*) FROM pg_inherits WHERE inhparent = 'usage'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 2);
+    // A day whose partition another replica dropped is made again.
+    store
+        .insert_usage(&[record("2026-11-01T12:00:00Z", None, 1)])
+        .unwrap();
+    let report = store.usage_report(&UsageQuery::default()).unwrap();
+    assert_eq!(report.iter().map(|row| row.requests).sum::<u64>(), 51);
+}
+
+#[test]
+fn an_sqlite_installation_is_copied_and_its_chain_verified_on_arrival() {
+    let Some(database) = database() else { return };
+    let home = tempfile::tempdir().unwrap();
+    let mut source = Store::open(home.path()).unwrap();
+    for n in 1..=3 {
+        source
+            .add_version(&version(&format!("m@{n}")), "alice")
+            .unwrap();
+    }
+    let issued = source.create_key(&NewKey::new("search"), "alice").unwrap();
+    source.rotate_key(&issued.record.id, "alice").unwrap();
+    source
+        .insert_usage(&[
+            record("2026-11-01T10:00:00Z", Some(&issued.record.id), 7),
+            record("2026-11-02T10:00:00Z", None, 9),
+        ])
+        .unwrap();
+    let mut target = open(&database, home.path());
+    let mut heard = Vec::new();
+    let report = source
+        .copy_into(&mut target, |table, n| heard.push((table.to_owned(), n)))
+        .unwrap();
+    assert!(report.audit.ok, "{:?}", report.audit.problems);
+    assert_eq!(report.tables, heard);
+    let count = |name: &str| {
+        report
+            .tables
+            .iter()
+            .find(|(table, _)| table == name)
+            .unwrap()
+            .1
+    };
+    assert_eq!(count("events"), source.events().unwrap().len() as u64);
+    assert_eq!(
+        (count("versions"), count("api_keys"), count("usage")),
+        (3, 2, 2)
+    );
+    assert_eq!(target.list().unwrap(), source.list().unwrap());
+    assert_eq!(
+        target.keys(None, true).unwrap(),
+        source.keys(None, true).unwrap()
+    );
+    // New usage after the copy takes ids after the copied ones.
+    target
+        .insert_usage(&[record("2026-11-02T11:00:00Z", None, 1)])
+        .unwrap();
+
+    // Copying again is refused: the target is no longer empty.
+    let mut again = open(&database, home.path());
+    assert!(matches!(
+        source.copy_into(&mut again, |_, _| {}),
+        Err(Error::TargetNotEmpty { .. })
+    ));
+}
+
+#[test]
+fn a_newer_schema_is_refused_with_what_to_do() {
+    let Some(database) = database() else { return };
+    let home = tempfile::tempdir().unwrap();
+    drop(open(&database, home.path()));
+    let status = Store::database_status(&database).unwrap();
+    assert!(status.exists && status.pending.is_empty() && !status.too_new());
+    raw(&database)
+        .batch_execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 'x')",
+        )
+        .unwrap();
+    assert!(Store::database_status(&database).unwrap().too_new());
+    let error = Store::open_database(&database, home.path()).unwrap_err();
+    assert!(
+        matches!(error, Error::SchemaTooNew { found: 99, .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("upgrade"), "{error}");
+}
+
+#[test]
+fn a_bad_url_or_an_unreachable_server_is_named_without_its_password() {
+    let home = tempfile::tempdir().unwrap();
+    let unreachable =
+        Database::parse("postgres://mg:s3cret@127.0.0.1:1/modelgate?connect_timeout=2").unwrap();
+    let error = Store::open_database(&unreachable, home.path()).unwrap_err();
+    let shown = format!("{error}");
+    assert!(matches!(error, Error::Open { .. }), "{error:?}");
+    assert!(
+        shown.contains("127.0.0.1:1") && !shown.contains("s3cret"),
+        "{shown}"
+    );
+}
