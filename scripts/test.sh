@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 # cmake and libclang for llama.cpp (crates/engine); Chromium and
 # chromedriver for the console's browser test (crates/console/tests/browser.rs);
-# redis-server for the replicas' shared limits.
+# redis-server for the replicas' shared limits; PostgreSQL.
 ./scripts/native-deps.sh
 export MODELGATE_CHROMEDRIVER=${MODELGATE_CHROMEDRIVER:-$(command -v chromedriver)}
 export MODELGATE_CHROMIUM=${MODELGATE_CHROMIUM:-$(command -v chromium)}
@@ -16,6 +16,13 @@ export MODELGATE_CHROMIUM=${MODELGATE_CHROMIUM:-$(command -v chromium)}
 # replicas of crates/cli/tests/cli/replicas.rs): those tests start their own
 # redis-server on loopback, and must not skip here.
 export MODELGATE_REQUIRE_REDIS=1
+# PostgreSQL, the inventory's second backend: a throwaway server on
+# loopback (scripts/postgres.sh). Its own tests (crates/inventory/tests/
+# postgres.rs, the CLI's `db copy`) must not skip here, and the inventory's
+# whole suite runs a second time on it below.
+MODELGATE_TEST_DATABASE_URL=$(./scripts/postgres.sh start)
+export MODELGATE_TEST_DATABASE_URL
+export MODELGATE_REQUIRE_POSTGRES=1
 export MODELGATE_FIXTURES=${MODELGATE_FIXTURES:-$HOME/.cache/modelgate/fixtures}
 ./scripts/fixtures.sh >/dev/null
 # Reference tools some tests run against (model_signing, cyclonedx schemas).
@@ -44,8 +51,12 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked --profile test -- -D warnings
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast "$@"
+  MODELGATE_TEST_BACKEND=postgres cargo nextest run -p modelgate-inventory --locked \
+    --no-fail-fast --test inventory "$@"
   cargo test --workspace --locked --doc
 else
   cargo test --workspace --locked --no-fail-fast "$@"
+  MODELGATE_TEST_BACKEND=postgres cargo test -p modelgate-inventory --locked \
+    --no-fail-fast --test inventory "$@"
 fi
 ./scripts/check-invariants.sh

@@ -51,23 +51,23 @@ fn add(store: &mut Store, text: &str) -> VersionSummary {
         .unwrap()
 }
 
-/// The store for `dir`: on the test PostgreSQL (a schema of its own, the
-/// same for the same `dir`) when `MODELGATE_TEST_DATABASE_URL` is set, as
-/// `scripts/test.sh` does for its second run of this suite; else SQLite.
+/// The store for `dir`: SQLite, or with `MODELGATE_TEST_BACKEND=postgres`
+/// (`scripts/test.sh` runs this suite a second time so) a schema of its
+/// own on the test PostgreSQL, the same for the same `dir`.
 fn open(dir: &Path) -> Store {
-    match modelgate_testdata::postgres::server_url() {
-        Some(base) => {
-            let url = modelgate_testdata::postgres::schema_for(&base, dir);
-            Store::open_database(&Database::parse(&url).unwrap(), dir).unwrap()
-        }
-        None => Store::open(dir).unwrap(),
+    if !on_postgres() {
+        return Store::open(dir).unwrap();
     }
+    let base = modelgate_testdata::postgres::server_url()
+        .expect("MODELGATE_TEST_BACKEND=postgres needs MODELGATE_TEST_DATABASE_URL");
+    let url = modelgate_testdata::postgres::schema_for(&base, dir);
+    Store::open_database(&Database::parse(&url).unwrap(), dir).unwrap()
 }
 
 /// Whether this run is on PostgreSQL (tests that edit the SQLite file
-/// directly have PostgreSQL twins that edit its tables).
+/// directly have PostgreSQL twins in `postgres.rs`).
 fn on_postgres() -> bool {
-    std::env::var_os("MODELGATE_TEST_DATABASE_URL").is_some_and(|url| !url.is_empty())
+    std::env::var("MODELGATE_TEST_BACKEND").is_ok_and(|backend| backend == "postgres")
 }
 
 fn approval(by: &str) -> Approval {

@@ -1043,3 +1043,52 @@ fn db_status_and_migrate_say_where_the_schema_stands() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_installation_moves_to_postgres_with_db_copy_and_runs_there() {
+    let Some(base) = modelgate_testdata::postgres::server_url() else {
+        return;
+    };
+    let inventory = Inventory::new();
+    let repo = minilm_repo(inventory.dir("minilm"));
+    inventory.add(&repo, "minilm", "1");
+    inventory.expect(0, &["models", "approve", "minilm@1", "--by", "bob"]);
+    let key = crate::gateway::key(&inventory, "search", &["--rpm", "60"]);
+    let target = modelgate_testdata::postgres::fresh_database(&base);
+
+    let copied = inventory.json(&["db", "copy", "--to", &target]);
+    assert_eq!(copied["audit"]["ok"], true, "{copied}");
+    let events = copied["audit"]["n_events"].as_u64().unwrap();
+    assert!(events >= 3, "{copied}");
+    assert_eq!(copied["to"], target.as_str());
+
+    // The same commands, on PostgreSQL.
+    let on_pg = |args: &[&str]| {
+        let mut all = vec!["--database", target.as_str()];
+        all.extend_from_slice(args);
+        all.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()
+    };
+    let args = on_pg(&["models", "list"]);
+    let listed = inventory.json(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(listed[0]["name"], "minilm", "{listed}");
+    assert_eq!(listed[0]["stage"], "approved", "{listed}");
+    let args = on_pg(&["keys", "list"]);
+    let keys = inventory.json(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(key.contains(keys[0]["id"].as_str().unwrap()), "{keys}");
+    let args = on_pg(&["models", "promote", "minilm@1", "--by", "carol"]);
+    inventory.expect(0, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let args = on_pg(&["audit", "verify"]);
+    let verified = inventory.expect(0, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(verified.contains(&format!("{}", events + 1)), "{verified}");
+    let args = on_pg(&["db", "status"]);
+    let status = inventory.expect(0, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(status.contains("up to date"), "{status}");
+
+    // Not twice, and not into a URL that is not a database.
+    let (code, _, stderr) = inventory.run(&["db", "copy", "--to", &target]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("already holds an inventory"), "{stderr}");
+    let (code, _, stderr) = inventory.run(&["--database", "mysql://x/y", "models", "list"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("postgres://"), "{stderr}");
+}
