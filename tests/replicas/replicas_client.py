@@ -1,5 +1,6 @@
 """The real OpenAI Python SDK against three `modelgate serve` replicas that
-share one inventory and one Redis.
+share one inventory (PostgreSQL with --database, else the SQLite file in
+--home) and one Redis.
 
 Run by crates/cli/tests/cli/replicas.rs, which starts Redis, the mock
 upstreams and the three replicas (each with --redis and --replicas 3, and
@@ -8,7 +9,8 @@ pub/sub). Each check prints one line; any failure raises, and the script
 exits non-zero.
 
     python replicas_client.py --base-urls URL1,URL2,URL3 --keys keys.json \
-        --modelgate BIN --home DIR --config FILE --pids P1,P2,P3 --redis URL
+        --modelgate BIN --home DIR --config FILE --pids P1,P2,P3 --redis URL \
+        [--database postgres://...]
 """
 
 import argparse
@@ -29,6 +31,7 @@ p.add_argument("--base-urls", required=True)
 p.add_argument("--keys", required=True)
 p.add_argument("--modelgate", required=True)
 p.add_argument("--home", required=True)
+p.add_argument("--database", help="the inventory's PostgreSQL URL (default: the SQLite file in --home)")
 p.add_argument("--config", required=True)
 p.add_argument("--pids", required=True)
 p.add_argument("--redis", required=True)
@@ -58,6 +61,8 @@ def check(name):
 def modelgate(*argv):
     # The CLI tells the replicas about its change through Redis.
     env = dict(os.environ, MODELGATE_HOME=args.home, MODELGATE_REDIS_URL=args.redis)
+    if args.database:
+        env["MODELGATE_DATABASE_URL"] = args.database
     out = subprocess.run([args.modelgate, *argv], env=env, capture_output=True, text=True)
     assert out.returncode == 0, f"modelgate {' '.join(argv)}: {out.returncode}\n{out.stderr}"
     return out.stdout
@@ -109,8 +114,20 @@ def refuses(key, model, *errors):
     return seen
 
 
-def db():
-    return sqlite3.connect(os.path.join(args.home, "inventory.db"), timeout=30)
+def rows(sql, params=()):
+    """The rows of a query on the replicas' inventory, every value as text:
+    PostgreSQL through psql (--database), else the SQLite file."""
+    if args.database:
+        names = iter(range(1, len(params) + 1))
+        text = "".join(f":'p{next(names)}'" if c == "?" else c for c in sql)
+        argv = ["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-d", args.database]
+        for i, value in enumerate(params, 1):
+            argv += ["-v", f"p{i}={value}"]
+        out = subprocess.run(argv, input=text + ";\n", capture_output=True, text=True)
+        assert out.returncode == 0, f"psql: {out.stderr}"
+        return [tuple(line.split("\t")) for line in out.stdout.splitlines() if line]
+    with sqlite3.connect(os.path.join(args.home, "inventory.db"), timeout=30) as conn:
+        return [tuple(str(v) for v in r) for r in conn.execute(sql, params)]
 
 
 @check("300 requests round-robin over 3 replicas against a 100-RPM key admit at most 101")
@@ -164,12 +181,11 @@ def _():
     # Every admitted request is recorded; their total against the budget.
     deadline = time.monotonic() + 10
     while True:
-        with db() as conn:
-            n, cost = conn.execute(
-                "SELECT COUNT(*), COALESCE(SUM(cost_micro_usd), 0) FROM usage "
-                "WHERE key_id = ? AND status = 200",
-                (key_id,),
-            ).fetchone()
+        n, cost = map(int, rows(
+            "SELECT COUNT(*), COALESCE(SUM(cost_micro_usd), 0) FROM usage "
+            "WHERE key_id = ? AND status = 200",
+            (key_id,),
+        )[0])
         if n == outcomes.count("ok") or time.monotonic() > deadline:
             break
         time.sleep(0.1)
@@ -261,13 +277,11 @@ def _():
         )
         for job in jobs:
             job.result()
-    with db() as conn:
-        made = conn.execute("SELECT COUNT(*) FROM api_keys WHERE team LIKE 'console%'").fetchone()[0]
+    made = int(rows("SELECT COUNT(*) FROM api_keys WHERE team LIKE 'console%'")[0][0])
     assert made == 3, made
     # Exits non-zero (and modelgate() raises) unless the chain verifies.
     modelgate("audit", "verify")
-    with db() as conn:
-        seqs = [r[0] for r in conn.execute("SELECT seq FROM events ORDER BY seq")]
+    seqs = [int(r[0]) for r in rows("SELECT seq FROM events ORDER BY seq")]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "the chain has a gap"
 
 
@@ -292,13 +306,10 @@ def _():
     except (openai.APIConnectionError, openai.APIError, Exception):
         pass
     assert chunks >= 3
-    with db() as conn:
-        found = {
-            r[0]
-            for r in conn.execute(
-                f"SELECT request_id FROM usage WHERE request_id IN ({','.join('?' * len(ids))})", ids
-            )
-        }
+    found = {
+        r[0]
+        for r in rows(f"SELECT request_id FROM usage WHERE request_id IN ({','.join('?' * len(ids))})", ids)
+    }
     assert found == set(ids), f"lost {set(ids) - found}"
 
 

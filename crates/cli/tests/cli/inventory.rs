@@ -12,6 +12,9 @@ use serde_json::Value;
 pub(super) struct Inventory {
     pub(super) home: tempfile::TempDir,
     work: tempfile::TempDir,
+    /// The PostgreSQL database every command uses (MODELGATE_DATABASE_URL),
+    /// or `None` for the SQLite file in `home`.
+    pub(super) database: Option<String>,
 }
 
 impl Inventory {
@@ -19,7 +22,17 @@ impl Inventory {
         Inventory {
             home: tempfile::tempdir().unwrap(),
             work: tempfile::tempdir().unwrap(),
+            database: None,
         }
+    }
+
+    /// An inventory in a new database on the test PostgreSQL, when there
+    /// is one (`scripts/test.sh` starts it); else on SQLite.
+    pub(super) fn on_postgres_if_available() -> Inventory {
+        let mut inventory = Inventory::new();
+        inventory.database = modelgate_testdata::postgres::server_url()
+            .map(|base| modelgate_testdata::postgres::fresh_database(&base));
+        inventory
     }
 
     pub(super) fn command(&self, args: &[&str]) -> Command {
@@ -29,6 +42,10 @@ impl Inventory {
             .env("MODELGATE_HOME", self.home.path())
             .env("NO_COLOR", "1")
             .env("USER", "tester");
+        match &self.database {
+            Some(url) => command.env("MODELGATE_DATABASE_URL", url),
+            None => command.env_remove("MODELGATE_DATABASE_URL"),
+        };
         command
     }
 

@@ -1,5 +1,6 @@
-//! Three `modelgate serve` replicas sharing one inventory and one Redis
-//! (Debian's `redis-server`, started here on loopback), driven by the real
+//! Three `modelgate serve` replicas sharing one inventory (in PostgreSQL,
+//! on the server `scripts/test.sh` starts; SQLite without one) and one
+//! Redis (Debian's `redis-server`, started here on loopback), driven by the real
 //! `openai` SDK (tests/replicas/replicas_client.py) and each replica's web
 //! console: one requests-per-minute limit and one budget across replicas, a
 //! key revoked with the CLI, a config reload and a version revoked in one
@@ -56,7 +57,15 @@ fn three_replicas_share_limits_changes_and_one_audit_chain() {
         return;
     };
     let redis_url = redis.url();
-    let inventory = Inventory::new();
+    let inventory = Inventory::on_postgres_if_available();
+    println!(
+        "inventory: {}",
+        if inventory.database.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    );
     let gguf = fixtures().join("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
     assert!(gguf.is_file(), "run scripts/fixtures.sh");
     add_and_approve(&inventory, path(&gguf), "smollm2");
@@ -132,6 +141,13 @@ fn three_replicas_share_limits_changes_and_one_audit_chain() {
         .args(["--config", path(&config_path)])
         .args(["--pids", &pids.join(",")])
         .args(["--redis", &redis_url])
+        .args(
+            inventory
+                .database
+                .as_deref()
+                .map(|url| vec!["--database", url])
+                .unwrap_or_default(),
+        )
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);

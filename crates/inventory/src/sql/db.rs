@@ -555,7 +555,8 @@ pub enum Backend {
 /// A PostgreSQL session: the client and its prepared statements.
 pub(crate) struct Pg {
     config: postgres::Config,
-    client: RefCell<postgres::Client>,
+    /// `None` only while being replaced or dropped.
+    client: RefCell<Option<postgres::Client>>,
     statements: RefCell<HashMap<String, postgres::Statement>>,
 }
 
@@ -608,7 +609,7 @@ impl Pg {
         let client = off_runtime(|| config.connect(postgres::NoTls))?;
         Ok(Pg {
             config,
-            client: RefCell::new(client),
+            client: RefCell::new(Some(client)),
             statements: RefCell::new(HashMap::new()),
         })
     }
@@ -620,13 +621,19 @@ impl Pg {
         &self,
         job: impl FnOnce(&mut postgres::Client) -> Result<T> + Send,
     ) -> Result<T> {
-        let mut client = self.client.borrow_mut();
-        if client.is_closed() {
+        let mut slot = self.client.borrow_mut();
+        if slot.as_ref().is_none_or(postgres::Client::is_closed) {
             let config = &self.config;
-            *client = off_runtime(|| config.connect(postgres::NoTls))?;
+            let fresh = off_runtime(|| config.connect(postgres::NoTls))?;
+            if let Some(old) = slot.replace(fresh) {
+                off_runtime(move || drop(old));
+            }
             self.statements.borrow_mut().clear();
         }
-        let client: &mut postgres::Client = &mut client;
+        let Some(client) = slot.as_mut() else {
+            // Cannot happen: the slot was filled just above.
+            return Err(DatabaseError::NoRows);
+        };
         off_runtime(move || job(client))
     }
 
@@ -656,6 +663,16 @@ impl Pg {
             values.iter().map(|v| v as &(dyn PgToSql + Sync)).collect();
         let n = self.with_client(|client| Ok(client.execute(statement, &params)?))?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+}
+
+impl Drop for Pg {
+    /// Closing the client blocks on its runtime, which must not happen on
+    /// a thread inside another one.
+    fn drop(&mut self) {
+        if let Some(client) = self.client.get_mut().take() {
+            off_runtime(move || drop(client));
+        }
     }
 }
 
