@@ -67,8 +67,17 @@
 //! knows them. Not audited: a session changes nothing the organisation
 //! decided.
 //!
-//! Main types: [`Store`] (one SQLite database, WAL mode; writers queue with
-//! a busy timeout; every change is a `BEGIN IMMEDIATE` transaction),
+//! Where it is kept ([`Database`]): an SQLite file in the data directory
+//! (the default, [`Store::open`]) or PostgreSQL ([`Store::open_database`]
+//! with `postgres://…`), for replicas on several hosts. The same queries
+//! run on both; PostgreSQL serialises audited writers with a
+//! transaction-level advisory lock, refuses edits of the audit events with
+//! a trigger, keeps usage in day partitions written by `COPY` and dropped
+//! whole for retention. [`Store::copy_into`] moves an installation from one
+//! to the other and verifies its chain on arrival ([`CopyReport`]).
+//!
+//! Main types: [`Store`] (one database; writers queue; every change is one
+//! transaction holding the writers' lock),
 //! [`Batch`] (several changes in one transaction), [`NewVersion`] (what to
 //! record; [`NewVersion::from_report`] builds it from a vet report),
 //! [`VersionSummary`] / [`VersionDetail`], [`StageChange`], [`Assignment`],
@@ -83,15 +92,13 @@
 //! transaction, recorded in `schema_migrations`). Each migration has a
 //! portable part (`migrations/portable/`: TEXT and BIGINT, natural keys,
 //! RFC 3339 UTC text timestamps; a test refuses backend-only constructs),
-//! backend parts (`migrations/sqlite/`: the triggers that make `events`
-//! refuse `UPDATE` and `DELETE`), or both. Only the `sqlite` module speaks
-//! SQL, split by job (open, writes, reads, checks; access and usage for the
-//! gateway's tables); the change rules
+//! backend parts (`migrations/sqlite/`, `migrations/postgres/`: what makes
+//! `events` refuse `UPDATE` and `DELETE`, the usage table), or both. Only
+//! the `sql` module speaks SQL, split by job (open, writes, reads, checks;
+//! access and usage for the gateway's tables); the change rules
 //! (`rules.rs`: approvals, review dates, assignments; `stage.rs`), the
 //! value encoding, the records, keys and usage tallies, and the chain
-//! check are backend-free, so a
-//! PostgreSQL backend is another such module over the same portable
-//! migrations plus its own parts.
+//! check are backend-free.
 //!
 //! ```no_run
 //! use modelgate_inventory::{Approval, NewVersion, Store, VersionRef};

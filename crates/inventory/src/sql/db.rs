@@ -944,8 +944,60 @@ impl<T> OptionalExtension<T> for Result<T> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// PostgreSQL's binary NUMERIC: ndigits, weight, sign, dscale, then
+    /// base-10000 digits.
+    fn numeric(weight: i16, sign: u16, digits: &[u16]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for word in [
+            u16::try_from(digits.len()).unwrap(),
+            weight.cast_unsigned(),
+            sign,
+            0,
+        ] {
+            bytes.extend_from_slice(&word.to_be_bytes());
+        }
+        for digit in digits {
+            bytes.extend_from_slice(&digit.to_be_bytes());
+        }
+        bytes
+    }
+
+    fn read(bytes: &[u8]) -> std::result::Result<i64, String> {
+        Numeric::from_sql(&Type::NUMERIC, bytes)
+            .map(|n| n.0)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn whole_numerics_are_read_and_the_rest_refused() {
+        assert_eq!(read(&numeric(0, 0, &[])), Ok(0));
+        assert_eq!(read(&numeric(1, 0, &[1234, 5678])), Ok(12_345_678));
+        // Trailing zero digits are not stored.
+        assert_eq!(read(&numeric(2, 0, &[3])), Ok(300_000_000));
+        assert_eq!(read(&numeric(0, 0x4000, &[5])), Ok(-5));
+        assert_eq!(
+            read(&numeric(4, 0, &[922, 3372, 368, 5477, 5807])),
+            Ok(i64::MAX)
+        );
+        assert!(read(&numeric(5, 0, &[1])).unwrap_err().contains("64 bits"));
+        assert!(
+            read(&numeric(0, 0, &[1, 5]))
+                .unwrap_err()
+                .contains("fraction")
+        );
+        assert!(
+            read(&numeric(0, 0xC000, &[]))
+                .unwrap_err()
+                .contains("not a number")
+        );
+        let mut truncated = numeric(1, 0, &[1, 2]);
+        truncated.pop();
+        assert!(read(&truncated).unwrap_err().contains("truncated"));
+    }
 
     #[test]
     fn placeholders_are_rewritten_outside_literals() {

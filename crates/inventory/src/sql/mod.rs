@@ -1,32 +1,28 @@
-//! The SQLite backend: the only code in the crate that speaks SQL (with the
-//! files in `migrations/`). Split by job: [`open`](self::open) (connection,
-//! pragmas, migrations), [`writes`](self::writes) (transactions and the
+//! The SQL: the only code in the crate that speaks it (with the files in
+//! `migrations/`), written once for SQLite (the embedded default) and
+//! PostgreSQL. [`db`](self::db) is the connection layer both run on.
+//! Split by job: [`open`](self::open) (where the database is, the
+//! connection, migrations), [`writes`](self::writes) (transactions and the
 //! changes, each with its audit event), [`reads`](self::reads) (lists and
 //! details) and [`checks`](self::checks) (`audit verify` over the stored
-//! rows); the gateway's tables have a file each for their writes and
-//! reads: [`access`](self::access) (API keys, team limits, route grants:
-//! audited changes in a [`Batch`]) and [`usage`](self::usage) (usage
-//! records: not audited, batched inserts, reports and retention); and
-//! [`eval`](self::eval) for evaluation runs (audited inserts, lists, the
-//! passing runs a promotion to production needs, and their `audit verify`
-//! rows). What a change may do is decided by the backend-free rules
-//! (`rules.rs`, `stage.rs`), values are written and read by `encoding.rs`,
-//! and the chain is hashed and replayed by `audit.rs`; this module reads
-//! and writes rows around them.
+//! rows); the gateway's tables have a file each: [`access`](self::access)
+//! (API keys, team limits, route grants: audited changes in a [`Batch`])
+//! and [`usage`](self::usage) (usage records: not audited, batched
+//! inserts, reports and retention); [`eval`](self::eval) for evaluation
+//! runs; [`people`](self::people) for users, reviews and console sessions;
+//! [`postgres`](self::postgres) for what only PostgreSQL does (usage by
+//! binary `COPY` into day partitions, retention by dropping them); and
+//! [`copy`](self::copy) for `db copy`. What a change may do is decided by
+//! the backend-free rules (`rules.rs`, `stage.rs`), values are written and
+//! read by `encoding.rs`, and the chain is hashed and replayed by
+//! `audit.rs`; this module reads and writes rows around them.
 //!
-//! The seam for another backend (PostgreSQL, issue 14): a sibling module
-//! with the same four jobs and the same public surface ([`Store`],
-//! [`Batch`]), running `migrations/portable/` as written plus its own
-//! `migrations/postgres/` parts, calling the same rules, encoding and chain
-//! check. What is SQLite's own here: the pragmas (WAL, `busy_timeout`,
-//! `foreign_keys`, `synchronous`), `BEGIN IMMEDIATE`, `?N` placeholders,
-//! the append-only triggers (`migrations/sqlite/0002`), and reading edited
-//! values of any storage class in the checks.
-//!
-//! Every change runs in one `BEGIN IMMEDIATE` transaction together with the
-//! audit event that records it: writers queue (WAL mode, `busy_timeout`)
-//! instead of failing, the chain stays linear, and a crash or a refused
-//! change leaves nothing behind.
+//! Every change runs in one transaction together with the audit event
+//! that records it, holding the writers' lock (`BEGIN IMMEDIATE` on
+//! SQLite; `BEGIN` and `pg_advisory_xact_lock` on PostgreSQL): writers
+//! queue instead of failing, on any number of processes and hosts, the
+//! chain stays linear, and a crash or a refused change leaves nothing
+//! behind.
 
 mod access;
 mod checks;

@@ -18,7 +18,9 @@ impl Store {
     /// checked first ([`Error::BadUsage`] names the first bad one, and then
     /// none is stored): `at` in UTC to the second, names, counts that fit
     /// a signed 64-bit column, texts within
-    /// [`MAX_USAGE_TEXT_BYTES`](crate::MAX_USAGE_TEXT_BYTES).
+    /// [`MAX_USAGE_TEXT_BYTES`](crate::MAX_USAGE_TEXT_BYTES). On
+    /// PostgreSQL the batch is one binary `COPY` into the days'
+    /// partitions, made first if new.
     pub fn insert_usage(&mut self, records: &[UsageRecord]) -> Result<usize, Error> {
         for (index, record) in records.iter().enumerate() {
             record.check().map_err(|source| Error::BadUsage {
@@ -200,7 +202,9 @@ impl Store {
     /// Delete the usage of every day before `cutoff` (the cutoff day is
     /// kept), `batch` rows per transaction until none is left, so that
     /// retention never holds the write lock for long; returns how many
-    /// rows were deleted. Refused for a batch of 0.
+    /// rows were deleted. Refused for a batch of 0. On PostgreSQL the old
+    /// days' partitions are dropped whole instead (no row is deleted, so
+    /// nothing is left for vacuum); `batch` is not used there.
     pub fn delete_usage_before(&mut self, cutoff: Date, batch: usize) -> Result<usize, Error> {
         let doing = "deleting old usage";
         if batch == 0 {
