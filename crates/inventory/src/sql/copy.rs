@@ -66,17 +66,10 @@ impl Store {
         }
         if target.conn.backend() == Backend::Postgres {
             // Every day that has usage needs its partition first.
-            let days: Vec<String> = {
-                let mut stmt = self
-                    .conn
-                    .prepare("SELECT DISTINCT day FROM usage ORDER BY day")
-                    .map_err(Error::database(doing))?;
-                let rows = stmt
-                    .query_map([] as [i64; 0], |row| row.get::<_, String>(0))
-                    .map_err(Error::database(doing))?;
-                rows.collect::<super::db::Result<Vec<_>>>()
-                    .map_err(Error::database(doing))?
-            };
+            let days: Vec<String> = self
+                .conn
+                .column("SELECT DISTINCT day FROM usage ORDER BY day")
+                .map_err(Error::database(doing))?;
             target.ensure_usage_partitions(&days)?;
         }
         let mut tables = Vec::new();

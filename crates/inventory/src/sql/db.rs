@@ -652,18 +652,21 @@ impl Pg {
     }
 
     fn query(&self, statement: &postgres::Statement, values: &[Value]) -> Result<Vec<Vec<Value>>> {
-        let params: Vec<&(dyn PgToSql + Sync)> =
-            values.iter().map(|v| v as &(dyn PgToSql + Sync)).collect();
+        let params = pg_params(values);
         let rows = self.with_client(|client| Ok(client.query(statement, &params)?))?;
         rows.iter().map(decode).collect()
     }
 
     fn execute(&self, statement: &postgres::Statement, values: &[Value]) -> Result<usize> {
-        let params: Vec<&(dyn PgToSql + Sync)> =
-            values.iter().map(|v| v as &(dyn PgToSql + Sync)).collect();
+        let params = pg_params(values);
         let n = self.with_client(|client| Ok(client.execute(statement, &params)?))?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
+}
+
+/// `values` as the `postgres` client takes parameters.
+pub(crate) fn pg_params(values: &[Value]) -> Vec<&(dyn PgToSql + Sync)> {
+    values.iter().map(|v| v as &(dyn PgToSql + Sync)).collect()
 }
 
 impl Drop for Pg {
@@ -717,6 +720,13 @@ impl Connection {
         f: impl FnOnce(&Row<'_>) -> Result<T>,
     ) -> Result<T> {
         self.prepare_cached(sql)?.query_row(params, f)
+    }
+
+    /// The first column of every row of `sql` (no parameters).
+    pub(crate) fn column<T: FromSql>(&self, sql: &str) -> Result<Vec<T>> {
+        let mut stmt = self.prepare(sql)?;
+        let rows = stmt.query_map([] as [i64; 0], |row| row.get::<_, T>(0))?;
+        rows.collect()
     }
 
     /// Run one statement; how many rows it changed.

@@ -4,10 +4,10 @@
 //! the sibling modules.
 
 use postgres::binary_copy::BinaryCopyInWriter;
-use postgres::types::{ToSql as PgToSql, Type};
+use postgres::types::Type;
 
 use super::Store;
-use super::db::{DatabaseError, PARTITION_LOCK, Value};
+use super::db::{DatabaseError, PARTITION_LOCK, Value, pg_params};
 use crate::encoding::sql_int;
 use crate::{Date, Error, UsageRecord};
 
@@ -138,11 +138,7 @@ impl Store {
             let sink = tx.copy_in(COPY_USAGE)?;
             let mut writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
             for row in &rows {
-                let values: Vec<&(dyn PgToSql + Sync)> = row
-                    .iter()
-                    .map(|value| value as &(dyn PgToSql + Sync))
-                    .collect();
-                writer.write(&values)?;
+                writer.write(&pg_params(row))?;
             }
             writer.finish()?;
             tx.commit()?;
@@ -154,21 +150,14 @@ impl Store {
     /// of a day before `cutoff`; returns how many rows they held.
     pub(super) fn drop_usage_partitions_before(&mut self, cutoff: Date) -> Result<usize, Error> {
         let doing = "dropping old usage partitions";
-        let names: Vec<String> = {
-            let mut stmt = self
-                .conn
-                .prepare(
-                    "SELECT child.relname::text FROM pg_catalog.pg_inherits AS link
-                     JOIN pg_catalog.pg_class AS child ON child.oid = link.inhrelid
-                     WHERE link.inhparent = 'usage'::regclass ORDER BY 1",
-                )
-                .map_err(Error::database(doing))?;
-            let rows = stmt
-                .query_map([] as [i64; 0], |row| row.get::<_, String>(0))
-                .map_err(Error::database(doing))?;
-            rows.collect::<super::db::Result<Vec<_>>>()
-                .map_err(Error::database(doing))?
-        };
+        let names: Vec<String> = self
+            .conn
+            .column(
+                "SELECT child.relname::text FROM pg_catalog.pg_inherits AS link
+                 JOIN pg_catalog.pg_class AS child ON child.oid = link.inhrelid
+                 WHERE link.inhparent = 'usage'::regclass ORDER BY 1",
+            )
+            .map_err(Error::database(doing))?;
         let old: Vec<(String, Date)> = names
             .into_iter()
             .filter_map(|name| partition_day(&name).map(|day| (name, day)))
