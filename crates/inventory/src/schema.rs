@@ -53,10 +53,15 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
             "../migrations/portable/0007_console_sessions.sql"
         )),
     },
+    Migration {
+        version: 8,
+        name: "bytewise_text",
+        portable: None,
+    },
 ];
 
 /// The newest schema this build knows.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// The names of the `.sql` files in `migrations/<folder>`, sorted (for the
 /// tests that check each backend lists its files).

@@ -756,7 +756,8 @@ fn migrations_run_once_and_newer_schemas_are_refused() {
             (4, "gateway".to_string()),
             (5, "eval_runs".to_string()),
             (6, "console".to_string()),
-            (7, "console_sessions".to_string())
+            (7, "console_sessions".to_string()),
+            (8, "bytewise_text".to_string())
         ]
     );
     conn.execute(

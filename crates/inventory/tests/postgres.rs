@@ -308,3 +308,61 @@ fn a_bad_url_or_an_unreachable_server_is_named_without_its_password() {
         "{shown}"
     );
 }
+
+#[test]
+fn text_compares_bytewise_whatever_the_database_locale() {
+    let Some(base) = modelgate_testdata::postgres::server_url() else {
+        return;
+    };
+    // A database whose default collation is a natural-language one (ICU
+    // English, where punctuation sorts apart from bytes), when the server
+    // has ICU; else the server's default.
+    let url = modelgate_testdata::postgres::fresh_database(&base);
+    let Database::Postgres(plain) = Database::parse(&url).unwrap() else {
+        unreachable!()
+    };
+    let name = plain.rsplit('/').next().unwrap().to_owned();
+    let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+    let icu = format!("{name}_icu");
+    let database = match admin.batch_execute(&format!(
+        "CREATE DATABASE {icu} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+    )) {
+        Ok(()) => Database::parse(&url.replace(&name, &icu)).unwrap(),
+        Err(error) => {
+            eprintln!("no ICU collation ({error}); checking the server's default");
+            Database::Postgres(plain)
+        }
+    };
+    let home = tempfile::tempdir().unwrap();
+    let mut store = open(&database, home.path());
+    store.add_version(&version("m@1"), "alice").unwrap();
+    store.create_key(&NewKey::new("search"), "alice").unwrap();
+    let mut client = raw(&database);
+    let loose: Vec<String> = client
+        .query(
+            "SELECT c.table_name || '.' || c.column_name FROM information_schema.columns AS c
+             JOIN pg_class AS t ON t.relname = c.table_name
+                 AND t.relnamespace = to_regnamespace(c.table_schema)
+             WHERE c.table_schema = current_schema() AND c.data_type = 'text'
+               AND c.collation_name IS DISTINCT FROM 'C' AND NOT t.relispartition",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert!(
+        loose.is_empty(),
+        "text columns that do not compare bytewise: {loose:?}"
+    );
+    // The audit log's prefix filter is a bytewise range.
+    let (events, total) = store
+        .events_page(&modelgate_inventory::EventQuery {
+            action_prefix: Some("key.".into()),
+            limit: 50,
+            ..modelgate_inventory::EventQuery::default()
+        })
+        .unwrap();
+    assert_eq!(total, 1, "{events:?}");
+    assert_eq!(events[0].action, "key.created");
+}

@@ -20,6 +20,10 @@ const SQLITE_PARTS: &[(u32, &str)] = &[
         include_str!("../../migrations/sqlite/0002_append_only_events.sql"),
     ),
     (4, include_str!("../../migrations/sqlite/0004_gateway.sql")),
+    (
+        8,
+        include_str!("../../migrations/sqlite/0008_bytewise_text.sql"),
+    ),
 ];
 
 /// PostgreSQL's own part of the migrations that have one, by number.
@@ -31,6 +35,10 @@ const POSTGRES_PARTS: &[(u32, &str)] = &[
     (
         4,
         include_str!("../../migrations/postgres/0004_gateway.sql"),
+    ),
+    (
+        8,
+        include_str!("../../migrations/postgres/0008_bytewise_text.sql"),
     ),
 ];
 
