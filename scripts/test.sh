@@ -18,11 +18,15 @@ export MODELGATE_CHROMIUM=${MODELGATE_CHROMIUM:-$(command -v chromium)}
 export MODELGATE_REQUIRE_REDIS=1
 # PostgreSQL, the inventory's second backend: a throwaway server on
 # loopback (scripts/postgres.sh). Its own tests (crates/inventory/tests/
-# postgres.rs, the CLI's `db copy`) must not skip here, and the inventory's
-# whole suite runs a second time on it below.
+# postgres.rs, the CLI's `db copy`, the three replicas) must not skip here,
+# and the suites that use the store run a second time on it below.
 MODELGATE_TEST_DATABASE_URL=$(./scripts/postgres.sh start)
 export MODELGATE_TEST_DATABASE_URL
 export MODELGATE_REQUIRE_POSTGRES=1
+# The suites that use the store, run a second time with it in PostgreSQL:
+# the inventory's own, the use cases (ops), the usage writer, the console.
+store_suites=(-p modelgate-inventory --test inventory -p modelgate-ops --test ops
+  -p modelgate-gateway --test usage -p modelgate-console --test console --test browser)
 export MODELGATE_FIXTURES=${MODELGATE_FIXTURES:-$HOME/.cache/modelgate/fixtures}
 ./scripts/fixtures.sh >/dev/null
 # Reference tools some tests run against (model_signing, cyclonedx schemas).
@@ -51,12 +55,10 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked --profile test -- -D warnings
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast "$@"
-  MODELGATE_TEST_BACKEND=postgres cargo nextest run -p modelgate-inventory --locked \
-    --no-fail-fast --test inventory "$@"
+  MODELGATE_TEST_BACKEND=postgres cargo nextest run --locked --no-fail-fast "${store_suites[@]}" "$@"
   cargo test --workspace --locked --doc
 else
   cargo test --workspace --locked --no-fail-fast "$@"
-  MODELGATE_TEST_BACKEND=postgres cargo test -p modelgate-inventory --locked \
-    --no-fail-fast --test inventory "$@"
+  MODELGATE_TEST_BACKEND=postgres cargo test --locked --no-fail-fast "${store_suites[@]}" "$@"
 fi
 ./scripts/check-invariants.sh

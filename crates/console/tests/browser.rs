@@ -13,7 +13,6 @@ mod common;
 
 use std::path::PathBuf;
 
-use modelgate_inventory::Store;
 
 fn required(name: &str) -> std::ffi::OsString {
     std::env::var_os(name).unwrap_or_else(|| {
@@ -74,7 +73,7 @@ async fn a_reviewer_signs_off_in_chromium_and_the_refusals_hold() {
     }
     // The browser's changes are in the store: gil's sign-off, and nothing
     // from the refused forms.
-    let store = Store::open(&site.home).unwrap();
+    let store = common::open_store(&site.home);
     let events = store.events().unwrap();
     let last = events.last().unwrap();
     assert_eq!(

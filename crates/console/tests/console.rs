@@ -9,8 +9,7 @@
 
 mod common;
 
-use common::{PASSWORD, Site, site};
-use modelgate_inventory::Store;
+use common::{PASSWORD, Site, open_store, site};
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 
@@ -97,8 +96,7 @@ async fn post(
 }
 
 fn events(site: &Site) -> Vec<(String, String, String)> {
-    Store::open(&site.home)
-        .unwrap()
+    open_store(&site.home)
         .events()
         .unwrap()
         .into_iter()
@@ -351,7 +349,7 @@ async fn a_reviewer_signs_off_their_own_review_and_the_trail_names_them() {
             ("ada".to_string(), "version.approved".to_string())
         ]
     );
-    let store = Store::open(&site.home).unwrap();
+    let store = open_store(&site.home);
     let smol = store.version(&"smollm2@1".parse().unwrap()).unwrap();
     assert_eq!(smol.history.last().unwrap().sign_offs[0].by, "gil");
     assert!(store.verify_audit().unwrap().ok);
@@ -384,7 +382,7 @@ async fn an_admin_creates_a_key_and_sees_its_secret_once() {
     );
     let (_, again) = get(&ada, &site, "/ui/keys").await;
     assert!(!again.contains(secret), "the secret is shown once");
-    let store = Store::open(&site.home).unwrap();
+    let store = open_store(&site.home);
     let key = &store.keys(Some("search"), false).unwrap()[0];
     assert_eq!(key.created_by, "ada");
 }

@@ -6,7 +6,18 @@
 use std::time::Duration;
 
 use modelgate_gateway::usage::{UsageLog, UsageSettings};
-use modelgate_inventory::{DataClass, Date, Store, Timestamp, UsageGroup, UsageQuery, UsageRecord};
+use modelgate_inventory::{
+    DataClass, Database, Date, Store, Timestamp, UsageGroup, UsageQuery, UsageRecord,
+};
+
+/// The store in `home`: SQLite, or a schema on the test PostgreSQL with
+/// `MODELGATE_TEST_BACKEND=postgres` (see `modelgate_testdata::postgres`).
+fn open_store(home: &std::path::Path) -> Store {
+    match modelgate_testdata::postgres::backend_for(home) {
+        Some(url) => Store::open_database(&Database::parse(&url).unwrap(), home).unwrap(),
+        None => Store::open(home).unwrap(),
+    }
+}
 
 fn record(at: &str, team: &str, tokens: u64) -> UsageRecord {
     UsageRecord {
@@ -33,7 +44,7 @@ fn record(at: &str, team: &str, tokens: u64) -> UsageRecord {
 #[test]
 fn every_queued_record_is_written_and_retention_deletes_old_ones() {
     let home = tempfile::tempdir().unwrap();
-    let mut store = Store::open(home.path()).unwrap();
+    let mut store = open_store(home.path());
     // Two records from long ago, written before the server started.
     store
         .insert_usage(&[
@@ -41,7 +52,7 @@ fn every_queued_record_is_written_and_retention_deletes_old_ones() {
             record("2020-01-02T00:00:00Z", "old", 2),
         ])
         .unwrap();
-    let sink = Store::open(home.path()).unwrap();
+    let sink = open_store(home.path());
     let settings = UsageSettings {
         capacity: 10_000,
         batch: 64,

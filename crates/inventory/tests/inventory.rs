@@ -55,13 +55,10 @@ fn add(store: &mut Store, text: &str) -> VersionSummary {
 /// (`scripts/test.sh` runs this suite a second time so) a schema of its
 /// own on the test PostgreSQL, the same for the same `dir`.
 fn open(dir: &Path) -> Store {
-    if !on_postgres() {
-        return Store::open(dir).unwrap();
+    match modelgate_testdata::postgres::backend_for(dir) {
+        Some(url) => Store::open_database(&Database::parse(&url).unwrap(), dir).unwrap(),
+        None => Store::open(dir).unwrap(),
     }
-    let base = modelgate_testdata::postgres::server_url()
-        .expect("MODELGATE_TEST_BACKEND=postgres needs MODELGATE_TEST_DATABASE_URL");
-    let url = modelgate_testdata::postgres::schema_for(&base, dir);
-    Store::open_database(&Database::parse(&url).unwrap(), dir).unwrap()
 }
 
 /// Whether this run is on PostgreSQL (tests that edit the SQLite file

@@ -6,13 +6,22 @@
 use std::path::{Path, PathBuf};
 
 use modelgate_bom::{BomOptions, SerialNumber, Timestamp};
-use modelgate_inventory::{Approval, Store, VersionRef};
+use modelgate_inventory::{Approval, Database, Store, VersionRef};
 use modelgate_ops::{AddVersion, Anchors, Error, add_version, verify_signature, verify_stored};
 use modelgate_policy::{Decision, Reviewer};
 use modelgate_signing::{
     HashOptions, NoProgress, PrivateKey, PublicKey, Signer, VerifyOptions, default_signature_path,
 };
 use modelgate_vet::VetOptions;
+
+/// The store in `home`: SQLite, or a schema on the test PostgreSQL with
+/// `MODELGATE_TEST_BACKEND=postgres` (see `modelgate_testdata::postgres`).
+fn open_store(home: &std::path::Path) -> Store {
+    match modelgate_testdata::postgres::backend_for(home) {
+        Some(url) => Store::open_database(&Database::parse(&url).unwrap(), home).unwrap(),
+        None => Store::open(home).unwrap(),
+    }
+}
 
 /// A one-tensor safetensors model with a config and notes: no license and
 /// no card, so its verdict is `needs-review` by legal and governance.
@@ -55,7 +64,7 @@ fn add(
 fn vet_then_record_keeps_the_verdict_and_refuses_a_second_copy_before_vetting() {
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(dir.path());
-    let mut store = Store::open(&dir.path().join("home")).unwrap();
+    let mut store = open_store(&dir.path().join("home"));
     let summary = add(&mut store, "tiny@1", &model).unwrap();
     assert_eq!(summary.decision, Decision::NeedsReview);
     assert_eq!(summary.reviewers, [Reviewer::Legal, Reviewer::Governance]);
@@ -91,7 +100,7 @@ fn vet_then_record_keeps_the_verdict_and_refuses_a_second_copy_before_vetting() 
 fn a_stored_version_is_verified_against_its_files() {
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(dir.path());
-    let mut store = Store::open(&dir.path().join("home")).unwrap();
+    let mut store = open_store(&dir.path().join("home"));
     add(&mut store, "tiny@1", &model).unwrap();
     let tiny = reference("tiny@1");
 
@@ -128,7 +137,7 @@ fn a_stored_version_is_verified_against_its_files() {
 fn the_inventory_bom_lists_versions_in_use_with_the_callers_serial_and_time() {
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(dir.path());
-    let mut store = Store::open(&dir.path().join("home")).unwrap();
+    let mut store = open_store(&dir.path().join("home"));
     add(&mut store, "tiny@1", &model).unwrap();
     let options = BomOptions::new(
         SerialNumber::from_random_bytes([1; 16]),
@@ -268,7 +277,7 @@ fn add_legacy(store: &mut Store, text: &str, path: &Path) {
 #[test]
 fn adding_minilm_stores_read_only_blobs_with_the_recorded_digests() {
     let home = tempfile::tempdir().unwrap();
-    let mut store = Store::open(home.path()).unwrap();
+    let mut store = open_store(home.path());
     add(&mut store, "minilm@1", &modelgate_testdata::minilm()).unwrap();
     let minilm = reference("minilm@1");
     assert!(store.is_stored(&minilm).unwrap());
@@ -312,7 +321,7 @@ fn a_file_shared_by_two_versions_is_stored_once() {
     }
     std::fs::write(second.join("notes.txt"), "another version\n").unwrap();
     let home = tempfile::tempdir().unwrap();
-    let mut store = Store::open(home.path()).unwrap();
+    let mut store = open_store(home.path());
     add(&mut store, "tiny@1", &first).unwrap();
     add(&mut store, "tiny@2", &second).unwrap();
     let mut digests: Vec<String> = ["tiny@1", "tiny@2"]
@@ -352,7 +361,7 @@ fn a_file_changed_between_vet_and_copy_is_refused_and_nothing_is_stored() {
     *bytes.last_mut().unwrap() ^= 0xff;
     std::fs::write(model.join("model.safetensors"), &bytes).unwrap();
     let home = tempfile::tempdir().unwrap();
-    let mut store = Store::open(home.path()).unwrap();
+    let mut store = open_store(home.path());
     let error = store
         .add_stored_version(&new, "alice", &modelgate_inventory::NoCopyProgress)
         .unwrap_err();
@@ -381,7 +390,7 @@ fn verify_finds_a_tampered_and_a_missing_stored_copy() {
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(dir.path());
     let home = tempfile::tempdir().unwrap();
-    let mut store = Store::open(home.path()).unwrap();
+    let mut store = open_store(home.path());
     add(&mut store, "tiny@1", &model).unwrap();
     let tiny = reference("tiny@1");
     let files = store.version(&tiny).unwrap().files;
@@ -421,7 +430,7 @@ fn a_legacy_version_is_imported_on_first_use_when_its_files_still_match() {
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(dir.path());
     let home = tempfile::tempdir().unwrap();
-    let mut store = Store::open(home.path()).unwrap();
+    let mut store = open_store(home.path());
     add_legacy(&mut store, "tiny@1", &model);
     let tiny = reference("tiny@1");
     assert!(!store.is_stored(&tiny).unwrap());
@@ -454,7 +463,7 @@ fn a_legacy_version_whose_files_changed_is_refused_with_the_file_named() {
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(dir.path());
     let home = tempfile::tempdir().unwrap();
-    let mut store = Store::open(home.path()).unwrap();
+    let mut store = open_store(home.path());
     add_legacy(&mut store, "tiny@1", &model);
     std::fs::write(model.join("config.json"), r#"{"model_type": "other"}"#).unwrap();
     let tiny = reference("tiny@1");

@@ -21,6 +21,19 @@ pub fn server_url() -> Option<String> {
     }
 }
 
+/// With `MODELGATE_TEST_BACKEND=postgres` (`scripts/test.sh` runs the
+/// store's users' suites a second time so), the URL of a schema on the test
+/// server for the data directory `home`, the same for the same `home`;
+/// else `None`: the test uses the SQLite file in `home`.
+pub fn backend_for(home: &Path) -> Option<String> {
+    if std::env::var("MODELGATE_TEST_BACKEND").ok()? != "postgres" {
+        return None;
+    }
+    let base =
+        server_url().expect("MODELGATE_TEST_BACKEND=postgres needs MODELGATE_TEST_DATABASE_URL");
+    Some(schema_for(&base, home))
+}
+
 /// A schema on the server at `base` named after `dir` (the same directory
 /// always gets the same schema, so a test can open its store again),
 /// created if missing; returns a URL whose connections use it.
@@ -30,10 +43,7 @@ pub fn schema_for(base: &str, dir: &Path) -> String {
         hash = (hash ^ u64::from(*byte)).wrapping_mul(0x100_0000_01b3);
     }
     let schema = format!("t_{hash:016x}");
-    let mut client = connect(base);
-    client
-        .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-        .unwrap_or_else(|e| panic!("creating schema {schema}: {e}"));
+    execute(base, &format!("CREATE SCHEMA IF NOT EXISTS {schema}"));
     with_option(base, &format!("options=-c%20search_path%3D{schema}"))
 }
 
@@ -48,10 +58,7 @@ pub fn fresh_database(base: &str) -> String {
         std::process::id(),
         NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
-    let mut client = connect(base);
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap_or_else(|e| panic!("creating database {name}: {e}"));
+    execute(base, &format!("CREATE DATABASE {name}"));
     let (prefix, query) = match base.split_once('?') {
         Some((prefix, query)) => (prefix, format!("?{query}")),
         None => (base, String::new()),
@@ -60,9 +67,20 @@ pub fn fresh_database(base: &str) -> String {
     format!("{server}/{name}{query}")
 }
 
-fn connect(url: &str) -> postgres::Client {
-    postgres::Client::connect(url, postgres::NoTls)
-        .unwrap_or_else(|e| panic!("connecting to the test PostgreSQL {url}: {e}"))
+/// Run `sql` on the server at `url`, on a thread of its own (the
+/// `postgres` client blocks on a runtime of its own, which cannot start
+/// inside an async test's).
+fn execute(url: &str, sql: &str) {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                postgres::Client::connect(url, postgres::NoTls)
+                    .and_then(|mut client| client.batch_execute(sql))
+                    .unwrap_or_else(|e| panic!("{sql} on the test PostgreSQL {url}: {e}"));
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    });
 }
 
 fn with_option(url: &str, option: &str) -> String {

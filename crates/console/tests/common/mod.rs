@@ -8,10 +8,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use modelgate_console::{Console, ConsoleConfig, hash_password};
-use modelgate_inventory::{Approval, NewUser, Role, Store, VersionRef};
+use modelgate_inventory::{Approval, Database, NewUser, Role, Store, VersionRef};
 use modelgate_ops::AddVersion;
 use modelgate_policy::Reviewer;
 use modelgate_vet::VetOptions;
+
+/// The store in `home`: SQLite, or a schema on the test PostgreSQL with
+/// `MODELGATE_TEST_BACKEND=postgres` (see `modelgate_testdata::postgres`).
+pub(crate) fn open_store(home: &std::path::Path) -> Store {
+    match modelgate_testdata::postgres::backend_for(home) {
+        Some(url) => Store::open_database(&Database::parse(&url).unwrap(), home).unwrap(),
+        None => Store::open(home).unwrap(),
+    }
+}
 
 pub(crate) const PASSWORD: &str = "correct horse battery staple";
 pub(crate) const HOSTILE_CARD: &str = "<script>alert('card')</script>";
@@ -107,7 +116,7 @@ pub(crate) async fn site() -> Site {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     let snapshot = hostile_snapshot(dir.path());
-    let mut store = Store::open(&home).unwrap();
+    let mut store = open_store(&home);
     add(&mut store, "minilm@1", &snapshot);
     add(&mut store, "smollm2@1", &modelgate_testdata::smollm2());
     let minilm: VersionRef = "minilm@1".parse().unwrap();
