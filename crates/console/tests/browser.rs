@@ -13,7 +13,6 @@ mod common;
 
 use std::path::PathBuf;
 
-
 fn required(name: &str) -> std::ffi::OsString {
     std::env::var_os(name).unwrap_or_else(|| {
         panic!(
