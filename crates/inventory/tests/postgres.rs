@@ -236,6 +236,12 @@ fn an_sqlite_installation_is_copied_and_its_chain_verified_on_arrival() {
             record("2026-11-02T10:00:00Z", None, 9),
         ])
         .unwrap();
+    // A column someone added to the source file, named to break out of
+    // an INSERT's column list: not copied, not spliced into SQL.
+    rusqlite::Connection::open(home.path().join(modelgate_inventory::DATABASE_FILE))
+        .unwrap()
+        .execute_batch(r#"ALTER TABLE models ADD COLUMN "name) VALUES ('x'); --" TEXT"#)
+        .unwrap();
     let mut target = open(&database, home.path());
     let mut heard = Vec::new();
     let report = source
@@ -365,4 +371,29 @@ fn text_compares_bytewise_whatever_the_database_locale() {
         .unwrap();
     assert_eq!(total, 1, "{events:?}");
     assert_eq!(events[0].action, "key.created");
+}
+
+#[test]
+fn a_store_reconnects_after_its_session_is_ended() {
+    let Some(database) = database() else { return };
+    let home = tempfile::tempdir().unwrap();
+    let mut store = open(&database, home.path());
+    store.add_version(&version("m@1"), "alice").unwrap();
+    // As a server restart or an administrator would: end every modelgate
+    // session on this database.
+    let ended: i64 = raw(&database)
+        .query_one(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'modelgate'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(ended, 1);
+    // The call that meets the closed session may fail; the next one
+    // reconnects, reads and writes.
+    let _ = store.list();
+    assert_eq!(store.list().unwrap().len(), 1);
+    store.add_version(&version("m@2"), "alice").unwrap();
+    assert!(store.verify_audit().unwrap().ok);
 }

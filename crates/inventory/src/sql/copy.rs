@@ -75,21 +75,33 @@ impl Store {
         let mut tables = Vec::new();
         let tx = target.conn.transaction().map_err(Error::database(doing))?;
         for (table, order) in TABLES {
+            // The columns are the target's, which this build's migrations
+            // made; the source is read by those names, so a column someone
+            // added to the source file is never copied, nor spliced into
+            // the target's SQL.
+            let columns = tx
+                .prepare(&format!("SELECT * FROM {table} LIMIT 0"))
+                .map_err(Error::database(doing))?
+                .column_names();
+            let quoted: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
             let mut read = self
                 .conn
-                .prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))
+                .prepare(&format!(
+                    "SELECT {} FROM {table} ORDER BY {order}",
+                    quoted.join(", ")
+                ))
                 .map_err(Error::database(doing))?;
-            let columns = read.column_names();
             let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
             let insert = format!(
                 "INSERT INTO {table} ({}) VALUES ({})",
-                columns.join(", "),
+                quoted.join(", "),
                 placeholders.join(", ")
             );
             // A key names the key it replaced: link them after every key
             // is in.
+            let position = |name: &str| columns.iter().position(|c| c == name);
             let rotated_from = (*table == "api_keys")
-                .then(|| columns.iter().position(|c| c == "rotated_from"))
+                .then(|| position("rotated_from").zip(position("id")))
                 .flatten();
             let mut links: Vec<(Value, Value)> = Vec::new();
             let mut write = tx.prepare(&insert).map_err(Error::database(doing))?;
@@ -100,8 +112,8 @@ impl Store {
                     .map(|i| row.get::<_, Value>(i))
                     .collect::<super::db::Result<Vec<Value>>>()
                     .map_err(Error::database(doing))?;
-                if let Some(at) = rotated_from {
-                    let id = values.first().cloned().unwrap_or(Value::Null);
+                if let Some((at, id_at)) = rotated_from {
+                    let id = values.get(id_at).cloned().unwrap_or(Value::Null);
                     if let Some(from) = values.get_mut(at).filter(|from| **from != Value::Null) {
                         links.push((std::mem::replace(from, Value::Null), id));
                     }

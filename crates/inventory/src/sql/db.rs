@@ -841,9 +841,7 @@ impl Statement<'_> {
     pub(crate) fn execute<P: Params>(&mut self, params: P) -> Result<usize> {
         let values = params.into_values();
         match self {
-            Statement::Sqlite(stmt) => {
-                Ok(stmt.execute(rusqlite::params_from_iter(values.iter().map(sqlite_value)))?)
-            }
+            Statement::Sqlite(stmt) => Ok(stmt.execute(rusqlite::params_from_iter(values.iter()))?),
             Statement::Postgres { pg, statement } => pg.execute(statement, &values),
         }
     }
@@ -886,9 +884,9 @@ impl Statement<'_> {
     pub(crate) fn query<P: Params>(&mut self, params: P) -> Result<Rows<'_>> {
         let values = params.into_values();
         Ok(match self {
-            Statement::Sqlite(stmt) => Rows::Sqlite(
-                stmt.query(rusqlite::params_from_iter(values.iter().map(sqlite_value)))?,
-            ),
+            Statement::Sqlite(stmt) => {
+                Rows::Sqlite(stmt.query(rusqlite::params_from_iter(values.iter()))?)
+            }
             Statement::Postgres { pg, statement } => Rows::Values {
                 rows: pg.query(statement, &values)?,
                 next: 0,
@@ -897,13 +895,17 @@ impl Statement<'_> {
     }
 }
 
-fn sqlite_value(value: &Value) -> rusqlite::types::Value {
-    match value {
-        Value::Null => rusqlite::types::Value::Null,
-        Value::Integer(n) => rusqlite::types::Value::Integer(*n),
-        Value::Real(x) => rusqlite::types::Value::Real(*x),
-        Value::Text(text) => rusqlite::types::Value::Text(text.clone()),
-        Value::Blob(bytes) => rusqlite::types::Value::Blob(bytes.clone()),
+/// SQLite binds a [`Value`] in place, without copying its text or bytes.
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::ValueRef as Sqlite;
+        Ok(rusqlite::types::ToSqlOutput::Borrowed(match self {
+            Value::Null => Sqlite::Null,
+            Value::Integer(n) => Sqlite::Integer(*n),
+            Value::Real(x) => Sqlite::Real(*x),
+            Value::Text(text) => Sqlite::Text(text.as_bytes()),
+            Value::Blob(bytes) => Sqlite::Blob(bytes),
+        }))
     }
 }
 

@@ -116,16 +116,16 @@ impl Store {
             .collect();
         days.sort();
         days.dedup();
-        for attempt in 0..2 {
-            self.ensure_usage_partitions(&days)?;
-            match self.copy_usage_once(records) {
-                Err(error) if attempt == 0 && error.sql_state() == Some(NO_PARTITION) => {
-                    self.partitions.clear();
-                }
-                done => return done.map_err(Error::database("storing usage")),
+        self.ensure_usage_partitions(&days)?;
+        let copied = match self.copy_usage_once(records) {
+            Err(error) if error.sql_state() == Some(NO_PARTITION) => {
+                self.partitions.clear();
+                self.ensure_usage_partitions(&days)?;
+                self.copy_usage_once(records)
             }
-        }
-        Ok(records.len())
+            done => done,
+        };
+        copied.map_err(Error::database("storing usage"))
     }
 
     fn copy_usage_once(&self, records: &[UsageRecord]) -> Result<usize, DatabaseError> {
