@@ -22,6 +22,9 @@ export MODELGATE_REQUIRE_REDIS=1
 # and the suites that use the store run a second time on it below.
 MODELGATE_TEST_DATABASE_URL=$(./scripts/postgres.sh start)
 export MODELGATE_TEST_DATABASE_URL
+# Its CA and certificates, for the tests of TLS to PostgreSQL.
+MODELGATE_TEST_DATABASE_TLS=$(./scripts/postgres.sh tls)
+export MODELGATE_TEST_DATABASE_TLS
 export MODELGATE_REQUIRE_POSTGRES=1
 # The suites that use the store, run a second time with it in PostgreSQL:
 # the inventory's own, the use cases (ops), the usage writer, the console.

@@ -49,7 +49,10 @@ pub(crate) struct Args {
     /// Where the inventory's records are: `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`
     /// to share them between replicas on several hosts, or
     /// `sqlite:///PATH`; default the SQLite file `inventory.db` in the data
-    /// directory (which keeps the blob store either way).
+    /// directory (which keeps the blob store either way). TLS as psql reads
+    /// it: `?sslmode=verify-full&sslrootcert=CA.pem` (also disable, prefer,
+    /// the default, require, verify-ca; sslcert and sslkey for a client
+    /// certificate).
     #[arg(
         long,
         global = true,

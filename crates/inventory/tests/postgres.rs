@@ -397,3 +397,147 @@ fn a_store_reconnects_after_its_session_is_ended() {
     store.add_version(&version("m@2"), "alice").unwrap();
     assert!(store.verify_audit().unwrap().ok);
 }
+
+/// The URL of `database` on the test server, as `user` at `host`, with
+/// the query `options`.
+fn tls_url(database: &Database, user: &str, host: &str, options: &str) -> String {
+    let Database::Postgres(url) = database else {
+        unreachable!()
+    };
+    let config: postgres::Config = url.parse().unwrap();
+    let port = config.get_ports()[0];
+    let name = config.get_dbname().unwrap();
+    format!("postgres://{user}@{host}:{port}/{name}?{options}")
+}
+
+/// An error and its sources, as the CLI shows them.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn try_open(url: &str, home: &Path) -> Result<Store, String> {
+    let database = Database::parse(url).map_err(|e| chain(&e))?;
+    Store::open_database(&database, home).map_err(|e| chain(&e))
+}
+
+#[test]
+fn tls_is_used_and_the_certificate_checked_as_sslmode_asks() {
+    let Some(database) = database() else { return };
+    let Some(tls) = modelgate_testdata::postgres::tls_dir() else {
+        return;
+    };
+    let ca = tls.join("ca.pem");
+    let other = tls.join("other-ca.pem");
+    let (ca, other) = (ca.display(), other.display());
+    let home = tempfile::tempdir().unwrap();
+    // The role `modelgate_tls` is refused without TLS, so every store
+    // opened below as it is on an encrypted session.
+    let url = |host: &str, options: &str| tls_url(&database, "modelgate_tls", host, options);
+
+    // verify-full: the CA signed the certificate, issued for `localhost`.
+    let mut store = try_open(
+        &url(
+            "localhost",
+            &format!("sslmode=verify-full&sslrootcert={ca}"),
+        ),
+        home.path(),
+    )
+    .unwrap();
+    store.add_version(&version("m@1"), "alice").unwrap();
+    assert!(store.verify_audit().unwrap().ok);
+    drop(store);
+
+    // What libpq takes at 127.0.0.1, a name the certificate does not hold:
+    // prefer (the default) and require encrypt without checking, verify-ca
+    // checks the CA only.
+    for options in [
+        String::new(),
+        "sslmode=require".to_owned(),
+        format!("sslmode=verify-ca&sslrootcert={ca}"),
+        format!("sslmode=require&sslrootcert={ca}"),
+    ] {
+        let store = try_open(&url("127.0.0.1", &options), home.path())
+            .unwrap_or_else(|e| panic!("{options:?}: {e}"));
+        assert_eq!(store.list().unwrap().len(), 1, "{options:?}");
+    }
+
+    // verify-full to 127.0.0.1: the host is not the certificate's.
+    let error = try_open(
+        &url(
+            "127.0.0.1",
+            &format!("sslmode=verify-full&sslrootcert={ca}"),
+        ),
+        home.path(),
+    )
+    .err()
+    .unwrap();
+    assert!(
+        error.contains("TLS handshake")
+            && error.contains("sslmode=verify-full")
+            && error.contains("127.0.0.1")
+            && error.contains("verify-ca does not check the host"),
+        "{error}"
+    );
+    // A CA that did not sign it, with and without the host checked.
+    for mode in ["verify-full", "verify-ca", "require"] {
+        let error = try_open(
+            &url("localhost", &format!("sslmode={mode}&sslrootcert={other}")),
+            home.path(),
+        )
+        .err()
+        .unwrap();
+        assert!(
+            error.contains(&format!("sslmode={mode}"))
+                && error.contains("UnknownIssuer")
+                && error.contains("signed by a CA in sslrootcert"),
+            "{mode}: {error}"
+        );
+    }
+    // disable: the server itself refuses a plain session for this role.
+    let error = try_open(&url("127.0.0.1", "sslmode=disable"), home.path())
+        .err()
+        .unwrap();
+    assert!(
+        error.contains("no encryption") && !error.contains("TLS handshake"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_client_certificate_is_presented_when_the_url_names_one() {
+    let Some(database) = database() else { return };
+    let Some(tls) = modelgate_testdata::postgres::tls_dir() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let ca = tls.join("ca.pem");
+    let verified = format!("sslmode=verify-full&sslrootcert={}", ca.display());
+    // The server lets `modelgate_cert` in only with the certificate the
+    // test CA issued to that name.
+    let error = try_open(
+        &tls_url(&database, "modelgate_cert", "localhost", &verified),
+        home.path(),
+    )
+    .err()
+    .unwrap();
+    assert!(error.contains("modelgate_cert"), "{error}");
+    let with_certificate = format!(
+        "{verified}&sslcert={}&sslkey={}",
+        tls.join("client.pem").display(),
+        tls.join("client.key").display()
+    );
+    let mut store = try_open(
+        &tls_url(&database, "modelgate_cert", "localhost", &with_certificate),
+        home.path(),
+    )
+    .unwrap();
+    store.add_version(&version("m@1"), "alice").unwrap();
+    assert!(store.verify_audit().unwrap().ok);
+}

@@ -90,3 +90,21 @@ fn with_option(url: &str, option: &str) -> String {
         format!("{url}?{option}")
     }
 }
+
+/// The test server's TLS material (`scripts/postgres.sh tls`, in
+/// `MODELGATE_TEST_DATABASE_TLS`, which `scripts/test.sh` sets): `ca.pem`
+/// signed `server.pem` (for `localhost` only) and `client.pem` (for the
+/// role `modelgate_cert`); `other-ca.pem` signed nothing the server has.
+/// `None` when not given, unless `MODELGATE_REQUIRE_POSTGRES` is set.
+pub fn tls_dir() -> Option<std::path::PathBuf> {
+    match std::env::var_os("MODELGATE_TEST_DATABASE_TLS") {
+        Some(dir) if !dir.is_empty() => Some(dir.into()),
+        _ => {
+            assert!(
+                std::env::var_os("MODELGATE_REQUIRE_POSTGRES").is_none(),
+                "MODELGATE_TEST_DATABASE_TLS is not set; `scripts/postgres.sh tls` prints it"
+            );
+            None
+        }
+    }
+}

@@ -30,6 +30,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+pub(crate) use super::tls::PgTarget;
 use postgres::types::{FromSql as PgFromSql, IsNull, ToSql as PgToSql, Type, to_sql_checked};
 
 /// The advisory lock every audited PostgreSQL transaction takes
@@ -63,6 +64,17 @@ pub enum DatabaseError {
         index: usize,
         /// What was found and what was wanted.
         what: String,
+    },
+    /// The TLS handshake with PostgreSQL failed, or the server offers no
+    /// TLS where the URL's `sslmode` requires it.
+    #[error("the TLS handshake with PostgreSQL failed (sslmode={mode}): {detail}; {hint}")]
+    Tls {
+        /// The URL's `sslmode`.
+        mode: &'static str,
+        /// What the handshake said.
+        detail: String,
+        /// What to do.
+        hint: &'static str,
     },
     /// A parameter does not convert to the type the database wants.
     #[error("a parameter does not fit {wanted}")]
@@ -554,7 +566,7 @@ pub enum Backend {
 
 /// A PostgreSQL session: the client and its prepared statements.
 pub(crate) struct Pg {
-    config: postgres::Config,
+    target: PgTarget,
     /// `None` only while being replaced or dropped.
     client: RefCell<Option<postgres::Client>>,
     statements: RefCell<HashMap<String, postgres::Statement>>,
@@ -571,7 +583,7 @@ pub(crate) enum Connection {
 
 /// Run `job` where the `postgres` client may start its own runtime: here,
 /// or on a scoped thread when this thread is inside a tokio runtime.
-fn off_runtime<T: Send>(job: impl FnOnce() -> T + Send) -> T {
+pub(crate) fn off_runtime<T: Send>(job: impl FnOnce() -> T + Send) -> T {
     if tokio::runtime::Handle::try_current().is_err() {
         return job();
     }
@@ -604,11 +616,11 @@ pub(crate) fn postgres_sql(sql: &str) -> String {
 }
 
 impl Pg {
-    /// Connect with `config`.
-    pub(crate) fn connect(config: postgres::Config) -> Result<Pg> {
-        let client = off_runtime(|| config.connect(postgres::NoTls))?;
+    /// Connect to `target`.
+    pub(crate) fn connect(target: PgTarget) -> Result<Pg> {
+        let client = target.connect()?;
         Ok(Pg {
-            config,
+            target,
             client: RefCell::new(Some(client)),
             statements: RefCell::new(HashMap::new()),
         })
@@ -623,8 +635,7 @@ impl Pg {
     ) -> Result<T> {
         let mut slot = self.client.borrow_mut();
         if slot.as_ref().is_none_or(postgres::Client::is_closed) {
-            let config = &self.config;
-            let fresh = off_runtime(|| config.connect(postgres::NoTls))?;
+            let fresh = self.target.connect()?;
             if let Some(old) = slot.replace(fresh) {
                 off_runtime(move || drop(old));
             }

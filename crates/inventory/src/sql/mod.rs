@@ -11,8 +11,9 @@
 //! inserts, reports and retention); [`eval`](self::eval) for evaluation
 //! runs; [`people`](self::people) for users, reviews and console sessions;
 //! [`postgres`](self::postgres) for what only PostgreSQL does (usage by
-//! binary `COPY` into day partitions, retention by dropping them); and
-//! [`copy`](self::copy) for `db copy`. What a change may do is decided by
+//! binary `COPY` into day partitions, retention by dropping them),
+//! [`tls`](self::tls) for TLS to it (libpq's `sslmode` and certificate
+//! options, on rustls); and [`copy`](self::copy) for `db copy`. What a change may do is decided by
 //! the backend-free rules (`rules.rs`, `stage.rs`), values are written and
 //! read by `encoding.rs`, and the chain is hashed and replayed by
 //! `audit.rs`; this module reads and writes rows around them.
@@ -33,6 +34,7 @@ mod open;
 mod people;
 mod postgres;
 mod reads;
+mod tls;
 mod usage;
 mod writes;
 

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::db::{self, Connection, Pg, params};
+use super::db::{self, Connection, Pg, PgTarget, params};
 use super::{BUSY_TIMEOUT, DATABASE_FILE, Store};
 use crate::schema::{MIGRATIONS, SCHEMA_VERSION};
 use crate::{Error, Timestamp};
@@ -76,8 +76,7 @@ impl Database {
             return Ok(Database::Sqlite(PathBuf::from(path)));
         }
         if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            text.parse::<postgres::Config>()
-                .map_err(|e| bad(format!("it is not a PostgreSQL URL: {e}")))?;
+            PgTarget::parse(text).map_err(bad)?;
             return Ok(Database::Postgres(text.to_owned()));
         }
         Err(bad(
@@ -197,20 +196,22 @@ fn open_sqlite(path: &Path) -> db::Result<rusqlite::Connection> {
     Ok(conn)
 }
 
-/// The client settings for `url`, named `modelgate` in
-/// `pg_stat_activity`, giving up on an unreachable server after 10 s.
-fn postgres_config(url: &str) -> Result<postgres::Config, Error> {
-    let mut config: postgres::Config = url.parse().map_err(|e| Error::BadDatabase {
+/// The server `url` names and the TLS it asks for, the session named
+/// `modelgate` in `pg_stat_activity`, giving up on an unreachable server
+/// after 10 s.
+fn postgres_config(url: &str) -> Result<PgTarget, Error> {
+    let mut target = PgTarget::parse(url).map_err(|reason| Error::BadDatabase {
         text: redact(url),
-        reason: format!("it is not a PostgreSQL URL: {e}"),
+        reason,
     })?;
+    let config = &mut target.config;
     if config.get_application_name().is_none() {
         config.application_name("modelgate");
     }
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(std::time::Duration::from_secs(10));
     }
-    Ok(config)
+    Ok(target)
 }
 
 /// Where a database's schema stands against this build.
