@@ -394,7 +394,8 @@ Sign in with a user from `modelgate users add`. Changes made in the console
 are the audit events the CLI writes, with the signed-in user as the actor.
 Sessions: HttpOnly SameSite=Strict cookies (add --secure-cookies behind
 TLS), ended after --idle-minutes; failed sign-ins are limited to 5 per user
-and per address in 15 minutes.
+and per address in 15 minutes, counted in the inventory (one limit for every
+replica on a shared --database).
 
 Examples:
   modelgate console --listen 127.0.0.1:8090

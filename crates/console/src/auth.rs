@@ -7,12 +7,11 @@
 //! knows them and a restart signs nobody out. A session remembers only the
 //! user's name; the role and whether the user is disabled are read from the
 //! inventory on every request, so a change made there takes effect at once.
-//! Failed sign-ins are counted per process.
+//! Sign-in attempts are counted there too, so the limit on failures holds
+//! across replicas.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -43,8 +42,8 @@ pub const MAX_FAILED_LOGINS: usize = 5;
 /// The window the failed sign-ins are counted over.
 pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
 
-/// Most user names and addresses whose failures are remembered.
-const MAX_TRACKED_LOGINS: usize = 10_000;
+/// Longest part of a user name a failed sign-in is counted under.
+const MAX_COUNTED_NAME_BYTES: usize = 256;
 
 /// Hash a password for storing: argon2id with the crate's default
 /// parameters (19 MiB, 2 passes) and a random 16-byte salt, as a PHC
@@ -199,61 +198,51 @@ impl Sessions {
     }
 }
 
-/// Failed sign-ins per user name and per address.
-#[derive(Debug, Default)]
-pub(crate) struct LoginLimiter {
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
+/// Sign-in attempts, counted in the inventory against the user name and
+/// the address (`console_login_attempts`), so every replica on one
+/// database counts the same ones: [`MAX_FAILED_LOGINS`] per name, and per
+/// address, in [`LOGIN_WINDOW`].
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LoginLimiter;
+
+/// What a sign-in attempt is counted against.
+fn subjects(user: &str, address: Option<IpAddr>) -> Vec<String> {
+    // A name longer than any user's still counts, under its first bytes.
+    let mut end = user.len().min(MAX_COUNTED_NAME_BYTES);
+    while !user.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut subjects = vec![format!("user:{}", user.get(..end).unwrap_or_default())];
+    subjects.extend(address.map(|ip| format!("ip:{ip}")));
+    subjects
 }
 
 impl LoginLimiter {
-    fn keys(user: &str, address: Option<IpAddr>) -> [Option<String>; 2] {
-        [
-            Some(format!("user:{user}")),
-            address.map(|ip| format!("ip:{ip}")),
-        ]
+    /// Count an attempt to sign in as `user` from `address`, before its
+    /// password is checked; `None` when the name or the address already
+    /// has [`MAX_FAILED_LOGINS`] in the window (then nothing is counted).
+    pub(crate) fn begin(
+        self,
+        store: &mut Store,
+        user: &str,
+        address: Option<IpAddr>,
+    ) -> Result<Option<String>, modelgate_inventory::Error> {
+        let subjects = subjects(user, address);
+        let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
+        let window = u64::try_from(LOGIN_WINDOW.as_millis()).unwrap_or(u64::MAX);
+        store.begin_login_attempt(&subjects, now_ms(), window, MAX_FAILED_LOGINS as u64)
     }
 
-    /// Whether a sign-in for `user` from `address` may be tried now.
-    pub(crate) fn allowed(&self, user: &str, address: Option<IpAddr>) -> bool {
-        let mut map = self.lock();
-        let now = Instant::now();
-        Self::keys(user, address).into_iter().flatten().all(|key| {
-            map.get_mut(&key).is_none_or(|times| {
-                times.retain(|t| now.duration_since(*t) < LOGIN_WINDOW);
-                times.len() < MAX_FAILED_LOGINS
-            })
-        })
-    }
-
-    /// Count a failed sign-in.
-    pub(crate) fn failed(&self, user: &str, address: Option<IpAddr>) {
-        let mut map = self.lock();
-        let now = Instant::now();
-        if map.len() >= MAX_TRACKED_LOGINS {
-            map.retain(|_, times| {
-                times.retain(|t| now.duration_since(*t) < LOGIN_WINDOW);
-                !times.is_empty()
-            });
-        }
-        for key in Self::keys(user, address).into_iter().flatten() {
-            if map.len() < MAX_TRACKED_LOGINS || map.contains_key(&key) {
-                let times = map.entry(key).or_default();
-                if times.len() < MAX_FAILED_LOGINS * 2 {
-                    times.push(now);
-                }
-            }
-        }
-    }
-
-    /// Forget a user's failures after they signed in.
-    pub(crate) fn succeeded(&self, user: &str) {
-        self.lock().remove(&format!("user:{user}"));
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Instant>>> {
-        self.failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The attempt succeeded: it does not count, nor do the user's
+    /// earlier failures (the address's stay).
+    pub(crate) fn succeeded(
+        self,
+        store: &Store,
+        attempt: &str,
+        user: &str,
+    ) -> Result<(), modelgate_inventory::Error> {
+        let user_subject = subjects(user, None).swap_remove(0);
+        store.login_succeeded(attempt, &user_subject)
     }
 }
 
@@ -330,19 +319,67 @@ mod tests {
     }
 
     #[test]
-    fn failed_logins_are_limited_per_user_and_address() {
-        let limiter = LoginLimiter::default();
+    fn failed_logins_are_limited_per_user_and_address_on_every_replica() {
+        let home = tempfile::tempdir().unwrap();
+        let mut store = Store::open(home.path()).unwrap();
+        // Another process over the same inventory, as a replica is.
+        let mut replica = Store::open(home.path()).unwrap();
+        let limiter = LoginLimiter;
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        for _ in 0..MAX_FAILED_LOGINS {
-            assert!(limiter.allowed("vic", Some(ip)));
-            limiter.failed("vic", Some(ip));
+        let elsewhere: IpAddr = "10.0.0.1".parse().unwrap();
+        // Failures spread over the two count together.
+        for n in 0..MAX_FAILED_LOGINS {
+            let on = if n % 2 == 0 { &mut store } else { &mut replica };
+            assert!(limiter.begin(on, "vic", Some(ip)).unwrap().is_some());
         }
-        assert!(!limiter.allowed("vic", Some(ip)));
+        assert!(
+            limiter
+                .begin(&mut store, "vic", Some(ip))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            limiter
+                .begin(&mut replica, "vic", Some(ip))
+                .unwrap()
+                .is_none()
+        );
         // Another name from the same address is stopped by the address.
-        assert!(!limiter.allowed("ann", Some(ip)));
+        assert!(
+            limiter
+                .begin(&mut replica, "ann", Some(ip))
+                .unwrap()
+                .is_none()
+        );
         // The same name from elsewhere is stopped by the name.
-        assert!(!limiter.allowed("vic", Some("10.0.0.1".parse().unwrap())));
-        assert!(limiter.allowed("ann", Some("10.0.0.1".parse().unwrap())));
+        assert!(
+            limiter
+                .begin(&mut store, "vic", Some(elsewhere))
+                .unwrap()
+                .is_none()
+        );
+        // A success takes back its attempt and the name's failures.
+        let attempt = limiter
+            .begin(&mut store, "ann", Some(elsewhere))
+            .unwrap()
+            .unwrap();
+        limiter.succeeded(&store, &attempt, "ann").unwrap();
+        for _ in 0..MAX_FAILED_LOGINS - 1 {
+            assert!(
+                limiter
+                    .begin(&mut replica, "ann", Some(elsewhere))
+                    .unwrap()
+                    .is_some()
+            );
+        }
+        limiter.succeeded(&replica, "none", "ann").unwrap();
+        assert!(limiter.begin(&mut store, "ann", None).unwrap().is_some());
+        // A name longer than any user's is counted under its first bytes.
+        let long = "é".repeat(MAX_COUNTED_NAME_BYTES);
+        assert_eq!(
+            subjects(&long, None).first().unwrap().len(),
+            "user:".len() + MAX_COUNTED_NAME_BYTES
+        );
     }
 
     #[test]

@@ -32,7 +32,8 @@
 //! Sessions are in HttpOnly, `SameSite=Strict` cookies (`Secure` when the
 //! console is told it sits behind TLS), expire when idle, and every form
 //! carries a CSRF token checked in constant time. Failed sign-ins are
-//! limited per user name and per address. Passwords are argon2id hashes.
+//! limited per user name and per address, counted in the inventory so the
+//! limit holds across replicas. Passwords are argon2id hashes.
 //! Every untrusted text (model cards, licenses, file names, notes) is
 //! escaped by the templates (maud escapes everything not marked
 //! pre-escaped; the only pre-escaped markup is SVG the chart crate built
@@ -184,7 +185,7 @@ impl Console {
             sessions: auth::Sessions::new(config.idle_timeout),
             config,
             store: Mutex::new(store),
-            logins: auth::LoginLimiter::default(),
+            logins: auth::LoginLimiter,
             catalogue: Mutex::new(None),
             audit: Mutex::new(None),
         })

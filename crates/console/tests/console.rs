@@ -1,7 +1,8 @@
 //! The console over HTTP on real vetted models: the all-MiniLM-L6-v2
 //! snapshot with a hostile model card and file name, and SmolLM2 (no card,
 //! so its verdict asks for a governance review). Signs in as each role and
-//! checks what each may see and do, CSRF refusals, the sign-in limit, that
+//! checks what each may see and do, CSRF refusals, the sign-in limit (one
+//! limit for two replicas, even for tries sent at once), that
 //! every change is the CLI's audit event with the user as the actor, and
 //! that untrusted text is escaped everywhere.
 
@@ -9,7 +10,7 @@
 
 mod common;
 
-use common::{PASSWORD, Site, open_store, site};
+use common::{PASSWORD, Site, open_store, replica, site};
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 
@@ -201,6 +202,60 @@ async fn failed_sign_ins_are_limited() {
     )
     .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_count_one_limit_even_for_tries_sent_at_once() {
+    let site = site().await;
+    let urls = [site.url.clone(), replica(&site).await];
+    let client = client();
+    // The sign-in form's token is a double-submit cookie, good on both.
+    let page = client
+        .get(format!("{}/ui/login", site.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&page, "csrf");
+    let max = modelgate_console::MAX_FAILED_LOGINS;
+    // Twice the limit, all at once, alternating between the replicas:
+    // counted per process, each would let `max` through.
+    let tries: Vec<_> = (0..2 * max)
+        .map(|n| {
+            let request = client.post(format!("{}/ui/login", urls[n % 2])).form(&[
+                ("user", "gil"),
+                ("password", "guess guess guess"),
+                ("csrf", csrf.as_str()),
+            ]);
+            tokio::spawn(async move { request.send().await.unwrap().status() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for attempt in tries {
+        statuses.push(attempt.await.unwrap());
+    }
+    let wrong = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((wrong, refused), (max, max), "{statuses:?}");
+    // The right password is refused on either replica now.
+    for url in &urls {
+        let status = client
+            .post(format!("{url}/ui/login"))
+            .form(&[("user", "gil"), ("password", PASSWORD), ("csrf", &csrf)])
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{url}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

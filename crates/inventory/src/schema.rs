@@ -58,10 +58,17 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "bytewise_text",
         portable: None,
     },
+    Migration {
+        version: 9,
+        name: "console_login_attempts",
+        portable: Some(include_str!(
+            "../migrations/portable/0009_console_login_attempts.sql"
+        )),
+    },
 ];
 
 /// The newest schema this build knows.
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;
 
 /// The names of the `.sql` files in `migrations/<folder>`, sorted (for the
 /// tests that check each backend lists its files).

@@ -754,7 +754,8 @@ fn migrations_run_once_and_newer_schemas_are_refused() {
             (5, "eval_runs".to_string()),
             (6, "console".to_string()),
             (7, "console_sessions".to_string()),
-            (8, "bytewise_text".to_string())
+            (8, "bytewise_text".to_string()),
+            (9, "console_login_attempts".to_string())
         ]
     );
     conn.execute(

@@ -116,7 +116,12 @@ pub(crate) async fn login(
     }
     let next = safe_next(crate::MOUNT, &form.next);
     let user_name = form.user.trim().to_string();
-    if !console.logins.allowed(&user_name, address) {
+    let limiter = console.logins;
+    let counted = user_name.clone();
+    let attempt = console
+        .with_store(move |store| limiter.begin(store, &counted, address))
+        .await??;
+    let Some(attempt) = attempt else {
         let body = login_page(
             expected,
             &next,
@@ -125,7 +130,7 @@ pub(crate) async fn login(
             ),
         );
         return Ok((StatusCode::TOO_MANY_REQUESTS, body).into_response());
-    }
+    };
     let lookup = user_name.clone();
     let password = form.password;
     let verified = console
@@ -146,17 +151,19 @@ pub(crate) async fn login(
         )
         .await??;
     if !verified {
-        console.logins.failed(&user_name, address);
+        // The attempt stays counted: it is a failure.
         tracing::warn!(user = %user_name, ?address, "console sign-in failed");
         let body = login_page(expected, &next, Some("Wrong user name or password."));
         return Ok((StatusCode::UNAUTHORIZED, body).into_response());
     }
-    console.logins.succeeded(&user_name);
     let (id, csrf) = auth::Sessions::new_ids().map_err(|e| PageError::internal(e.to_string()))?;
     let sessions = console.sessions;
     let session_id = id.clone();
     console
-        .with_store(move |store| sessions.start(store, &session_id, &csrf, &user_name))
+        .with_store(move |store| {
+            limiter.succeeded(store, &attempt, &user_name)?;
+            sessions.start(store, &session_id, &csrf, &user_name)
+        })
         .await??;
     let mut response = Redirect::to(&next).into_response();
     let headers = response.headers_mut();

@@ -161,3 +161,17 @@ pub(crate) async fn site() -> Site {
     ));
     Site { dir, home, url }
 }
+
+/// A second console over the same inventory as `site` (its own
+/// connection), as another replica behind a load balancer; its URL.
+pub(crate) async fn replica(site: &Site) -> String {
+    let console = Console::new(open_store(&site.home), ConsoleConfig::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(modelgate_console::serve_alone(
+        listener,
+        console,
+        std::future::pending(),
+    ));
+    url
+}

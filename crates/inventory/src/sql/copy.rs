@@ -27,6 +27,7 @@ const TABLES: &[(&str, &str)] = &[
     ("users", "name"),
     ("reviews", "model, version, reviewer"),
     ("console_sessions", "id_sha256"),
+    ("console_login_attempts", "at_ms, subject, attempt"),
     ("usage", "id"),
 ];
 
@@ -143,5 +144,36 @@ impl Store {
         tx.commit().map_err(Error::database(doing))?;
         let audit = target.verify_audit()?;
         Ok(CopyReport { tables, audit })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A table a migration adds must be copied too (else `db copy` loses
+    /// its rows without a word).
+    #[test]
+    fn every_table_the_migrations_make_is_copied() {
+        let home = tempfile::tempdir().unwrap();
+        let store = Store::open(home.path()).unwrap();
+        let mut statement = store
+            .conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'table'
+                 AND name NOT LIKE 'sqlite_%' AND name != 'schema_migrations' ORDER BY name",
+            )
+            .unwrap();
+        let tables: Vec<String> = statement
+            .query_map([] as [i64; 0], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let copied: Vec<&str> = TABLES.iter().map(|(table, _)| *table).collect();
+        for table in &tables {
+            assert!(copied.contains(&table.as_str()), "{table} is not copied");
+        }
+        assert_eq!(tables.len(), copied.len(), "{tables:?} against {copied:?}");
     }
 }

@@ -41,6 +41,11 @@ pub(crate) const WRITE_LOCK: i64 = 0x6d67_6174_6501; // "mgate\x01"
 /// The lock that serialises creating usage partitions.
 pub(crate) const PARTITION_LOCK: i64 = 0x6d67_6174_6502;
 
+/// The advisory lock that serialises the counting of console sign-in
+/// attempts on PostgreSQL (not the writers' lock: a burst of sign-ins must
+/// not queue audited changes).
+pub(crate) const LOGIN_LOCK: i64 = 0x6d67_6174_6503;
+
 /// At most this many prepared statements are kept per PostgreSQL
 /// connection (the dynamic report queries vary by filter).
 const MAX_CACHED_STATEMENTS: usize = 256;

@@ -40,6 +40,10 @@ const POSTGRES_PARTS: &[(u32, &str)] = &[
         8,
         include_str!("../../migrations/postgres/0008_bytewise_text.sql"),
     ),
+    (
+        9,
+        include_str!("../../migrations/postgres/0009_console_login_attempts.sql"),
+    ),
 ];
 
 /// Where the inventory's database is: the embedded SQLite file (the

@@ -2,7 +2,7 @@
 //! their reads, plus the paged reads of the audit trail the console shows.
 //! What a role may do is `people.rs`'s; this file reads and writes rows.
 
-use super::db::{Connection, OptionalExtension, params};
+use super::db::{Backend, Connection, LOGIN_LOCK, OptionalExtension, params};
 use serde_json::json;
 
 use super::reads::require;
@@ -545,5 +545,88 @@ impl Store {
                 params![sql_int(before_ms)],
             )
             .map_err(Error::database("ending idle console sessions"))
+    }
+}
+
+/// Console sign-in attempts (migration 0009), counted per subject
+/// (`user:NAME`, `ip:ADDRESS`) so that every replica on the database
+/// counts the same ones. Not audited.
+impl Store {
+    /// Counts a sign-in attempt against each of `subjects` at `now_ms`,
+    /// unless one of them already has `max` attempts counted in the
+    /// `window_ms` before: then it returns `None` and counts nothing.
+    /// Otherwise it returns the attempt's id, to give to
+    /// [`Store::login_succeeded`] if the password turns out right.
+    ///
+    /// The count and the insert are one transaction under a lock of their
+    /// own (`BEGIN IMMEDIATE` on SQLite, an advisory lock on PostgreSQL),
+    /// and an attempt counts before its password is checked, so tries sent
+    /// at once to any number of replicas cannot pass `max` together.
+    /// Attempts older than the window are deleted on the way.
+    pub fn begin_login_attempt(
+        &mut self,
+        subjects: &[&str],
+        now_ms: u64,
+        window_ms: u64,
+        max: u64,
+    ) -> Result<Option<String>, Error> {
+        let doing = "counting a console sign-in attempt";
+        let since = sql_int(now_ms.saturating_sub(window_ms));
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).map_err(|e| Error::Random {
+            source: std::io::Error::other(e),
+        })?;
+        let attempt: String = random.iter().map(|byte| format!("{byte:02x}")).collect();
+        let tx = self
+            .conn
+            .unlocked_transaction()
+            .map_err(Error::database(doing))?;
+        if tx.backend() == Backend::Postgres {
+            tx.execute(
+                &format!("SELECT pg_advisory_xact_lock({LOGIN_LOCK})"),
+                [] as [i64; 0],
+            )
+            .map_err(Error::database(doing))?;
+        }
+        tx.execute(
+            "DELETE FROM console_login_attempts WHERE at_ms < ?1",
+            params![since],
+        )
+        .map_err(Error::database(doing))?;
+        let mut refused = false;
+        for subject in subjects {
+            let count: i64 = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM console_login_attempts WHERE subject = ?1",
+                    params![subject],
+                    |row| row.get(0),
+                )
+                .map_err(Error::database(doing))?;
+            refused |= u64::try_from(count).unwrap_or(0) >= max;
+        }
+        if !refused {
+            for subject in subjects {
+                tx.execute(
+                    "INSERT INTO console_login_attempts (attempt, subject, at_ms) VALUES (?1, ?2, ?3)",
+                    params![attempt, subject, sql_int(now_ms)],
+                )
+                .map_err(Error::database(doing))?;
+            }
+        }
+        tx.commit().map_err(Error::database(doing))?;
+        Ok((!refused).then_some(attempt))
+    }
+
+    /// The attempt `attempt` succeeded: it no longer counts, nor do the
+    /// earlier failures against `forget` (the user's name; the address's
+    /// failures stay).
+    pub fn login_succeeded(&self, attempt: &str, forget: &str) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "DELETE FROM console_login_attempts WHERE attempt = ?1 OR subject = ?2",
+                params![attempt, forget],
+            )
+            .map_err(Error::database("forgetting console sign-in attempts"))?;
+        Ok(())
     }
 }
