@@ -23,6 +23,8 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 # (scripts/postgres.sh starts a throwaway cluster).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+# openssl makes the test CAs and certificates (TLS to PostgreSQL and Redis).
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "native-deps: installing ${missing[*]} (to build llama.cpp and drive a browser in tests)" >&2

@@ -79,7 +79,9 @@ pub(crate) struct ServeArgs {
 #[command(next_help_heading = "Replicas")]
 pub(crate) struct SharingArgs {
     /// Count rate limits and budgets in this Redis, so every replica
-    /// enforces one limit (redis://[user:password@]host:port[/db]). The
+    /// enforces one limit (redis://[user:password@]host:port[/db]; rediss://
+    /// for TLS, with ?ssl_ca_certs=CA.pem, and ssl_certfile and ssl_keyfile
+    /// for a client certificate). The
     /// replicas also tell each other there about revocations, key changes
     /// and config reloads, so they apply within a second instead of a poll.
     #[arg(

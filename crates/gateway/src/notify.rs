@@ -64,11 +64,7 @@ impl std::fmt::Debug for Notifier {
 impl Notifier {
     /// Notices on `{prefix}changes` of the Redis at `url` (connects on use).
     pub fn new(url: &str, prefix: &str) -> Result<Notifier, crate::shared::SharedError> {
-        let client =
-            redis::Client::open(url).map_err(|source| crate::shared::SharedError::Url {
-                url: crate::shared::redacted(url),
-                source,
-            })?;
+        let client = crate::shared::client(url)?;
         Ok(Notifier {
             client,
             channel: channel(prefix),

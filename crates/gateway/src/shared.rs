@@ -34,6 +34,12 @@
 //! One Redis (or a primary with replicas behind Sentinel) holds the
 //! counters; Redis Cluster is not supported, since a request's scopes
 //! (key and team) hash to different slots.
+//!
+//! [`client`] reads the URL for this and [`crate::notify`]: `redis://`, or
+//! `rediss://` for TLS (rustls), the server's certificate checked against
+//! the system's CAs or the PEM file `ssl_ca_certs` names in the URL's
+//! query, and a client certificate presented when `ssl_certfile` and
+//! `ssl_keyfile` name one (the names redis-py gives them).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -217,6 +223,15 @@ pub enum SharedError {
         /// Why.
         source: redis::RedisError,
     },
+    /// A certificate file the URL names cannot be used, or TLS options
+    /// are given to a `redis://` URL.
+    #[error("redis URL `{url}`: {reason}")]
+    Tls {
+        /// The URL as given, with any password hidden.
+        url: String,
+        /// What is wrong and what to do.
+        reason: String,
+    },
     /// Redis answered with an error or could not be reached.
     #[error("redis at {address}: {source}")]
     Redis {
@@ -284,16 +299,112 @@ pub fn redacted(url: &str) -> String {
     }
 }
 
+/// The TLS options [`client`] takes out of a URL's query.
+const TLS_OPTIONS: [&str; 3] = ["ssl_ca_certs", "ssl_certfile", "ssl_keyfile"];
+
+/// A Redis client for `url`: `redis://[user:password@]host:port[/db]`, or
+/// `rediss://…` for TLS with the server's certificate checked (against
+/// the system's CAs, or those in `?ssl_ca_certs=PATH`); with
+/// `ssl_certfile=PATH&ssl_keyfile=PATH` it presents that client
+/// certificate (PEM files). Connects on use.
+pub fn client(url: &str) -> Result<redis::Client, SharedError> {
+    let tls_error = |reason: String| SharedError::Tls {
+        url: redacted(url),
+        reason,
+    };
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut options: [Option<String>; 3] = Default::default();
+    let mut kept = Vec::new();
+    for part in query.split('&').filter(|part| !part.is_empty()) {
+        let (key, value) = part.split_once('=').unwrap_or((part, ""));
+        match TLS_OPTIONS.iter().position(|option| *option == key) {
+            Some(at) => {
+                let value = percent_decode(value)
+                    .ok_or_else(|| tls_error(format!("{key} is not URL-encoded")))?;
+                if let Some(slot) = options.get_mut(at) {
+                    *slot = Some(value);
+                }
+            }
+            None => kept.push(part),
+        }
+    }
+    let rest = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    let bad_url = |source| SharedError::Url {
+        url: redacted(url),
+        source,
+    };
+    let [ca, cert, key] = options;
+    if ca.is_none() && cert.is_none() && key.is_none() {
+        return redis::Client::open(rest.as_str()).map_err(bad_url);
+    }
+    if !rest.starts_with("rediss://") {
+        return Err(tls_error(
+            "ssl_ca_certs, ssl_certfile and ssl_keyfile are for TLS: write rediss://".into(),
+        ));
+    }
+    let read = |option: &str, path: &str| {
+        std::fs::read(path)
+            .map_err(|e| tls_error(format!("{option} {path}: cannot be read ({e})")))
+            .and_then(|pem| {
+                if String::from_utf8_lossy(&pem).contains("-----BEGIN ") {
+                    Ok(pem)
+                } else {
+                    Err(tls_error(format!("{option} {path}: is not a PEM file")))
+                }
+            })
+    };
+    let root_cert = ca.map(|path| read("ssl_ca_certs", &path)).transpose()?;
+    let client_tls = match (cert, key) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => Some(redis::ClientTlsConfig {
+            client_cert: read("ssl_certfile", &cert)?,
+            client_key: read("ssl_keyfile", &key)?,
+        }),
+        _ => {
+            return Err(tls_error(
+                "ssl_certfile and ssl_keyfile go together: give both".into(),
+            ));
+        }
+    };
+    redis::Client::build_with_tls(
+        rest.as_str(),
+        redis::TlsCertificates {
+            client_tls,
+            root_cert,
+        },
+    )
+    .map_err(bad_url)
+}
+
+/// `%XX` escapes decoded; `None` when one is cut short or the result is
+/// not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        rest = tail;
+        if byte == b'%' {
+            let hex = std::str::from_utf8(rest.get(..2)?).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = rest.get(2..)?;
+        } else {
+            bytes.push(byte);
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
 impl SharedCounters {
     /// Counters in the Redis at `url`, each key under `prefix`, each call
     /// given at most `timeout`. Connects lazily (on the first call) and
     /// reconnects by itself, so Redis may come up after the gateway.
     /// Needs a Tokio runtime.
     pub fn new(url: &str, prefix: &str, timeout: Duration) -> Result<SharedCounters, SharedError> {
-        let client = redis::Client::open(url).map_err(|source| SharedError::Url {
-            url: redacted(url),
-            source,
-        })?;
+        let client = client(url)?;
         let address = client.get_connection_info().addr().to_string();
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))

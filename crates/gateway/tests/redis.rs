@@ -1,6 +1,8 @@
 //! The shared counters against a real Redis (Debian's `redis-server`,
 //! started here on a free loopback port), with several `SharedCounters`
-//! standing for several replicas. Skipped when `redis-server` is missing,
+//! standing for several replicas, over plain TCP and over TLS
+//! (`rediss://`, certificates made by `openssl`). Skipped when
+//! `redis-server` is missing,
 //! unless `MODELGATE_REQUIRE_REDIS` is set (as `scripts/test.sh` does).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -15,6 +17,7 @@ use modelgate_gateway::metrics::Metrics;
 use modelgate_gateway::notify::{Notice, Notifier};
 use modelgate_gateway::shared::SharedCounters;
 use modelgate_testdata::redis::{RedisServer, free_port};
+use modelgate_testdata::tls::TestCerts;
 
 fn url(port: u16) -> String {
     format!("redis://127.0.0.1:{port}")
@@ -421,4 +424,144 @@ async fn notices_reach_every_listener() {
         assert!(Instant::now() < deadline, "heard {configs} of 2");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// `rediss://` on loopback with the test CA (`?ssl_ca_certs=`), plus
+/// the client certificate when `client` is set.
+fn tls_url(redis: &RedisServer, certs: &TestCerts, host: &str, client: bool) -> String {
+    let mut url = format!(
+        "rediss://{host}:{}/?ssl_ca_certs={}",
+        redis.port(),
+        certs.ca.display()
+    );
+    if client {
+        url.push_str(&format!(
+            "&ssl_certfile={}&ssl_keyfile={}",
+            certs.client_cert.display(),
+            certs.client_key.display()
+        ));
+    }
+    url
+}
+
+/// What the counters at `url` say to one admission: the permit's fate,
+/// or the error as text.
+async fn try_admit(url: &str) -> Result<bool, String> {
+    let counters = Arc::new(
+        SharedCounters::new(url, "test:", Duration::from_secs(2)).map_err(|e| e.to_string())?,
+    );
+    let scopes = key(Limits {
+        rpm: Some(1),
+        ..Limits::default()
+    });
+    counters
+        .admit(&scopes, Ask::default(), MONTH)
+        .await
+        .map(|admitted| admitted.is_ok())
+        .map_err(|e| format!("{e}: {:?}", std::error::Error::source(&e)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_and_notices_work_over_tls_with_the_servers_certificate_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = TestCerts::make(dir.path());
+    let Some(redis) = RedisServer::start_tls(&certs, false) else {
+        return;
+    };
+    // Two replicas over TLS share one limit of 1 request a minute.
+    for host in ["127.0.0.1", "localhost"] {
+        let url = tls_url(&redis, &certs, host, false);
+        let replicas: Vec<_> = (0..2)
+            // Each pass under its own prefix.
+            .map(|_| Arc::new(SharedCounters::new(&url, host, Duration::from_secs(2)).unwrap()))
+            .collect();
+        let scopes = key(Limits {
+            rpm: Some(1),
+            ..Limits::default()
+        });
+        assert!(admit(&replicas[0], &scopes, Ask::default()).await.is_ok());
+        assert!(admit(&replicas[1], &scopes, Ask::default()).await.is_err());
+    }
+    // Notices, published by the blocking client and heard by the async one.
+    let url = tls_url(&redis, &certs, "127.0.0.1", false);
+    let heard: Arc<Mutex<Vec<Notice>>> = Arc::default();
+    let listener = Notifier::new(&url, "test:").unwrap();
+    let log = Arc::clone(&heard);
+    tokio::spawn(listener.listen(Duration::from_millis(100), move |notice| {
+        log.lock().unwrap().push(notice);
+    }));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while heard.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "never subscribed over TLS");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let notifier = Notifier::new(&url, "test:").unwrap();
+    let told = tokio::task::spawn_blocking(move || notifier.publish_blocking(Notice::Config))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(told, 1);
+
+    // The certificate is checked: not against a CA that did not sign it,
+    // nor the system's CAs; and the server speaks no plain Redis.
+    let other = url.replace(
+        &certs.ca.display().to_string(),
+        &certs.other_ca.display().to_string(),
+    );
+    let system = format!("rediss://127.0.0.1:{}", redis.port());
+    for refused in [other, system] {
+        let error = try_admit(&refused).await.unwrap_err();
+        assert!(error.contains("UnknownIssuer"), "{refused}: {error}");
+    }
+    assert!(
+        try_admit(&format!("redis://127.0.0.1:{}", redis.port()))
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_is_presented_when_the_url_names_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = TestCerts::make(dir.path());
+    let Some(redis) = RedisServer::start_tls(&certs, true) else {
+        return;
+    };
+    assert!(
+        try_admit(&tls_url(&redis, &certs, "127.0.0.1", false))
+            .await
+            .is_err(),
+        "a server that wants a client certificate let a client in without one"
+    );
+    assert_eq!(
+        try_admit(&tls_url(&redis, &certs, "127.0.0.1", true)).await,
+        Ok(true)
+    );
+}
+
+#[test]
+fn tls_options_are_checked_before_any_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.pem");
+    let error = modelgate_gateway::shared::client(&format!(
+        "rediss://127.0.0.1:1/?ssl_ca_certs={}",
+        missing.display()
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("ssl_ca_certs") && error.contains("missing.pem"),
+        "{error}"
+    );
+    let error = modelgate_gateway::shared::client("redis://127.0.0.1:1/?ssl_ca_certs=/x.pem")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("write rediss://"), "{error}");
+    let error = modelgate_gateway::shared::client("rediss://u:secret@127.0.0.1:1/?ssl_certfile=/x")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("give both") && !error.contains("secret"),
+        "{error}"
+    );
 }

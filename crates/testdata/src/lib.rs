@@ -19,6 +19,7 @@
 
 pub mod postgres;
 pub mod redis;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 

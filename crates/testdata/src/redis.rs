@@ -41,15 +41,59 @@ impl RedisServer {
             }
         };
         let server = RedisServer { child, port };
+        server.wait_listening();
+        Some(server)
+    }
+
+    /// Starts one that speaks TLS only, on a free port, with `certs`'
+    /// server certificate; with `client_certificates`, it lets in only
+    /// clients that present one its CA signed (`tls-auth-clients yes`).
+    /// `None` as [`RedisServer::start`].
+    pub fn start_tls(
+        certs: &crate::tls::TestCerts,
+        client_certificates: bool,
+    ) -> Option<RedisServer> {
+        let port = free_port();
+        let path = |p: &std::path::Path| p.display().to_string();
+        let child = match Command::new("redis-server")
+            .args(["--port", "0", "--tls-port", &port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--tls-cert-file", &path(&certs.server_cert)])
+            .args(["--tls-key-file", &path(&certs.server_key)])
+            .args(["--tls-ca-cert-file", &path(&certs.ca)])
+            .args([
+                "--tls-auth-clients",
+                if client_certificates { "yes" } else { "no" },
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(error) => {
+                assert!(
+                    std::env::var_os("MODELGATE_REQUIRE_REDIS").is_none(),
+                    "redis-server could not start ({error}); scripts/native-deps.sh installs it"
+                );
+                eprintln!("skipped: no redis-server ({error})");
+                return None;
+            }
+        };
+        let server = RedisServer { child, port };
+        server.wait_listening();
+        Some(server)
+    }
+
+    fn wait_listening(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(
                 Instant::now() < deadline,
-                "redis-server did not listen on {port}"
+                "redis-server did not listen on {}",
+                self.port
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Some(server)
     }
 
     /// Its port.
