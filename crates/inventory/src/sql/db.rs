@@ -490,6 +490,9 @@ impl<'a> PgFromSql<'a> for Numeric {
         for i in 0..ndigits {
             // Base-10000 digits; those after the point must be zero.
             let digit = i64::from(word(4 + i)?);
+            if digit >= 10_000 {
+                return Err("a NUMERIC digit over 9999".into());
+            }
             let position = i64::from(weight) - i64::try_from(i).map_err(|_| too_big())?;
             if position < 0 {
                 if digit != 0 {
@@ -1025,6 +1028,25 @@ mod tests {
         let mut truncated = numeric(1, 0, &[1, 2]);
         truncated.pop();
         assert!(read(&truncated).unwrap_err().contains("truncated"));
+        assert!(
+            read(&numeric(0, 0, &[10_000]))
+                .unwrap_err()
+                .contains("over 9999")
+        );
+        // Whatever the bytes, an answer and no panic: every 8-byte header
+        // with up to two digits, from a small deterministic generator.
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let bytes = state.to_be_bytes();
+            let len = usize::from(bytes[7] % 13);
+            let mut input = bytes.to_vec();
+            input.extend_from_slice(&state.rotate_left(17).to_be_bytes());
+            input.truncate(len);
+            let _ = read(&input);
+        }
     }
 
     #[test]
