@@ -236,6 +236,15 @@ fn an_sqlite_installation_is_copied_and_its_chain_verified_on_arrival() {
             record("2026-11-02T10:00:00Z", None, 9),
         ])
         .unwrap();
+    // More than one INSERT's worth (500 rows), with a remainder.
+    let many: Vec<UsageRecord> = (0..1_234u64)
+        .map(|i| {
+            let mut r = record("2026-11-03T10:00:00Z", None, i);
+            r.request_id = format!("bulk-{i}");
+            r
+        })
+        .collect();
+    source.insert_usage(&many).unwrap();
     // A column someone added to the source file, named to break out of
     // an INSERT's column list: not copied, not spliced into SQL.
     rusqlite::Connection::open(home.path().join(modelgate_inventory::DATABASE_FILE))
@@ -260,7 +269,16 @@ fn an_sqlite_installation_is_copied_and_its_chain_verified_on_arrival() {
     assert_eq!(count("events"), source.events().unwrap().len() as u64);
     assert_eq!(
         (count("versions"), count("api_keys"), count("usage")),
-        (3, 2, 2)
+        (3, 2, 1_236)
+    );
+    // Every row arrived whole: the same report, row for row.
+    let by_day = UsageQuery {
+        by: UsageGroup::Day,
+        ..UsageQuery::default()
+    };
+    assert_eq!(
+        target.usage_report(&by_day).unwrap(),
+        source.usage_report(&by_day).unwrap()
     );
     assert_eq!(target.list().unwrap(), source.list().unwrap());
     assert_eq!(
