@@ -23,26 +23,7 @@ impl RedisServer {
     /// Starts one on `port` (say, one a test used before, to bring a
     /// stopped Redis back).
     pub fn start_on(port: u16) -> Option<RedisServer> {
-        let child = match Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-        {
-            Ok(child) => child,
-            Err(error) => {
-                assert!(
-                    std::env::var_os("MODELGATE_REQUIRE_REDIS").is_none(),
-                    "redis-server could not start ({error}); scripts/native-deps.sh installs it"
-                );
-                eprintln!("skipped: no redis-server ({error})");
-                return None;
-            }
-        };
-        let server = RedisServer { child, port };
-        server.wait_listening();
-        Some(server)
+        RedisServer::spawn(port, &["--port", &port.to_string()])
     }
 
     /// Starts one that speaks TLS only, on a free port, with `certs`'
@@ -55,16 +36,31 @@ impl RedisServer {
     ) -> Option<RedisServer> {
         let port = free_port();
         let path = |p: &std::path::Path| p.display().to_string();
-        let child = match Command::new("redis-server")
-            .args(["--port", "0", "--tls-port", &port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(["--tls-cert-file", &path(&certs.server_cert)])
-            .args(["--tls-key-file", &path(&certs.server_key)])
-            .args(["--tls-ca-cert-file", &path(&certs.ca)])
-            .args([
+        RedisServer::spawn(
+            port,
+            &[
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--tls-cert-file",
+                &path(&certs.server_cert),
+                "--tls-key-file",
+                &path(&certs.server_key),
+                "--tls-ca-cert-file",
+                &path(&certs.ca),
                 "--tls-auth-clients",
                 if client_certificates { "yes" } else { "no" },
-            ])
+            ],
+        )
+    }
+
+    /// `redis-server` on loopback without persistence, with `args`, once
+    /// it listens on `port`.
+    fn spawn(port: u16, args: &[&str]) -> Option<RedisServer> {
+        let child = match Command::new("redis-server")
+            .args(args)
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
