@@ -112,19 +112,31 @@ case "${1:-start}" in
     fi
     make_certificates
     tls_rules
+    options="-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir/run"
+    options+=" -c max_connections=300 -c ssl=on -c ssl_cert_file=$tls/server.pem"
+    options+=" -c ssl_key_file=$tls/server.key -c ssl_ca_file=$tls/ca.pem"
+    ready() {
+      for _ in $(seq 1 50); do
+        if psql -h 127.0.0.1 -p "$port" -U modelgate -d postgres -qtAc 'SELECT 1' >/dev/null 2>&1; then
+          return 0
+        fi
+        sleep 0.2
+      done
+    }
     if ! as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
-      as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir/run -c max_connections=300 -c ssl=on -c ssl_cert_file=$tls/server.pem -c ssl_key_file=$tls/server.key -c ssl_ca_file=$tls/ca.pem" \
+      as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$options" \
         start >/dev/null ||
         { cat "$dir/server.log" >&2; exit 1; }
     fi
+    ready
+    # A cluster an older copy of this script started has no TLS yet.
+    if [ "$(psql -h 127.0.0.1 -p "$port" -U modelgate -d postgres -qtAc 'SHOW ssl')" != "on" ]; then
+      as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -m fast -o "$options" \
+        restart >/dev/null ||
+        { cat "$dir/server.log" >&2; exit 1; }
+      ready
+    fi
     # The database, once.
-    for _ in $(seq 1 50); do
-      if psql -h 127.0.0.1 -p "$port" -U modelgate -d postgres -qtAc 'SELECT 1' >/dev/null 2>&1; then
-        break
-      fi
-      sleep 0.2
-    done
     if [ "$(psql -h 127.0.0.1 -p "$port" -U modelgate -d postgres -qtAc \
       "SELECT 1 FROM pg_database WHERE datname = 'modelgate'")" != "1" ]; then
       psql -h 127.0.0.1 -p "$port" -U modelgate -d postgres -qc 'CREATE DATABASE modelgate' >/dev/null
