@@ -97,43 +97,19 @@ pub(crate) struct PgTarget {
     pub(crate) config: postgres::Config,
     pub(crate) tls: MakeRustlsConnect,
     pub(crate) mode: SslMode,
+    /// What is checked of the server's certificate.
+    checks: Checks,
 }
 
-impl PgTarget {
-    /// A new session, with TLS as the URL asked; a failed handshake is
-    /// told apart from the server's other refusals, with what to do.
-    pub(crate) fn connect(&self) -> Result<postgres::Client, DatabaseError> {
-        let tls = self.tls.clone();
-        off_runtime(|| self.config.connect(tls)).map_err(|error| {
-            // tokio-postgres has one kind for every TLS failure, shown
-            // as this text; the reason is in its source.
-            if error.to_string() != "error performing TLS handshake" {
-                return DatabaseError::Postgres(error);
-            }
-            let detail = std::error::Error::source(&error)
-                .map_or_else(|| "no reason given".to_owned(), ToString::to_string);
-            let hint = if detail.contains("does not support TLS") {
-                "turn on ssl in the server's postgresql.conf, or connect with sslmode=prefer"
-            } else {
-                match self.mode {
-                    SslMode::VerifyFull => {
-                        "the server's certificate must be signed by a CA in sslrootcert (the system's roots when it is not given) and issued for the host in the URL; sslmode=verify-ca does not check the host"
-                    }
-                    SslMode::VerifyCa | SslMode::Require => {
-                        "the server's certificate must be signed by a CA in sslrootcert (the system's roots when it is not given)"
-                    }
-                    SslMode::Disable | SslMode::Prefer => {
-                        "check the server's TLS settings (ssl_cert_file, ssl_key_file, ssl_min_protocol_version)"
-                    }
-                }
-            };
-            DatabaseError::Tls {
-                mode: self.mode.as_str(),
-                detail,
-                hint,
-            }
-        })
-    }
+/// What the client checks of the server's certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checks {
+    /// Nothing (`prefer`, `require` without `sslrootcert`).
+    Nothing,
+    /// That a trusted CA signed it.
+    Ca,
+    /// That, and that it was issued for the host.
+    CaAndHost,
 }
 
 /// libpq's TLS options, as found in a URL.
@@ -163,11 +139,51 @@ impl PgTarget {
             SslMode::Prefer => postgres::config::SslMode::Prefer,
             _ => postgres::config::SslMode::Require,
         });
-        let tls = client_config(mode, &options)?;
+        let checks = match (mode, &options.root) {
+            (SslMode::VerifyFull, _) => Checks::CaAndHost,
+            (SslMode::VerifyCa, _) | (SslMode::Require, Some(_)) => Checks::Ca,
+            _ => Checks::Nothing,
+        };
+        let tls = client_config(checks, &options)?;
         Ok(PgTarget {
             config,
             tls: MakeRustlsConnect::new(tls),
             mode,
+            checks,
+        })
+    }
+    /// A new session, with TLS as the URL asked; a failed handshake is
+    /// told apart from the server's other refusals, with what to do.
+    pub(crate) fn connect(&self) -> Result<postgres::Client, DatabaseError> {
+        let tls = self.tls.clone();
+        off_runtime(|| self.config.connect(tls)).map_err(|error| {
+            // tokio-postgres has one kind for every TLS failure, shown
+            // as this text; the reason is in its source.
+            if error.to_string() != "error performing TLS handshake" {
+                return DatabaseError::Postgres(error);
+            }
+            let detail = std::error::Error::source(&error)
+                .map_or_else(|| "no reason given".to_owned(), ToString::to_string);
+            let hint = if detail.contains("does not support TLS") {
+                "turn on ssl in the server's postgresql.conf, or connect with sslmode=prefer"
+            } else {
+                match self.checks {
+                    Checks::CaAndHost => {
+                        "the server's certificate must be signed by a CA in sslrootcert (the system's roots when it is not given) and issued for the host in the URL; sslmode=verify-ca does not check the host"
+                    }
+                    Checks::Ca => {
+                        "the server's certificate must be signed by a CA in sslrootcert (the system's roots when it is not given)"
+                    }
+                    Checks::Nothing => {
+                        "check the server's TLS settings (ssl_cert_file, ssl_key_file, ssl_min_protocol_version)"
+                    }
+                }
+            };
+            DatabaseError::Tls {
+                mode: self.mode.as_str(),
+                detail,
+                hint,
+            }
         })
     }
 }
@@ -221,28 +237,22 @@ fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
-/// The `rustls` client for `mode` and the files `options` name.
-fn client_config(mode: SslMode, options: &TlsOptions) -> Result<ClientConfig, String> {
+/// The `rustls` client that makes `checks`, with the files `options` name.
+fn client_config(checks: Checks, options: &TlsOptions) -> Result<ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS is not available: {e}"))?;
-    let root = options.root.as_deref();
-    let verifier: Arc<dyn ServerCertVerifier> = match (mode, root) {
+    let verifier = |root: Option<&str>| {
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots(root)?), provider.clone())
+            .build()
+            .map_err(|e| format!("cannot check certificates: {e}"))
+    };
+    let verifier: Arc<dyn ServerCertVerifier> = match checks {
         // Nothing to check the certificate against: as libpq, encrypt only.
-        (SslMode::Disable | SslMode::Prefer | SslMode::Require, None) => {
-            Arc::new(Unchecked(provider.clone()))
-        }
-        (SslMode::VerifyFull, root) => {
-            WebPkiServerVerifier::builder_with_provider(Arc::new(roots(root)?), provider.clone())
-                .build()
-                .map_err(|e| format!("cannot check certificates: {e}"))?
-        }
-        (_, root) => Arc::new(AnyName(
-            WebPkiServerVerifier::builder_with_provider(Arc::new(roots(root)?), provider.clone())
-                .build()
-                .map_err(|e| format!("cannot check certificates: {e}"))?,
-        )),
+        Checks::Nothing => Arc::new(Unchecked(provider.clone())),
+        Checks::Ca => Arc::new(AnyName(verifier(options.root.as_deref())?)),
+        Checks::CaAndHost => verifier(options.root.as_deref())?,
     };
     let builder = builder
         .dangerous()
