@@ -99,9 +99,12 @@ fn last_event(args: &cli::Args) -> Option<u64> {
 fn tell_replicas(url: &str) {
     let prefix = std::env::var("MODELGATE_REDIS_PREFIX")
         .unwrap_or_else(|_| modelgate_gateway::shared::DEFAULT_PREFIX.to_owned());
-    let told = modelgate_gateway::notify::Notifier::new(url, &prefix)
+    let told = modelgate_gateway::shared::client(url, |path| std::fs::read(path))
         .map_err(|e| e.to_string())
-        .and_then(|n| n.publish_blocking(modelgate_gateway::notify::Notice::Inventory));
+        .and_then(|client| {
+            modelgate_gateway::notify::Notifier::new(client, &prefix)
+                .publish_blocking(modelgate_gateway::notify::Notice::Inventory)
+        });
     if let Err(error) = told {
         eprintln!(
             "note: could not tell the running replicas through redis ({error}); they apply the change at their next poll"

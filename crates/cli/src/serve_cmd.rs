@@ -140,9 +140,14 @@ pub(crate) fn limiter(
     let Some(url) = &sharing.redis else {
         return Ok(Limiter::local());
     };
-    let counters =
-        modelgate_gateway::shared::SharedCounters::new(url, &sharing.redis_prefix, REDIS_TIMEOUT)
-            .context("--redis")?;
+    let client =
+        modelgate_gateway::shared::client(url, |path| std::fs::read(path)).context("--redis")?;
+    let counters = modelgate_gateway::shared::SharedCounters::new(
+        client,
+        &sharing.redis_prefix,
+        REDIS_TIMEOUT,
+    )
+    .context("--redis")?;
     let on_unavailable: OnUnavailable = sharing
         .on_redis_unavailable
         .parse()
@@ -310,10 +315,11 @@ pub(crate) fn run(args: &Args, serve: &ServeArgs) -> anyhow::Result<u8> {
         crate::gateway_cmd::start_gateway(&store, &gateway_config, policy, limiter)?
     };
     let notifier = match &serve.sharing.redis {
-        Some(url) => Some(
-            modelgate_gateway::notify::Notifier::new(url, &serve.sharing.redis_prefix)
+        Some(url) => Some(modelgate_gateway::notify::Notifier::new(
+            modelgate_gateway::shared::client(url, |path| std::fs::read(path))
                 .context("--redis")?,
-        ),
+            &serve.sharing.redis_prefix,
+        )),
         None => None,
     };
     if let Some(sharing) = gateway.limiter.sharing() {

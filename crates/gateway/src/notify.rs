@@ -62,13 +62,13 @@ impl std::fmt::Debug for Notifier {
 }
 
 impl Notifier {
-    /// Notices on `{prefix}changes` of the Redis at `url` (connects on use).
-    pub fn new(url: &str, prefix: &str) -> Result<Notifier, crate::shared::SharedError> {
-        let client = crate::shared::client(url)?;
-        Ok(Notifier {
+    /// Notices on `{prefix}changes` of the Redis `client` talks to
+    /// ([`crate::shared::client`] makes it from a URL; connects on use).
+    pub fn new(client: redis::Client, prefix: &str) -> Notifier {
+        Notifier {
             client,
             channel: channel(prefix),
-        })
+        }
     }
 
     /// Publishes `notice`, waiting at most [`PUBLISH_TIMEOUT`] (for the CLI

@@ -306,8 +306,13 @@ const TLS_OPTIONS: [&str; 3] = ["ssl_ca_certs", "ssl_certfile", "ssl_keyfile"];
 /// `rediss://…` for TLS with the server's certificate checked (against
 /// the system's CAs, or those in `?ssl_ca_certs=PATH`); with
 /// `ssl_certfile=PATH&ssl_keyfile=PATH` it presents that client
-/// certificate (PEM files). Connects on use.
-pub fn client(url: &str) -> Result<redis::Client, SharedError> {
+/// certificate (PEM files). The files are read by `read` (the binary
+/// passes `std::fs::read`: the gateway itself touches no file). Connects
+/// on use.
+pub fn client(
+    url: &str,
+    read: impl Fn(&str) -> std::io::Result<Vec<u8>>,
+) -> Result<redis::Client, SharedError> {
     let tls_error = |reason: String| SharedError::Tls {
         url: redacted(url),
         reason,
@@ -347,7 +352,7 @@ pub fn client(url: &str) -> Result<redis::Client, SharedError> {
         ));
     }
     let read = |option: &str, path: &str| {
-        std::fs::read(path)
+        read(path)
             .map_err(|e| tls_error(format!("{option} {path}: cannot be read ({e})")))
             .and_then(|pem| {
                 if String::from_utf8_lossy(&pem).contains("-----BEGIN ") {
@@ -399,12 +404,15 @@ fn percent_decode(text: &str) -> Option<String> {
 }
 
 impl SharedCounters {
-    /// Counters in the Redis at `url`, each key under `prefix`, each call
-    /// given at most `timeout`. Connects lazily (on the first call) and
-    /// reconnects by itself, so Redis may come up after the gateway.
-    /// Needs a Tokio runtime.
-    pub fn new(url: &str, prefix: &str, timeout: Duration) -> Result<SharedCounters, SharedError> {
-        let client = client(url)?;
+    /// Counters in the Redis `client` talks to ([`client`] makes it from
+    /// a URL), each key under `prefix`, each call given at most `timeout`.
+    /// Connects lazily (on the first call) and reconnects by itself, so
+    /// Redis may come up after the gateway. Needs a Tokio runtime.
+    pub fn new(
+        client: redis::Client,
+        prefix: &str,
+        timeout: Duration,
+    ) -> Result<SharedCounters, SharedError> {
         let address = client.get_connection_info().addr().to_string();
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))

@@ -23,10 +23,18 @@ fn url(port: u16) -> String {
     format!("redis://127.0.0.1:{port}")
 }
 
+/// A client for `url`, its certificate files read as the binary reads them.
+fn client(url: &str) -> redis::Client {
+    modelgate_gateway::shared::client(url, |path| std::fs::read(path)).unwrap()
+}
+
 fn replicas(port: u16, n: usize) -> Vec<Arc<SharedCounters>> {
     (0..n)
         .map(|_| {
-            Arc::new(SharedCounters::new(&url(port), "test:", Duration::from_millis(500)).unwrap())
+            Arc::new(
+                SharedCounters::new(client(&url(port)), "test:", Duration::from_millis(500))
+                    .unwrap(),
+            )
         })
         .collect()
 }
@@ -285,7 +293,7 @@ async fn budgets_overshoot_by_at_most_one_worst_case_across_replicas() {
 fn limiter(port: u16, on_unavailable: OnUnavailable, metrics: &Metrics) -> Limiter {
     Limiter::shared(Sharing {
         counters: Arc::new(
-            SharedCounters::new(&url(port), "test:", Duration::from_millis(200)).unwrap(),
+            SharedCounters::new(client(&url(port)), "test:", Duration::from_millis(200)).unwrap(),
         ),
         on_unavailable,
         replicas: 3,
@@ -393,7 +401,7 @@ async fn notices_reach_every_listener() {
     let heard: Arc<Mutex<Vec<(usize, Notice)>>> = Arc::default();
     for listener in 0..2 {
         let heard = Arc::clone(&heard);
-        let notifier = Notifier::new(&url(redis.port()), "test:").unwrap();
+        let notifier = Notifier::new(client(&url(redis.port())), "test:");
         tokio::spawn(notifier.listen(Duration::from_millis(100), move |notice| {
             heard.lock().unwrap().push((listener, notice));
         }));
@@ -404,7 +412,7 @@ async fn notices_reach_every_listener() {
         assert!(Instant::now() < deadline, "the listeners never subscribed");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let notifier = Notifier::new(&url(redis.port()), "test:").unwrap();
+    let notifier = Notifier::new(client(&url(redis.port())), "test:");
     let told = tokio::task::spawn_blocking(move || notifier.publish_blocking(Notice::Config))
         .await
         .unwrap()
@@ -448,7 +456,9 @@ fn tls_url(redis: &RedisServer, certs: &TestCerts, host: &str, client: bool) -> 
 /// or the error as text.
 async fn try_admit(url: &str) -> Result<bool, String> {
     let counters = Arc::new(
-        SharedCounters::new(url, "test:", Duration::from_secs(2)).map_err(|e| e.to_string())?,
+        modelgate_gateway::shared::client(url, |path| std::fs::read(path))
+            .and_then(|client| SharedCounters::new(client, "test:", Duration::from_secs(2)))
+            .map_err(|e| e.to_string())?,
     );
     let scopes = key(Limits {
         rpm: Some(1),
@@ -473,7 +483,9 @@ async fn counters_and_notices_work_over_tls_with_the_servers_certificate_checked
         let url = tls_url(&redis, &certs, host, false);
         let replicas: Vec<_> = (0..2)
             // Each pass under its own prefix.
-            .map(|_| Arc::new(SharedCounters::new(&url, host, Duration::from_secs(2)).unwrap()))
+            .map(|_| {
+                Arc::new(SharedCounters::new(client(&url), host, Duration::from_secs(2)).unwrap())
+            })
             .collect();
         let scopes = key(Limits {
             rpm: Some(1),
@@ -485,7 +497,7 @@ async fn counters_and_notices_work_over_tls_with_the_servers_certificate_checked
     // Notices, published by the blocking client and heard by the async one.
     let url = tls_url(&redis, &certs, "127.0.0.1", false);
     let heard: Arc<Mutex<Vec<Notice>>> = Arc::default();
-    let listener = Notifier::new(&url, "test:").unwrap();
+    let listener = Notifier::new(client(&url), "test:");
     let log = Arc::clone(&heard);
     tokio::spawn(listener.listen(Duration::from_millis(100), move |notice| {
         log.lock().unwrap().push(notice);
@@ -495,7 +507,7 @@ async fn counters_and_notices_work_over_tls_with_the_servers_certificate_checked
         assert!(Instant::now() < deadline, "never subscribed over TLS");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let notifier = Notifier::new(&url, "test:").unwrap();
+    let notifier = Notifier::new(client(&url), "test:");
     let told = tokio::task::spawn_blocking(move || notifier.publish_blocking(Notice::Config))
         .await
         .unwrap()
@@ -543,25 +555,24 @@ async fn a_client_certificate_is_presented_when_the_url_names_one() {
 fn tls_options_are_checked_before_any_connection() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.pem");
-    let error = modelgate_gateway::shared::client(&format!(
+    let error = |url: &str| {
+        modelgate_gateway::shared::client(url, |path| std::fs::read(path))
+            .unwrap_err()
+            .to_string()
+    };
+    let text = error(&format!(
         "rediss://127.0.0.1:1/?ssl_ca_certs={}",
         missing.display()
-    ))
-    .unwrap_err()
-    .to_string();
+    ));
     assert!(
-        error.contains("ssl_ca_certs") && error.contains("missing.pem"),
-        "{error}"
+        text.contains("ssl_ca_certs") && text.contains("missing.pem"),
+        "{text}"
     );
-    let error = modelgate_gateway::shared::client("redis://127.0.0.1:1/?ssl_ca_certs=/x.pem")
-        .unwrap_err()
-        .to_string();
-    assert!(error.contains("write rediss://"), "{error}");
-    let error = modelgate_gateway::shared::client("rediss://u:secret@127.0.0.1:1/?ssl_certfile=/x")
-        .unwrap_err()
-        .to_string();
+    let text = error("redis://127.0.0.1:1/?ssl_ca_certs=/x.pem");
+    assert!(text.contains("write rediss://"), "{text}");
+    let text = error("rediss://u:secret@127.0.0.1:1/?ssl_certfile=/x");
     assert!(
-        error.contains("give both") && !error.contains("secret"),
-        "{error}"
+        text.contains("give both") && !text.contains("secret"),
+        "{text}"
     );
 }
