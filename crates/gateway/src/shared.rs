@@ -324,8 +324,14 @@ pub fn client(
         let (key, value) = part.split_once('=').unwrap_or((part, ""));
         match TLS_OPTIONS.iter().position(|option| *option == key) {
             Some(at) => {
-                let value = percent_decode(value)
-                    .ok_or_else(|| tls_error(format!("{key} is not URL-encoded")))?;
+                let value = percent_encoding::percent_decode_str(value)
+                    .decode_utf8()
+                    .map_err(|_| {
+                        tls_error(format!(
+                            "{key} is not UTF-8 once its %XX escapes are decoded"
+                        ))
+                    })?
+                    .into_owned();
                 if let Some(slot) = options.get_mut(at) {
                     *slot = Some(value);
                 }
@@ -351,23 +357,21 @@ pub fn client(
             "ssl_ca_certs, ssl_certfile and ssl_keyfile are for TLS: write rediss://".into(),
         ));
     }
-    let read = |option: &str, path: &str| {
-        read(path)
-            .map_err(|e| tls_error(format!("{option} {path}: cannot be read ({e})")))
-            .and_then(|pem| {
-                if String::from_utf8_lossy(&pem).contains("-----BEGIN ") {
-                    Ok(pem)
-                } else {
-                    Err(tls_error(format!("{option} {path}: is not a PEM file")))
-                }
-            })
+    let pem_file = |option: &str, path: &str| {
+        let bytes =
+            read(path).map_err(|e| tls_error(format!("{option} {path}: cannot be read ({e})")))?;
+        if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+            Ok(bytes)
+        } else {
+            Err(tls_error(format!("{option} {path}: is not a PEM file")))
+        }
     };
-    let root_cert = ca.map(|path| read("ssl_ca_certs", &path)).transpose()?;
+    let root_cert = ca.map(|path| pem_file("ssl_ca_certs", &path)).transpose()?;
     let client_tls = match (cert, key) {
         (None, None) => None,
         (Some(cert), Some(key)) => Some(redis::ClientTlsConfig {
-            client_cert: read("ssl_certfile", &cert)?,
-            client_key: read("ssl_keyfile", &key)?,
+            client_cert: pem_file("ssl_certfile", &cert)?,
+            client_key: pem_file("ssl_keyfile", &key)?,
         }),
         _ => {
             return Err(tls_error(
@@ -383,24 +387,6 @@ pub fn client(
         },
     )
     .map_err(bad_url)
-}
-
-/// `%XX` escapes decoded; `None` when one is cut short or the result is
-/// not UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
-    let mut bytes = Vec::with_capacity(text.len());
-    let mut rest = text.as_bytes();
-    while let Some((&byte, tail)) = rest.split_first() {
-        rest = tail;
-        if byte == b'%' {
-            let hex = std::str::from_utf8(rest.get(..2)?).ok()?;
-            bytes.push(u8::from_str_radix(hex, 16).ok()?);
-            rest = rest.get(2..)?;
-        } else {
-            bytes.push(byte);
-        }
-    }
-    String::from_utf8(bytes).ok()
 }
 
 impl SharedCounters {

@@ -207,7 +207,10 @@ fn take_tls_options(url: &str) -> Result<(String, TlsOptions), String> {
                 continue;
             }
         };
-        *slot = Some(percent_decode(value).ok_or_else(|| format!("{key} is not URL-encoded"))?);
+        let decoded = percent_encoding::percent_decode_str(value)
+            .decode_utf8()
+            .map_err(|_| format!("{key} is not UTF-8 once its %XX escapes are decoded"))?;
+        *slot = Some(decoded.into_owned());
     }
     let rest = if kept.is_empty() {
         base.to_owned()
@@ -215,26 +218,6 @@ fn take_tls_options(url: &str) -> Result<(String, TlsOptions), String> {
         format!("{base}?{}", kept.join("&"))
     };
     Ok((rest, options))
-}
-
-/// `%XX` escapes (and `+`, as a URL query has it) decoded; `None` when
-/// an escape is cut short or the result is not UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
-    let mut bytes = Vec::with_capacity(text.len());
-    let mut rest = text.as_bytes();
-    while let Some((&byte, tail)) = rest.split_first() {
-        rest = tail;
-        match byte {
-            b'%' => {
-                let hex = std::str::from_utf8(rest.get(..2)?).ok()?;
-                bytes.push(u8::from_str_radix(hex, 16).ok()?);
-                rest = rest.get(2..)?;
-            }
-            b'+' => bytes.push(b' '),
-            other => bytes.push(other),
-        }
-    }
-    String::from_utf8(bytes).ok()
 }
 
 /// The `rustls` client that makes `checks`, with the files `options` name.
@@ -430,7 +413,7 @@ mod tests {
         let (rest, options) = take_tls_options("postgres://u@h/db?sslmode=disable").unwrap();
         assert_eq!(rest, "postgres://u@h/db");
         assert_eq!(options.mode.as_deref(), Some("disable"));
-        assert!(take_tls_options("postgres://u@h/db?sslrootcert=%2").is_err());
+        assert!(take_tls_options("postgres://u@h/db?sslrootcert=%FF").is_err());
     }
 
     #[test]
