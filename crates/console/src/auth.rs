@@ -198,52 +198,47 @@ impl Sessions {
     }
 }
 
-/// Sign-in attempts, counted in the inventory against the user name and
-/// the address (`console_login_attempts`), so every replica on one
-/// database counts the same ones: [`MAX_FAILED_LOGINS`] per name, and per
-/// address, in [`LOGIN_WINDOW`].
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct LoginLimiter;
+// Sign-in attempts are counted in the inventory against the user name and
+// the address (`console_login_attempts`), so every replica on one database
+// counts the same ones: [`MAX_FAILED_LOGINS`] per name, and per address, in
+// [`LOGIN_WINDOW`].
 
-/// What a sign-in attempt is counted against.
-fn subjects(user: &str, address: Option<IpAddr>) -> Vec<String> {
-    // A name longer than any user's still counts, under its first bytes.
+/// What a sign-in as `user` is counted against by name. A name longer than
+/// any user's still counts, under its first bytes.
+fn user_subject(user: &str) -> String {
     let mut end = user.len().min(MAX_COUNTED_NAME_BYTES);
     while !user.is_char_boundary(end) {
         end -= 1;
     }
-    let mut subjects = vec![format!("user:{}", user.get(..end).unwrap_or_default())];
-    subjects.extend(address.map(|ip| format!("ip:{ip}")));
-    subjects
+    format!("user:{}", user.get(..end).unwrap_or_default())
 }
 
-impl LoginLimiter {
-    /// Count an attempt to sign in as `user` from `address`, before its
-    /// password is checked; `None` when the name or the address already
-    /// has [`MAX_FAILED_LOGINS`] in the window (then nothing is counted).
-    pub(crate) fn begin(
-        self,
-        store: &mut Store,
-        user: &str,
-        address: Option<IpAddr>,
-    ) -> Result<Option<String>, modelgate_inventory::Error> {
-        let subjects = subjects(user, address);
-        let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
-        let window = u64::try_from(LOGIN_WINDOW.as_millis()).unwrap_or(u64::MAX);
-        store.begin_login_attempt(&subjects, now_ms(), window, MAX_FAILED_LOGINS as u64)
-    }
+/// Count an attempt to sign in as `user` from `address`, before its
+/// password is checked; `None` when the name or the address already has
+/// [`MAX_FAILED_LOGINS`] in the window (then nothing is counted). The id
+/// returned goes to [`login_succeeded`] if the password is right.
+pub(crate) fn begin_login(
+    store: &mut Store,
+    user: &str,
+    address: Option<IpAddr>,
+) -> Result<Option<String>, modelgate_inventory::Error> {
+    let by_name = user_subject(user);
+    let by_address = address.map(|ip| format!("ip:{ip}"));
+    let subjects: Vec<&str> = std::iter::once(by_name.as_str())
+        .chain(by_address.as_deref())
+        .collect();
+    let window = u64::try_from(LOGIN_WINDOW.as_millis()).unwrap_or(u64::MAX);
+    store.begin_login_attempt(&subjects, now_ms(), window, MAX_FAILED_LOGINS as u64)
+}
 
-    /// The attempt succeeded: it does not count, nor do the user's
-    /// earlier failures (the address's stay).
-    pub(crate) fn succeeded(
-        self,
-        store: &Store,
-        attempt: &str,
-        user: &str,
-    ) -> Result<(), modelgate_inventory::Error> {
-        let user_subject = subjects(user, None).swap_remove(0);
-        store.login_succeeded(attempt, &user_subject)
-    }
+/// The attempt succeeded: it does not count, nor do the user's earlier
+/// failures (the address's stay).
+pub(crate) fn login_succeeded(
+    store: &Store,
+    attempt: &str,
+    user: &str,
+) -> Result<(), modelgate_inventory::Error> {
+    store.login_succeeded(attempt, &user_subject(user))
 }
 
 /// The value of cookie `name` in a `Cookie` header.
@@ -324,60 +319,49 @@ mod tests {
         let mut store = Store::open(home.path()).unwrap();
         // Another process over the same inventory, as a replica is.
         let mut replica = Store::open(home.path()).unwrap();
-        let limiter = LoginLimiter;
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         let elsewhere: IpAddr = "10.0.0.1".parse().unwrap();
         // Failures spread over the two count together.
         for n in 0..MAX_FAILED_LOGINS {
             let on = if n % 2 == 0 { &mut store } else { &mut replica };
-            assert!(limiter.begin(on, "vic", Some(ip)).unwrap().is_some());
+            assert!(begin_login(on, "vic", Some(ip)).unwrap().is_some());
         }
+        assert!(begin_login(&mut store, "vic", Some(ip)).unwrap().is_none());
         assert!(
-            limiter
-                .begin(&mut store, "vic", Some(ip))
-                .unwrap()
-                .is_none()
-        );
-        assert!(
-            limiter
-                .begin(&mut replica, "vic", Some(ip))
+            begin_login(&mut replica, "vic", Some(ip))
                 .unwrap()
                 .is_none()
         );
         // Another name from the same address is stopped by the address.
         assert!(
-            limiter
-                .begin(&mut replica, "ann", Some(ip))
+            begin_login(&mut replica, "ann", Some(ip))
                 .unwrap()
                 .is_none()
         );
         // The same name from elsewhere is stopped by the name.
         assert!(
-            limiter
-                .begin(&mut store, "vic", Some(elsewhere))
+            begin_login(&mut store, "vic", Some(elsewhere))
                 .unwrap()
                 .is_none()
         );
         // A success takes back its attempt and the name's failures.
-        let attempt = limiter
-            .begin(&mut store, "ann", Some(elsewhere))
+        let attempt = begin_login(&mut store, "ann", Some(elsewhere))
             .unwrap()
             .unwrap();
-        limiter.succeeded(&store, &attempt, "ann").unwrap();
+        login_succeeded(&store, &attempt, "ann").unwrap();
         for _ in 0..MAX_FAILED_LOGINS - 1 {
             assert!(
-                limiter
-                    .begin(&mut replica, "ann", Some(elsewhere))
+                begin_login(&mut replica, "ann", Some(elsewhere))
                     .unwrap()
                     .is_some()
             );
         }
-        limiter.succeeded(&replica, "none", "ann").unwrap();
-        assert!(limiter.begin(&mut store, "ann", None).unwrap().is_some());
+        login_succeeded(&replica, "none", "ann").unwrap();
+        assert!(begin_login(&mut store, "ann", None).unwrap().is_some());
         // A name longer than any user's is counted under its first bytes.
         let long = "é".repeat(MAX_COUNTED_NAME_BYTES);
         assert_eq!(
-            subjects(&long, None).first().unwrap().len(),
+            user_subject(&long).len(),
             "user:".len() + MAX_COUNTED_NAME_BYTES
         );
     }

@@ -151,7 +151,6 @@ pub struct Console {
     config: ConsoleConfig,
     store: Mutex<Store>,
     sessions: auth::Sessions,
-    logins: auth::LoginLimiter,
     /// The catalogue as of an event number and a day (review-due flags
     /// change at midnight): rebuilt only when the trail grew.
     catalogue: Mutex<Option<CachedCatalogue>>,
@@ -185,7 +184,6 @@ impl Console {
             sessions: auth::Sessions::new(config.idle_timeout),
             config,
             store: Mutex::new(store),
-            logins: auth::LoginLimiter,
             catalogue: Mutex::new(None),
             audit: Mutex::new(None),
         })

@@ -116,10 +116,9 @@ pub(crate) async fn login(
     }
     let next = safe_next(crate::MOUNT, &form.next);
     let user_name = form.user.trim().to_string();
-    let limiter = console.logins;
     let counted = user_name.clone();
     let attempt = console
-        .with_store(move |store| limiter.begin(store, &counted, address))
+        .with_store(move |store| auth::begin_login(store, &counted, address))
         .await??;
     let Some(attempt) = attempt else {
         let body = login_page(
@@ -161,7 +160,7 @@ pub(crate) async fn login(
     let session_id = id.clone();
     console
         .with_store(move |store| {
-            limiter.succeeded(store, &attempt, &user_name)?;
+            auth::login_succeeded(store, &attempt, &user_name)?;
             sessions.start(store, &session_id, &csrf, &user_name)
         })
         .await??;
