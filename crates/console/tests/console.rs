@@ -70,6 +70,20 @@ async fn sign_in(site: &Site, user: &str) -> reqwest::Client {
     client
 }
 
+/// The sign-in form's CSRF token, from the page (its cookie is now in
+/// `client`).
+async fn login_csrf(client: &reqwest::Client, site: &Site) -> String {
+    let page = client
+        .get(format!("{}/ui/login", site.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    hidden(&page, "csrf")
+}
+
 async fn get(client: &reqwest::Client, site: &Site, path: &str) -> (StatusCode, String) {
     let response = client
         .get(format!("{}{path}", site.url))
@@ -127,15 +141,7 @@ async fn pages_need_a_session_and_sign_in_follows_only_console_paths() {
     }
     // Wrong password, then a sign-in form posted without its token.
     let client = client();
-    let page = client
-        .get(format!("{}/ui/login", site.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = hidden(&page, "csrf");
+    let csrf = login_csrf(&client, &site).await;
     let (status, body) = post(
         &client,
         &site,
@@ -163,15 +169,7 @@ async fn pages_need_a_session_and_sign_in_follows_only_console_paths() {
 async fn failed_sign_ins_are_limited() {
     let site = site().await;
     let client = client();
-    let page = client
-        .get(format!("{}/ui/login", site.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = hidden(&page, "csrf");
+    let csrf = login_csrf(&client, &site).await;
     let mut statuses = Vec::new();
     for _ in 0..modelgate_console::MAX_FAILED_LOGINS + 1 {
         let (status, _) = post(
@@ -210,15 +208,7 @@ async fn two_replicas_count_one_limit_even_for_tries_sent_at_once() {
     let urls = [site.url.clone(), replica(&site).await];
     let client = client();
     // The sign-in form's token is a double-submit cookie, good on both.
-    let page = client
-        .get(format!("{}/ui/login", site.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = hidden(&page, "csrf");
+    let csrf = login_csrf(&client, &site).await;
     let max = modelgate_console::MAX_FAILED_LOGINS;
     // Twice the limit, all at once, alternating between the replicas:
     // counted per process, each would let `max` through.
